@@ -1,0 +1,76 @@
+"""The ASGI application: routers, middleware, error handlers, OpenAPI."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from product_partners import __version__
+from product_partners.db import create_engine
+from product_partners.errors import install_error_handlers
+from product_partners.middleware import RequestContextMiddleware
+from product_partners.partnerships.endpoints import router as partnerships_router
+from product_partners.products.endpoints import router as products_router
+from product_partners.settings import Settings, get_settings
+
+DESCRIPTION = """\
+A product partner programme: businesses add partners to their products (affiliate,
+affiliate_pro, reseller), partners request to join, owners review.
+
+Wire-compatible with Scalev's v3 product-partner API. Authenticate with
+`Authorization: Bearer <api key>`; every error has the `ApiErrorResponse` shape.
+"""
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    owns_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = engine or create_engine(settings)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="product-partners",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(products_router)
+    app.include_router(partnerships_router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A business API key."},
+    }
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            if isinstance(op, dict) and "operationId" in op:
+                op["security"] = [{"bearerAuth": []}]
+    # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,111 @@
+"""Authentication and scope checks, as typed FastAPI dependencies.
+
+A route states the scope it needs in its signature: ``caller: ProductUpdate``. Each request
+costs one indexed lookup of the key by its prefix; nothing is cached in the process, so a
+revoked key is refused at once by every worker.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.auth.keys import matches, parse_prefix
+from product_partners.deps import Conn
+from product_partners.errors import Forbidden, Unauthorized
+from product_partners.tables import api_keys
+
+# last_used_at is written at most this often per key: a write per request would cost more
+# than the request itself.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_KEY_LOOKUP = select(
+    api_keys.c.id,
+    api_keys.c.business_id,
+    api_keys.c.key_hash,
+    api_keys.c.scopes,
+    api_keys.c.revoked_at,
+    api_keys.c.last_used_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The business a request acts for, and what its key may do."""
+
+    business_id: int
+    key_id: int
+    scopes: frozenset[str]
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized(error_code="missing_api_key")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "The Authorization header must be 'Bearer <api key>'.",
+            error_code="malformed_authorization",
+        )
+    return token.strip()
+
+
+async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
+    token = _bearer_token(request)
+    prefix = parse_prefix(token)
+    if prefix is None:
+        raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
+    row = (await conn.execute(_KEY_LOOKUP.where(api_keys.c.prefix == prefix))).first()
+    if row is None or not matches(token, row.key_hash):
+        raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
+    if row.revoked_at is not None:
+        raise Unauthorized("This API key has been revoked.", error_code="revoked_api_key")
+    now = datetime.now(UTC)
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        await conn.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
+    caller = Caller(
+        business_id=row.business_id, key_id=row.id, scopes=frozenset(row.scopes.split())
+    )
+    # For the request log and the rate limiter (never the key itself).
+    request.state.business_id = caller.business_id
+    request.state.api_key_id = caller.key_id
+    return caller
+
+
+def require(scope: str) -> type[Caller]:
+    """A dependency type: the authenticated caller, whose key holds ``scope``."""
+
+    async def dependency(request: Request, conn: Conn) -> Caller:
+        caller = await authenticate(request, conn)
+        if scope not in caller.scopes:
+            raise Forbidden(
+                f"This API key lacks the '{scope}' scope.", error_code="insufficient_scope"
+            )
+        return caller
+
+    dependency.required_scope = scope  # type: ignore[attr-defined]  # read by the route-table test
+    return Annotated[Caller, Depends(dependency)]  # type: ignore[return-value]
+
+
+ProductList = require("product:list")
+ProductRead = require("product:read")
+ProductCreate = require("product:create")
+ProductUpdate = require("product:update")
+ProductDelete = require("product:delete")
+BundleList = require("bundle:list")
+BundleRead = require("bundle:read")
+BundleCreate = require("bundle:create")
+BundleUpdate = require("bundle:update")
+BundleDelete = require("bundle:delete")
+StoreList = require("store:list")
+StoreRead = require("store:read")
+StoreCreate = require("store:create")
+StoreUpdate = require("store:update")
+StoreDelete = require("store:delete")

@@ -1,0 +1,86 @@
+"""Creating, listing and revoking API keys (used by the CLI)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.auth.keys import generate_key
+from product_partners.auth.scopes import validate_scopes
+from product_partners.businesses.repository import get_business_by_unique_id
+from product_partners.errors import NotFound
+from product_partners.tables import api_keys
+
+
+async def create_key(
+    conn: AsyncConnection, business_unique_id: str, scopes: list[str], name: str | None = None
+) -> dict[str, Any]:
+    business = await get_business_by_unique_id(conn, business_unique_id)
+    if business is None:
+        raise NotFound(
+            f"No business with unique id {business_unique_id!r}.", error_code="business_not_found"
+        )
+    canonical = validate_scopes(scopes)
+    new = generate_key()
+    row = (
+        await conn.execute(
+            insert(api_keys)
+            .values(
+                business_id=business["id"],
+                name=name,
+                prefix=new.prefix,
+                key_hash=new.key_hash,
+                scopes=" ".join(canonical),
+            )
+            .returning(api_keys.c.id, api_keys.c.created_at)
+        )
+    ).one()
+    return {
+        "id": row.id,
+        "key": new.key,
+        "prefix": new.prefix,
+        "name": name,
+        "business": business_unique_id,
+        "scopes": canonical,
+        "created_at": row.created_at,
+    }
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "prefix": row.prefix,
+        "name": row.name,
+        "scopes": row.scopes.split(),
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+        "last_used_at": row.last_used_at,
+    }
+
+
+async def list_keys(conn: AsyncConnection, business_unique_id: str) -> list[dict[str, Any]]:
+    business = await get_business_by_unique_id(conn, business_unique_id)
+    if business is None:
+        raise NotFound(
+            f"No business with unique id {business_unique_id!r}.", error_code="business_not_found"
+        )
+    rows = await conn.execute(
+        select(api_keys)
+        .where(api_keys.c.business_id == business["id"])
+        .order_by(api_keys.c.id.desc())
+    )
+    return [_public(r) for r in rows]
+
+
+async def revoke_key(conn: AsyncConnection, key_id: int) -> dict[str, Any]:
+    """Revoke a key. Takes effect on the next request in every process: nothing caches keys."""
+    await conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+    if row is None:
+        raise NotFound(f"No API key with id {key_id}.", error_code="api_key_not_found")
+    return _public(row)

@@ -1,0 +1,119 @@
+"""Database engine: SQLite (embedded default) and PostgreSQL (production), one code path.
+
+Requests run on connections in AUTOCOMMIT mode: a single statement is its own transaction, so
+the common request costs no BEGIN/COMMIT round trips. Code that needs several statements to
+commit together uses :func:`transaction`.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from product_partners.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: Any) -> AsyncEngine:
+    """Build the service's engine for ``settings.database_url``.
+
+    ``autocommit=False`` gives ordinary transactional connections (migrations use it).
+    """
+    url = make_url(settings.database_url)
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    if backend == "postgresql":
+        if url.get_driver_name() != "asyncpg":
+            url = url.set(drivername="postgresql+asyncpg")
+        connect_args: dict[str, Any] = {
+            "timeout": settings.database_timeout,
+            "command_timeout": settings.database_timeout,
+            "server_settings": {"application_name": "product-partners"},
+        }
+        if settings.database_pgbouncer:
+            # PgBouncer (transaction pooling) may hand each statement a different server
+            # connection: no named prepared statements may outlive a statement.
+            connect_args["statement_cache_size"] = 0
+            connect_args["prepared_statement_name_func"] = lambda: f"__pp_{uuid.uuid4().hex}__"
+            kwargs["connect_args"] = connect_args
+            url = url.update_query_dict({"prepared_statement_cache_size": "0"})
+        kwargs["connect_args"] = connect_args
+        kwargs.update(
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_timeout,
+            pool_pre_ping=False,
+        )
+    elif backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    kwargs.update(overrides)
+    engine = create_async_engine(url, **kwargs)
+    if backend == "sqlite":
+        _configure_sqlite(engine, autocommit)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:
+    if not autocommit:
+        # SQLAlchemy's recipe for pysqlite: the driver's own transaction handling is off (see
+        # on_connect), so a SQLAlchemy transaction begins with an explicit BEGIN.
+        @event.listens_for(engine.sync_engine, "begin")
+        def on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let the driver stay out of transaction management; we issue BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+
+@asynccontextmanager
+async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """Run the block's statements as one transaction on an AUTOCOMMIT connection.
+
+    SQLite takes the write lock up front (BEGIN IMMEDIATE): a deferred transaction that reads
+    first and writes later can fail with "database is locked" instead of waiting its turn.
+    """
+    begin = "BEGIN IMMEDIATE" if conn.dialect.name == "sqlite" else "BEGIN"
+    await conn.exec_driver_sql(begin)
+    try:
+        yield conn
+    except BaseException:
+        try:
+            await conn.exec_driver_sql("ROLLBACK")
+        except BaseException:
+            # A connection whose transaction state is unknown must never go back to the pool.
+            await conn.invalidate()
+        raise
+    else:
+        await conn.exec_driver_sql("COMMIT")
+
+
+def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the connection's database.
+
+    With ``RETURNING``, an empty result means the row already existed: the database's unique
+    constraint, not a prior SELECT, decides, so two concurrent inserts cannot both win.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(table)
+    if conflict_columns:
+        return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return stmt.on_conflict_do_nothing()

@@ -1,0 +1,182 @@
+"""Domain errors and the one place where they become HTTP responses.
+
+Services raise :class:`DomainError` subclasses (never ``HTTPException``). Every error a client
+sees, ours or the framework's, leaves through :func:`install_error_handlers` in Scalev's
+``ApiErrorResponse`` shape: ``{"error", "error_code", "message", "errors"}``.
+"""
+
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from product_partners.jsonutil import json_response
+
+FieldErrors = Mapping[str, Sequence[str]]
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status_code: int = 400
+    error_code: str = "bad_request"
+    message: str = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        error_code: str | None = None,
+        errors: FieldErrors | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.error_code = error_code or self.error_code
+        self.errors: FieldErrors = errors or {}
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+
+class BadRequest(DomainError):
+    status_code = 400
+    error_code = "bad_request"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    error_code = "unauthorized"
+    message = "A valid API key is required: send 'Authorization: Bearer <api key>'."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    error_code = "forbidden"
+    message = "This API key is not allowed to do that."
+
+
+class NotFound(DomainError):
+    status_code = 404
+    error_code = "not_found"
+    message = "Not found."
+
+
+class Conflict(DomainError):
+    status_code = 409
+    error_code = "conflict"
+
+
+class PreconditionFailed(DomainError):
+    status_code = 412
+    error_code = "precondition_failed"
+    message = "The resource changed since you read it: fetch it again and retry."
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+    error_code = "validation_error"
+    message = "The request body failed validation."
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    error_code = "rate_limited"
+    message = "Too many requests for this API key: retry after the time in Retry-After."
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    error_code = "service_unavailable"
+    message = "The service cannot reach its database right now; retry shortly."
+
+
+def error_body(
+    status_code: int, error_code: str, message: str, errors: FieldErrors | None = None
+) -> dict[str, Any]:
+    return {
+        "error": HTTPStatus(status_code).phrase,
+        "error_code": error_code,
+        "message": message,
+        "errors": {k: list(v) for k, v in (errors or {}).items()},
+    }
+
+
+def error_response(
+    status_code: int,
+    error_code: str,
+    message: str,
+    errors: FieldErrors | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return json_response(
+        error_body(status_code, error_code, message, errors), status_code, headers=headers
+    )
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    return error_response(exc.status_code, exc.error_code, exc.message, exc.errors, exc.headers)
+
+
+def validation_field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+    """Pydantic's error list as Scalev's ``{"field": ["message", ...]}``."""
+    fields: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body",)]
+        name = ".".join(loc) or "body"
+        fields.setdefault(name, []).append(_short_message(err))
+    return fields
+
+
+def _short_message(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "is required"
+    return str(err.get("msg", "is invalid"))
+
+
+def _is_malformed_json(exc: RequestValidationError) -> bool:
+    return any(err.get("type") == "json_invalid" for err in exc.errors())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def on_domain_error(_request: Request, exc: DomainError) -> Response:
+        return domain_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _is_malformed_json(exc):
+            return error_response(
+                400,
+                "invalid_json",
+                "The request body is not valid JSON.",
+                {"body": ["is not valid JSON"]},
+            )
+        fields = validation_field_errors(exc)
+        in_query_or_path = any(
+            err.get("loc", ("body",))[0] in ("query", "path") for err in exc.errors()
+        )
+        message = (
+            "A query or path parameter is invalid."
+            if in_query_or_path
+            else "The request body failed validation."
+        )
+        return error_response(422, "validation_error", message, fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        )
+        message = {
+            404: "No such route.",
+            405: "This method is not allowed on this route.",
+        }.get(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))

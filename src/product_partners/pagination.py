@@ -1,0 +1,147 @@
+"""Keyset (cursor) pagination, shared by every list: Scalev's paginated list body.
+
+Lists are sorted by ``id`` descending. A cursor is an opaque URL-safe token naming the id to
+continue from and the direction; pages are fetched with ``id < x`` / ``id > x`` on an index,
+never OFFSET, so a deep page costs what the first one does and rows added between pages are
+neither skipped nor repeated.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.errors import BadRequest
+
+MAX_PAGE_SIZE = 25
+_CURSOR_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    page_size: int = MAX_PAGE_SIZE
+    after_id: int | None = None  # from next_cursor: rows with smaller ids
+    before_id: int | None = None  # from previous_cursor: rows with larger ids
+
+
+def encode_cursor(row_id: int) -> str:
+    raw = f"{_CURSOR_VERSION}:{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, name: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        version, _, value = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
+        row_id = int(value)
+        if version != _CURSOR_VERSION or not 0 < row_id < 2**63:
+            raise ValueError
+    except (ValueError, UnicodeError, binascii.Error):
+        raise BadRequest(
+            f"The {name} is not a cursor this service issued; use the value of a list response.",
+            error_code="invalid_cursor",
+            errors={name: ["is not a valid cursor"]},
+        ) from None
+    return row_id
+
+
+def page_request(
+    next_cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="Cursor for the next page (from `next_cursor`)."),
+    ] = None,
+    previous_cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="Cursor for the previous page (from `previous_cursor`)."),
+    ] = None,
+    page_size: Annotated[
+        int,
+        Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page. Default is 25, maximum is 25."),
+    ] = MAX_PAGE_SIZE,
+) -> PageRequest:
+    if next_cursor and previous_cursor:
+        raise BadRequest(
+            "Send either next_cursor or previous_cursor, not both.",
+            error_code="invalid_cursor",
+            errors={"next_cursor": ["cannot be combined with previous_cursor"]},
+        )
+    return PageRequest(
+        page_size=page_size,
+        after_id=decode_cursor(next_cursor, "next_cursor") if next_cursor else None,
+        before_id=decode_cursor(previous_cursor, "previous_cursor") if previous_cursor else None,
+    )
+
+
+Page = Annotated[PageRequest, Depends(page_request)]
+
+
+async def fetch_page(
+    conn: AsyncConnection, query: Select, id_column: Any, page: PageRequest
+) -> tuple[list[Any], dict[str, Any]]:
+    """Run ``query`` (already filtered to the caller's rows) for one page.
+
+    Returns the rows (id descending) and the pagination fields of the list body. One extra row
+    is fetched to learn whether there is a page beyond; whether there is one on the other side
+    is known from the cursor (a cursor always comes from a row that exists in that direction).
+    """
+    limit = page.page_size + 1
+    if page.before_id is not None:
+        stmt = query.where(id_column > page.before_id).order_by(id_column.asc()).limit(limit)
+        rows = list((await conn.execute(stmt)).all())
+        more_before = len(rows) > page.page_size
+        rows = rows[: page.page_size]
+        rows.reverse()
+        has_previous, has_next = more_before, True
+    else:
+        stmt = query
+        if page.after_id is not None:
+            stmt = stmt.where(id_column < page.after_id)
+        stmt = stmt.order_by(id_column.desc()).limit(limit)
+        rows = list((await conn.execute(stmt)).all())
+        has_next = len(rows) > page.page_size
+        rows = rows[: page.page_size]
+        has_previous = page.after_id is not None
+    if not rows:
+        # Nothing behind this cursor any more (its rows were deleted): an empty last page.
+        return rows, _body_fields(page, False, False, None, None)
+    first_id, last_id = rows[0].id, rows[-1].id
+    return rows, _body_fields(
+        page,
+        has_next,
+        has_previous,
+        encode_cursor(last_id) if has_next else None,
+        encode_cursor(first_id) if has_previous else None,
+    )
+
+
+def _body_fields(
+    page: PageRequest,
+    has_next: bool,
+    has_previous: bool,
+    next_cursor: str | None,
+    previous_cursor: str | None,
+) -> dict[str, Any]:
+    return {
+        "is_paginated": True,
+        "has_next": has_next,
+        "has_previous": has_previous,
+        "next_cursor": next_cursor,
+        "previous_cursor": previous_cursor,
+        "page_size": page.page_size,
+    }
+
+
+class PaginatedFields(BaseModel):
+    """The fields every paginated list body carries beside ``data``."""
+
+    is_paginated: bool = Field(default=True, json_schema_extra={"enum": [True]})
+    has_next: bool = False
+    has_previous: bool
+    next_cursor: str | None
+    previous_cursor: str | None
+    page_size: int = MAX_PAGE_SIZE

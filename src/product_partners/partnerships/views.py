@@ -1,0 +1,59 @@
+"""Rows to Scalev's ProductPartner, including affiliate_pro links.
+
+Link scheme (documented in the README): for each partner domain the owner approved on an
+affiliate_pro partnership that is approved and routed to a partner store,
+
+    product_url  = <scheme>://<domain>/<product slug>?ap=<store unique id>
+    checkout_url = <scheme>://<domain>/<product slug>/checkout?ap=<store unique id>
+"""
+
+from typing import Any
+from urllib.parse import quote
+
+from product_partners.partnerships.repository import partner_of
+
+
+def affiliate_pro_links(
+    row: Any, pro_domains: list[dict[str, Any]], scheme: str
+) -> list[dict[str, str]]:
+    if (
+        row.partnership_type != "affiliate_pro"
+        or row.affiliate_status != "approved"
+        or not row.store_unique_id
+    ):
+        return []
+    slug = quote(row.product_slug, safe="")
+    ap = quote(row.store_unique_id, safe="")
+    return [
+        {
+            "domain": d["full_url"],
+            "product_url": f"{scheme}://{d['full_url']}/{slug}?ap={ap}",
+            "checkout_url": f"{scheme}://{d['full_url']}/{slug}/checkout?ap={ap}",
+        }
+        for d in pro_domains
+    ]
+
+
+def product_partner(
+    row: Any,
+    custom_domains: list[dict[str, Any]],
+    pro_domains: list[dict[str, Any]],
+    scheme: str,
+) -> dict[str, Any]:
+    """Scalev's ProductPartner for a row of ``repository.partnerships_query()``."""
+    is_pro = row.partnership_type == "affiliate_pro"
+    return {
+        "id": row.id,
+        "partner": partner_of(row),
+        "partnership_type": row.partnership_type,
+        "affiliate_status": row.affiliate_status,
+        "message_to_product_owner": row.message_to_product_owner,
+        "requested_at": row.requested_at,
+        "approved_at": row.approved_at,
+        "rejected_at": row.rejected_at,
+        "created_at": row.created_at,
+        "store_id": row.store_id,
+        "custom_domains": custom_domains,
+        "affiliate_pro_domains": pro_domains if is_pro else [],
+        "affiliate_pro_links": affiliate_pro_links(row, pro_domains, scheme) if is_pro else [],
+    }

@@ -1,0 +1,135 @@
+"""Wire shapes of products (Scalev's field names; a subset of Scalev's Product)."""
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from product_partners.businesses.schemas import BusinessSimple
+from product_partners.pagination import PaginatedFields
+from product_partners.partnerships.schemas import Domain, ProductPartner
+
+
+class ItemType(StrEnum):
+    physical = "physical"
+    digital = "digital"
+    course = "course"
+    license = "license"
+    subscription = "subscription"
+
+
+CommissionRate = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        description="Percent, 0 to 100, up to two decimals. A JSON number or a numeric string.",
+    ),
+]
+
+
+class ProgrammeSettings(BaseModel):
+    """Partner-programme settings of a product (Scalev's names; all optional in a request)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    is_affiliate_enabled: bool | None = Field(
+        default=None, description="Open to `affiliate` partnership requests."
+    )
+    is_affiliate_pro_enabled: bool | None = Field(
+        default=None, description="Open to `affiliate_pro` partnership requests."
+    )
+    is_affiliate_auto_accept: bool | None = Field(
+        default=None, description="Partnership requests are approved at once."
+    )
+    is_product_sharing: bool | None = Field(
+        default=None, description="Open to `reseller` partnership requests (product sharing)."
+    )
+    affiliate_commission_rate: CommissionRate | None = None
+    affiliate_pro_commission_rate: CommissionRate | None = None
+    partnership_sales_letter: str | None = Field(default=None, max_length=20000)
+    rerequest_cooldown_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=365 * 24 * 3600,
+        description="Ours: seconds a rejected partner must wait before requesting again.",
+    )
+
+
+class CreateRequestProduct(ProgrammeSettings):
+    """Scalev's CreateRequestProduct (the fields this service keeps) plus programme settings."""
+
+    model_config = ConfigDict(title="CreateRequestProduct", extra="ignore")
+
+    name: str = Field(min_length=1, max_length=255, description="Product Name")
+    item_type: ItemType = Field(
+        default=ItemType.physical,
+        description="Required by Scalev; defaults to `physical` here.",
+    )
+    public_name: str | None = Field(default=None, max_length=255)
+    slug: str | None = Field(
+        default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+    )
+    description: str | None = Field(default=None, max_length=20000)
+    meta_thumbnail: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class ProductFields(BaseModel):
+    id: int = Field(description="Product ID")
+    name: str
+    public_name: str | None
+    display: str
+    slug: str
+    item_type: ItemType
+    description: str | None
+    meta_thumbnail: str | None
+    business: BusinessSimple
+    is_affiliate_enabled: bool
+    is_affiliate_pro_enabled: bool
+    is_affiliate_auto_accept: bool
+    is_product_sharing: bool
+    affiliate_commission_rate: str | None = Field(description="Affiliate Commission Rate (%)")
+    affiliate_pro_commission_rate: str | None = Field(
+        description="Affiliate Pro Commission Rate (%)"
+    )
+    partnership_sales_letter: str | None
+    rerequest_cooldown_seconds: int
+    custom_domains: list[Domain] = Field(
+        description="Custom domains of the owner's stores, where the product can be viewed."
+    )
+    images: list[str]
+    labels: list[dict[str, str]]
+    variants: list[dict[str, object]]
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    last_updated_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Product(ProductFields):
+    model_config = ConfigDict(title="Product")
+
+
+class ProductList(ProductFields):
+    model_config = ConfigDict(title="ProductList")
+
+    product_partners: list[ProductPartner] | None = Field(
+        description=(
+            "The caller's partnerships of this product. Only for partner products "
+            "(product.business_id != the caller); null for owned products."
+        )
+    )
+
+
+class ListProductsResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListProductsResponseBody")
+
+    data: list[ProductList]

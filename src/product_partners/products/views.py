@@ -1,0 +1,52 @@
+"""Product rows to Scalev's Product / ProductList bodies."""
+
+from typing import Any
+
+ITEM_TYPE_NAMES = {
+    "physical": "Physical",
+    "digital": "Digital",
+    "course": "Course",
+    "license": "License",
+    "subscription": "Subscription",
+}
+
+
+def owner_of(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.owner_id,
+        "unique_id": row.owner_unique_id,
+        "username": row.owner_username,
+        "account_holder": row.owner_account_holder,
+        "email": row.owner_email,
+        "logo": row.owner_logo,
+        "is_banned": bool(row.owner_is_banned),
+    }
+
+
+def product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "public_name": row.public_name,
+        "display": row.public_name or row.name,
+        "slug": row.slug,
+        "item_type": row.item_type,
+        "item_type_name": ITEM_TYPE_NAMES.get(row.item_type, row.item_type),
+        "description": row.description,
+        "meta_thumbnail": row.meta_thumbnail,
+        "business": owner_of(row),
+        "is_affiliate_enabled": bool(row.is_affiliate_enabled),
+        "is_affiliate_pro_enabled": bool(row.is_affiliate_pro_enabled),
+        "is_affiliate_auto_accept": bool(row.is_affiliate_auto_accept),
+        "is_product_sharing": bool(row.is_product_sharing),
+        "affiliate_commission_rate": row.affiliate_commission_rate,
+        "affiliate_pro_commission_rate": row.affiliate_pro_commission_rate,
+        "partnership_sales_letter": row.partnership_sales_letter,
+        "rerequest_cooldown_seconds": row.rerequest_cooldown_seconds,
+        "custom_domains": custom_domains,
+        "images": [],
+        "labels": [],
+        "variants": [],
+        "created_at": row.created_at,
+        "last_updated_at": row.last_updated_at,
+    }

@@ -1,0 +1,240 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+One metadata for the whole service. Alembic migrations (``migrations/``) create exactly this;
+``tests/test_migrations.py`` checks that the two agree. Hot paths use Core statements over
+these tables rather than ORM objects: no identity map, no per-row object churn.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+# SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=naming_convention)
+
+NOW = text("CURRENT_TIMESTAMP")
+
+
+def _id() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _created_at() -> Column:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW)
+
+
+businesses = Table(
+    "businesses",
+    metadata,
+    _id(),
+    Column("unique_id", String(64), nullable=False, unique=True),
+    Column("username", String(64), nullable=False),
+    Column("account_holder", String(255), nullable=False),
+    Column("email", String(255), nullable=False),
+    Column("logo", String(2048), nullable=True),
+    Column("is_banned", Boolean, nullable=False, server_default=text("false")),
+    _created_at(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=True),
+    # The visible part of a key ("ppk_<prefix>_<secret>"): how a key is found without its secret.
+    Column("prefix", String(32), nullable=False, unique=True),
+    # SHA-256 of the whole key, hex. Keys carry 256 random bits, so a fast hash is safe here.
+    Column("key_hash", String(64), nullable=False),
+    # Space-separated "resource:action" scopes.
+    Column("scopes", Text, nullable=False),
+    _created_at(),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_business_id", "business_id"),
+)
+
+custom_domains = Table(
+    "custom_domains",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    # Normalized host name (lower case, no scheme, no path, no trailing dot): unique everywhere.
+    Column("full_url", String(253), nullable=False, unique=True),
+    Column("is_verified", Boolean, nullable=False, server_default=text("false")),
+    _created_at(),
+    Index("ix_custom_domains_business_id", "business_id"),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("unique_id", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("is_public", Boolean, nullable=False, server_default=text("true")),
+    Column("logo", String(2048), nullable=True),
+    Column(
+        "custom_domain_id",
+        Id,
+        ForeignKey("custom_domains.id", ondelete="SET NULL"),
+        nullable=True,
+        unique=True,
+    ),
+    _created_at(),
+    Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Index("ix_stores_business_id", "business_id"),
+)
+
+
+def _programme_columns() -> list[Column]:
+    """Partner-programme settings shared by products and bundles (Scalev's field names)."""
+    return [
+        Column("is_affiliate_enabled", Boolean, nullable=False, server_default=text("false")),
+        Column("is_affiliate_pro_enabled", Boolean, nullable=False, server_default=text("false")),
+        Column("is_affiliate_auto_accept", Boolean, nullable=False, server_default=text("false")),
+        Column("is_product_sharing", Boolean, nullable=False, server_default=text("false")),
+        Column("affiliate_commission_rate", Numeric(5, 2), nullable=True),
+        Column("affiliate_pro_commission_rate", Numeric(5, 2), nullable=True),
+        Column("partnership_sales_letter", Text, nullable=True),
+        # Ours: seconds a rejected partner waits before it may request again.
+        Column("rerequest_cooldown_seconds", Integer, nullable=False, server_default=text("0")),
+    ]
+
+
+products = Table(
+    "products",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("public_name", String(255), nullable=True),
+    Column("slug", String(255), nullable=False),
+    Column("item_type", String(32), nullable=False, server_default=text("'physical'")),
+    Column("description", Text, nullable=True),
+    Column("meta_thumbnail", String(2048), nullable=True),
+    *_programme_columns(),
+    _created_at(),
+    Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Index("ix_products_business_id_id", "business_id", "id"),
+    UniqueConstraint("business_id", "slug"),
+)
+
+bundles = Table(
+    "bundles",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("public_name", String(255), nullable=False),
+    Column("slug", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    *_programme_columns(),
+    _created_at(),
+    Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Index("ix_bundles_business_id_id", "business_id", "id"),
+    UniqueConstraint("business_id", "slug"),
+)
+
+PARTNERSHIP_TYPES = ("affiliate", "affiliate_pro", "reseller")
+AFFILIATE_STATUSES = ("pending", "approved", "rejected", "banned")
+
+product_partners = Table(
+    "product_partners",
+    metadata,
+    _id(),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("partnership_type", String(16), nullable=False),
+    Column("affiliate_status", String(16), nullable=False),
+    Column("message_to_product_owner", Text, nullable=True),
+    Column("requested_at", DateTime(timezone=True), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("rejected_at", DateTime(timezone=True), nullable=True),
+    Column("banned_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("store_id", Id, ForeignKey("stores.id", ondelete="SET NULL"), nullable=True),
+    # Ours, readable by the partner: why it was rejected or banned.
+    Column("rejection_reason", Text, nullable=True),
+    Column("ban_reason", String(32), nullable=True),
+    Column("ban_note", Text, nullable=True),
+    # Bumped on every change; the ETag of a partnership (optimistic concurrency, If-Match).
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    UniqueConstraint("product_id", "partner_business_id"),
+    CheckConstraint(
+        "partnership_type IN ('affiliate', 'affiliate_pro', 'reseller')", name="partnership_type"
+    ),
+    CheckConstraint(
+        "affiliate_status IN ('pending', 'approved', 'rejected', 'banned')",
+        name="affiliate_status",
+    ),
+    # Keyset pagination: a product's partners by id descending, optionally by status.
+    Index("ix_product_partners_product_id_id", "product_id", "id"),
+    Index(
+        "ix_product_partners_product_id_affiliate_status_id", "product_id", "affiliate_status", "id"
+    ),
+    # The partner side: every partnership of one partner business.
+    Index("ix_product_partners_partner_business_id_id", "partner_business_id", "id"),
+)
+
+# The partner's own custom domains that the owner approved for one affiliate_pro partnership.
+partnership_domains = Table(
+    "partnership_domains",
+    metadata,
+    Column(
+        "partnership_id",
+        Id,
+        ForeignKey("product_partners.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "custom_domain_id",
+        Id,
+        ForeignKey("custom_domains.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _created_at(),
+    Index("ix_partnership_domains_custom_domain_id", "custom_domain_id"),
+)
+
+bundle_partners = Table(
+    "bundle_partners",
+    metadata,
+    _id(),
+    Column("bundle_id", Id, ForeignKey("bundles.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False
+    ),
+    _created_at(),
+    UniqueConstraint("bundle_id", "partner_business_id"),
+    Index("ix_bundle_partners_bundle_id_id", "bundle_id", "id"),
+    Index("ix_bundle_partners_partner_business_id_id", "partner_business_id", "id"),
+)
