@@ -20,6 +20,7 @@ from product_partners.app import create_app
 from product_partners.db import create_engine
 from product_partners.migrate import upgrade
 from product_partners.settings import Settings
+from tests.openapi_check import OpenApi, load_openapi
 from tests.support import Api
 
 PG_ADMIN_DSN = os.environ.get(
@@ -95,3 +96,9 @@ async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx
 @pytest.fixture
 def api(client: httpx.AsyncClient, engine: AsyncEngine) -> Api:
     return Api(client, engine)
+
+
+@pytest.fixture
+async def openapi(client: httpx.AsyncClient) -> "OpenApi":
+    """The app's own OpenAPI document, for validating responses against it."""
+    return await load_openapi(client)
