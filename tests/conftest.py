@@ -102,3 +102,19 @@ def api(client: httpx.AsyncClient, engine: AsyncEngine) -> Api:
 async def openapi(client: httpx.AsyncClient) -> "OpenApi":
     """The app's own OpenAPI document, for validating responses against it."""
     return await load_openapi(client)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.postgres_only`` tests run once, on PostgreSQL (not skipped on SQLite:
+    they are not generated for it at all)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if item.get_closest_marker("postgres_only") and backend == "sqlite":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
