@@ -37,9 +37,11 @@ def run_cli(database_url: str, *args: str, **extra_env: str) -> subprocess.Compl
 
 
 @contextmanager
-def serve(database_url: str, workers: int = 1, **extra_env: str) -> Iterator[str]:
+def serve(
+    database_url: str, workers: int = 1, port: int | None = None, **extra_env: str
+) -> Iterator[str]:
     """Start ``product-partners serve`` and yield its base URL once it answers."""
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=cli_env(database_url, **extra_env),

@@ -1,0 +1,110 @@
+"""The command line: one JSON document on stdout per command, errors on stderr, exit != 0."""
+
+import json
+import subprocess
+
+from tests.servers import free_port, run_cli, serve
+from tests.support import unique
+
+
+def ok(result) -> dict | list:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_db_upgrade_reports_the_head(database_url):
+    out = ok(run_cli(database_url, "db", "upgrade"))
+    assert out["revision"]
+
+
+def test_business_create_prints_business_simple(database_url):
+    uid = unique("cli")
+    out = ok(
+        run_cli(
+            database_url,
+            "business", "create", "--unique-id", uid, "--username", "cli",
+            "--account-holder", "CLI Ltd", "--email", "cli@example.com",
+        )
+    )  # fmt: skip
+    assert set(out) == {
+        "id",
+        "unique_id",
+        "username",
+        "account_holder",
+        "email",
+        "logo",
+        "is_banned",
+    }
+    assert out["unique_id"] == uid and out["is_banned"] is False
+
+    again = run_cli(
+        database_url,
+        "business", "create", "--unique-id", uid, "--username", "cli",
+        "--account-holder", "CLI Ltd", "--email", "cli@example.com",
+    )  # fmt: skip
+    assert again.returncode != 0 and again.stdout == ""
+    assert "already exists" in again.stderr
+
+
+def test_business_create_rejects_bad_email(database_url):
+    result = run_cli(
+        database_url,
+        "business", "create", "--unique-id", unique("cli"), "--username", "x",
+        "--account-holder", "X", "--email", "not-an-email",
+    )  # fmt: skip
+    assert result.returncode == 2 and "email" in result.stderr and result.stdout == ""
+
+
+def test_key_create_list_revoke(database_url):
+    uid = unique("cli")
+    ok(
+        run_cli(
+            database_url,
+            "business", "create", "--unique-id", uid, "--username", "k",
+            "--account-holder", "K", "--email", "k@example.com",
+        )
+    )  # fmt: skip
+    created = ok(
+        run_cli(
+            database_url, "key", "create", "--business", uid,
+            "--scope", "product:list", "--scope", "product:update", "--name", "ci",
+        )
+    )  # fmt: skip
+    assert created["key"].startswith("ppk_") and created["scopes"] == [
+        "product:list",
+        "product:update",
+    ]
+
+    listed = ok(run_cli(database_url, "key", "list", "--business", uid))
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert created["key"] not in json.dumps(listed)  # the secret is shown once only
+
+    revoked = ok(run_cli(database_url, "key", "revoke", str(created["id"])))
+    assert revoked["revoked_at"] is not None
+
+
+def test_key_create_refuses_unknown_scope_and_business(database_url):
+    bad_scope = run_cli(database_url, "key", "create", "--business", "x", "--scope", "everything")
+    assert bad_scope.returncode != 0 and bad_scope.stdout == ""
+    missing = run_cli(database_url, "key", "create", "--business", unique("none"), "--all-scopes")
+    assert missing.returncode != 0 and "business" in missing.stderr.lower()
+
+
+def test_demo_prints_a_curl_line_that_works(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    port = free_port()
+    ok(run_cli(url, "db", "upgrade"))
+    first = ok(run_cli(url, "demo", PORT=str(port)))
+    assert first["seeded"] is True and first["key"] in first["curl"]
+    second = ok(run_cli(url, "demo", PORT=str(port)))
+    assert second["seeded"] is False and second["key"] != first["key"]
+
+    with serve(url, port=port):
+        # Exactly the printed line, as a newcomer pastes it.
+        pasted = subprocess.run(
+            ["bash", "-c", first["curl"] + " -s -w '\\n%{http_code}'"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    body, _, status = pasted.stdout.rpartition("\n")
+    assert status == "200", pasted.stdout + pasted.stderr
+    assert json.loads(body)["partner"]["unique_id"] == "demo-partner"
