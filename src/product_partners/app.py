@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
 from product_partners.db import create_engine
+from product_partners.domains.endpoints import router as domains_router
 from product_partners.errors import install_error_handlers
 from product_partners.middleware import RequestContextMiddleware
 from product_partners.partnerships.endpoints import router as partnerships_router
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
+from product_partners.stores.endpoints import router as stores_router
 
 DESCRIPTION = """\
 A product partner programme: businesses add partners to their products (affiliate,
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     install_error_handlers(app)
     app.include_router(products_router)
     app.include_router(partnerships_router)
+    app.include_router(stores_router)
+    app.include_router(domains_router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,68 @@
+"""One canonical spelling per host name, so that the database's unique constraint on
+``custom_domains.full_url`` really means "one business per domain".
+
+``Shop.Example.COM.``, ``https://shop.example.com/`` and ``shop.example.com`` are the same
+domain; ``Bücher.example`` is stored as its IDNA (punycode) form ``xn--bcher-kva.example``.
+"""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import idna
+
+MAX_HOSTNAME = 253
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class InvalidHostname(ValueError):
+    pass
+
+
+def normalize_hostname(raw: str) -> str:
+    """The canonical host name in ``raw``, or :class:`InvalidHostname` saying what is wrong.
+
+    Accepted: a bare host name, optionally with an ``http``/``https`` scheme and a lone
+    trailing ``/``. Refused rather than silently dropped: a path, query, fragment, port,
+    user info, IP address, wildcard or single-label name.
+    """
+    text = raw.strip()
+    if not text:
+        raise InvalidHostname("must not be blank")
+    parts = urlsplit(text if "://" in text else f"//{text}")
+    if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+        raise InvalidHostname("must be a host name such as shop.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in text or "#" in text:
+        raise InvalidHostname("must be a host name without a path, query or fragment")
+    if "@" in parts.netloc:
+        raise InvalidHostname("must be a host name without user info")
+    host = parts.netloc
+    if ":" in host:
+        raise InvalidHostname("must be a host name without a port")
+    if host.endswith("."):  # the fully qualified spelling names the same host
+        host = host[:-1]
+    if not host:
+        raise InvalidHostname("must be a host name such as shop.example.com")
+    if "*" in host:
+        raise InvalidHostname("wildcard domains are not supported")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        raise InvalidHostname("must be a host name, not an IP address")
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidHostname(f"is not a valid host name ({exc})") from None
+    ascii_host = ascii_host.lower()
+    labels = ascii_host.split(".")
+    if len(ascii_host) > MAX_HOSTNAME:
+        raise InvalidHostname(f"is longer than {MAX_HOSTNAME} characters")
+    if len(labels) < 2:
+        raise InvalidHostname("must have at least two labels, e.g. shop.example.com")
+    if not all(_LABEL.match(label) for label in labels):
+        raise InvalidHostname("labels are letters, digits and inner hyphens, 1 to 63 long")
+    if labels[-1].isdigit():
+        raise InvalidHostname("the top-level label cannot be numeric")
+    return ascii_host

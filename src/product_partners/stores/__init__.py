@@ -1,0 +1,1 @@
+"""A business's stores (Scalev's BusinessStore) and the custom domain each one uses."""

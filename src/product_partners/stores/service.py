@@ -1,0 +1,165 @@
+"""Business rules of stores.
+
+A store may use one custom domain, and only one of its own business's domains; a domain
+serves one store at most (a unique constraint). Writes are single statements that check
+ownership themselves; when one changes nothing, a read afterwards tells the caller why.
+"""
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.domains.service import normalized
+from product_partners.errors import Conflict, NotFound, Unprocessable
+from product_partners.ids import parse_id
+from product_partners.pagination import PageRequest, fetch_page
+from product_partners.stores import repository as repo
+from product_partners.stores.schemas import BusinessStoreCreateRequest, BusinessStoreUpdateRequest
+from product_partners.tables import custom_domains, stores
+
+STORE_UNIQUE_ID_PREFIX = "store_"
+
+
+def store_not_found() -> NotFound:
+    return NotFound("No such store.", error_code="store_not_found")
+
+
+def new_store_unique_id() -> str:
+    return f"{STORE_UNIQUE_ID_PREFIX}{secrets.token_hex(8)}"
+
+
+def parse_store_ref(raw: str | int) -> int | str:
+    """A numeric store id, or a public ``store_...`` unique id (as Scalev's store routes)."""
+    if isinstance(raw, str) and raw.startswith(STORE_UNIQUE_ID_PREFIX):
+        if len(raw) > 64 or not raw[len(STORE_UNIQUE_ID_PREFIX) :].isalnum():
+            raise store_not_found()
+        return raw
+    return parse_id(raw, store_not_found())
+
+
+def store_body(row: Any) -> dict[str, Any]:
+    domain = None
+    if row.custom_domain_id is not None:
+        domain = {
+            "id": row.custom_domain_id,
+            "full_url": row.domain_full_url,
+            "is_verified": bool(row.domain_is_verified),
+        }
+    return {
+        "id": row.id,
+        "unique_id": row.unique_id,
+        "name": row.name,
+        "business_id": row.business_id,
+        "is_active": bool(row.is_active),
+        "is_public": bool(row.is_public),
+        "logo": row.logo,
+        "custom_domain": domain,
+        "created_at": row.created_at,
+        "last_updated_at": row.last_updated_at,
+    }
+
+
+async def _domain_refusal(conn: AsyncConnection, business_id: int, domain_id: int) -> Exception:
+    """Why a write naming ``domain_id`` changed nothing: not ours (422) or in use (409)."""
+    if await repo.domain_owner(conn, domain_id) != business_id:
+        # Another business's domain is reported exactly like a missing one.
+        return Unprocessable(
+            "No such custom domain in your business.",
+            error_code="custom_domain_not_found",
+            errors={"custom_domain_id": ["is not one of your custom domains"]},
+        )
+    return Conflict(
+        "This custom domain is already used by another of your stores.",
+        error_code="custom_domain_in_use",
+        errors={"custom_domain_id": ["is used by another store"]},
+    )
+
+
+async def create_store(
+    conn: AsyncConnection, business_id: int, data: BusinessStoreCreateRequest
+) -> dict[str, Any]:
+    domain_id = data.custom_domain_id
+    try:
+        store_id = await repo.insert_store(
+            conn, business_id, new_store_unique_id(), data.name, domain_id
+        )
+    except sa_exc.IntegrityError:
+        # The domain vanished between the statement's read and its foreign-key check.
+        store_id = None
+    if store_id is None:
+        if domain_id is None:  # only a unique_id collision: 64 random bits, retry once
+            store_id = await repo.insert_store(
+                conn, business_id, new_store_unique_id(), data.name, None
+            )
+        else:
+            raise await _domain_refusal(conn, business_id, domain_id)
+    return await get_store(conn, business_id, store_id)
+
+
+async def get_store(conn: AsyncConnection, business_id: int, store: str | int) -> dict[str, Any]:
+    row = await repo.get_store(conn, business_id, parse_store_ref(store))
+    if row is None:
+        raise store_not_found()
+    return store_body(row)
+
+
+async def list_stores(
+    conn: AsyncConnection,
+    business_id: int,
+    page: PageRequest,
+    search: str | None = None,
+    domain: str | None = None,
+    has_domain: bool | None = None,
+) -> dict[str, Any]:
+    query = repo.stores_query(business_id)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(stores.c.name.ilike(f"%{escaped}%", escape="\\"))
+    if domain is not None:
+        query = query.where(custom_domains.c.full_url == normalized(domain, "domain"))
+    if has_domain is not None:
+        column = stores.c.custom_domain_id
+        query = query.where(column.is_not(None) if has_domain else column.is_(None))
+    rows, fields = await fetch_page(conn, query, stores.c.id, page)
+    return {"data": [store_body(r) for r in rows], **fields}
+
+
+async def update_store(
+    conn: AsyncConnection, business_id: int, store: str | int, data: BusinessStoreUpdateRequest
+) -> dict[str, Any]:
+    ref = parse_store_ref(store)
+    values = {name: getattr(data, name) for name in data.model_fields_set}
+    for required in ("name", "is_public", "is_active"):
+        if required in values and values[required] is None:
+            raise Unprocessable(
+                f"{required} cannot be null.",
+                error_code="validation_error",
+                errors={required: ["cannot be null"]},
+            )
+    if "logo" in values and not values["logo"]:
+        values["logo"] = None
+    if not values:
+        return await get_store(conn, business_id, ref)
+    values["last_updated_at"] = datetime.now(UTC)
+    domain_id = values.get("custom_domain_id")
+    try:
+        store_id = await repo.update_store(conn, business_id, ref, values)
+    except sa_exc.IntegrityError:
+        # The one-store-per-domain constraint (or the domain vanished meanwhile).
+        store_id = None
+    if store_id is None:
+        if not await repo.store_exists(conn, business_id, ref):
+            raise store_not_found()
+        if domain_id is not None:
+            raise await _domain_refusal(conn, business_id, domain_id)
+        raise store_not_found()  # deleted meanwhile
+    return await get_store(conn, business_id, store_id)
+
+
+async def delete_store(conn: AsyncConnection, business_id: int, store: str | int) -> None:
+    """Delete a store; partnerships routed to it lose their store (and so their links)."""
+    if not await repo.delete_store(conn, business_id, parse_store_ref(store)):
+        raise store_not_found()
