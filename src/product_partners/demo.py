@@ -1,6 +1,7 @@
 """Demo data for a first run: two businesses, a product, and a key to try the API with."""
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -50,7 +51,7 @@ async def seed(conn: AsyncConnection) -> None:
             name="Single-origin coffee beans",
             slug="coffee-beans",
             is_affiliate_enabled=True,
-            affiliate_commission_rate="10",
+            affiliate_commission_rate=Decimal("10"),
         ),
     )
 

@@ -5,6 +5,7 @@ costs one indexed lookup of the key by its prefix; nothing is cached in the proc
 revoked key is refused at once by every worker.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -79,8 +80,8 @@ async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     return caller
 
 
-def require(scope: str) -> type[Caller]:
-    """A dependency type: the authenticated caller, whose key holds ``scope``."""
+def require(scope: str) -> Callable[..., Awaitable[Caller]]:
+    """The dependency that authenticates a request and checks that its key holds ``scope``."""
 
     async def dependency(request: Request, conn: Conn) -> Caller:
         caller = await authenticate(request, conn)
@@ -91,21 +92,22 @@ def require(scope: str) -> type[Caller]:
         return caller
 
     dependency.required_scope = scope  # type: ignore[attr-defined]  # read by the route-table test
-    return Annotated[Caller, Depends(dependency)]  # type: ignore[return-value]
+    return dependency
 
 
-ProductList = require("product:list")
-ProductRead = require("product:read")
-ProductCreate = require("product:create")
-ProductUpdate = require("product:update")
-ProductDelete = require("product:delete")
-BundleList = require("bundle:list")
-BundleRead = require("bundle:read")
-BundleCreate = require("bundle:create")
-BundleUpdate = require("bundle:update")
-BundleDelete = require("bundle:delete")
-StoreList = require("store:list")
-StoreRead = require("store:read")
-StoreCreate = require("store:create")
-StoreUpdate = require("store:update")
-StoreDelete = require("store:delete")
+# The authenticated caller whose key holds the named scope: ``caller: ProductUpdate``.
+ProductList = Annotated[Caller, Depends(require("product:list"))]
+ProductRead = Annotated[Caller, Depends(require("product:read"))]
+ProductCreate = Annotated[Caller, Depends(require("product:create"))]
+ProductUpdate = Annotated[Caller, Depends(require("product:update"))]
+ProductDelete = Annotated[Caller, Depends(require("product:delete"))]
+BundleList = Annotated[Caller, Depends(require("bundle:list"))]
+BundleRead = Annotated[Caller, Depends(require("bundle:read"))]
+BundleCreate = Annotated[Caller, Depends(require("bundle:create"))]
+BundleUpdate = Annotated[Caller, Depends(require("bundle:update"))]
+BundleDelete = Annotated[Caller, Depends(require("bundle:delete"))]
+StoreList = Annotated[Caller, Depends(require("store:list"))]
+StoreRead = Annotated[Caller, Depends(require("store:read"))]
+StoreCreate = Annotated[Caller, Depends(require("store:create"))]
+StoreUpdate = Annotated[Caller, Depends(require("store:update"))]
+StoreDelete = Annotated[Caller, Depends(require("store:delete"))]
