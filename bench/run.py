@@ -1,0 +1,609 @@
+"""The benchmark: the service against the floor, and how its cost grows with the table.
+
+``make bench`` runs ``python -m bench.run``. For each size of ``product_partners`` it creates
+the database ``pp_bench`` (dropped at the end), seeds it in bulk with SQL (bench/seed.py),
+starts the service and, at the floor size, the floor (bench/floor_app.py), both under uvicorn
+with uvloop + httptools and the same worker count, and drives each operation with wrk from a
+separate process over loopback. It prints requests/s, p50/p99 latency, the ratio to the floor,
+CPU time per request and peak RSS per worker, and writes ``bench/results.json``.
+
+Environment (defaults in brackets):
+  BENCH_DURATION [10]  seconds per measurement      BENCH_WARMUP [2]  seconds of warm-up
+  BENCH_CONNECTIONS [64]  BENCH_THREADS [1] (wrk)   BENCH_WORKERS [1]  uvicorn workers
+  BENCH_SIZES [10000,100000,1000000]  partnerships per run; BENCH_FLOOR_SIZE [100000]
+  BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]
+  BENCH_PG_DSN [postgresql://postgres@127.0.0.1:5432/postgres]  an admin DSN
+  BENCH_DB [pp_bench]  BENCH_KEEP_DB [0]  keep the last database for profiling
+  BENCH_OPS  comma-separated subset of add,get,list,deep
+  BENCH_PROFILE  a folder: record each service measurement with py-spy (slows it down)
+  BENCH_RESULTS [bench/results.json]
+"""
+
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.seed import Seeded, seed
+from product_partners.migrate import upgrade
+from product_partners.pagination import encode_cursor
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "wrk.lua"
+OPS = ("add", "get", "list", "deep")
+TARGET_RATIO = 0.5  # service requests/s over the floor's, at least
+TARGET_P99 = 2.0  # service p99 over the floor's, at most
+TARGET_GROWTH = 1.3  # latency at the largest size over the smallest, at most
+DEEP_ROW = 950  # the deep page starts after this many rows of the hot product
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class Config:
+    duration: int = field(default_factory=lambda: env_int("BENCH_DURATION", 10))
+    warmup: int = field(default_factory=lambda: env_int("BENCH_WARMUP", 2))
+    connections: int = field(default_factory=lambda: env_int("BENCH_CONNECTIONS", 64))
+    threads: int = field(default_factory=lambda: env_int("BENCH_THREADS", 1))
+    workers: int = field(default_factory=lambda: env_int("BENCH_WORKERS", 1))
+    businesses: int = field(default_factory=lambda: env_int("BENCH_BUSINESSES", 1000))
+    products: int = field(default_factory=lambda: env_int("BENCH_PRODUCTS", 10000))
+    sizes: list[int] = field(
+        default_factory=lambda: [
+            int(s) for s in os.environ.get("BENCH_SIZES", "10000,100000,1000000").split(",")
+        ]
+    )
+    floor_size: int = field(default_factory=lambda: env_int("BENCH_FLOOR_SIZE", 100000))
+    admin_dsn: str = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    database: str = os.environ.get("BENCH_DB", "pp_bench")
+    keep_db: bool = os.environ.get("BENCH_KEEP_DB", "0") == "1"
+    ops: list[str] = field(
+        default_factory=lambda: [o for o in os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")]
+    )
+    profile_dir: str | None = os.environ.get("BENCH_PROFILE") or None
+    results: Path = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results.json"))
+
+    @property
+    def pool_size(self) -> int:
+        # The service's default pool per worker: DATABASE_POOL_SIZE 10 + DATABASE_MAX_OVERFLOW 10.
+        return 20
+
+    def dsn(self, database: str) -> str:
+        return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian's package, installed if missing (root, or sudo)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("wrk not found: installing Debian's wrk package")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = [*sudo, "apt-get", "install", "-y", "--no-install-recommends", "wrk"]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run([*sudo, "apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+        subprocess.run(install, env=env, check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not available; install it (apt-get install wrk)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def bench_database(cfg: Config) -> Iterator[str]:
+    name = cfg.database
+    asyncio.run(
+        _admin(
+            cfg.admin_dsn,
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            f'CREATE DATABASE "{name}"',
+        )
+    )
+    try:
+        yield cfg.dsn(name)
+    finally:
+        if not cfg.keep_db:
+            asyncio.run(_admin(cfg.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    base: str
+    proc: subprocess.Popen
+
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the process itself, or its worker children."""
+        children = _children(self.proc.pid)
+        workers = [pid for pid in children if b"multiprocessing" in _cmdline(pid)]
+        return workers or [self.proc.pid]
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(pid) for pid in self.worker_pids())
+
+    def peak_rss_mb(self) -> float:
+        return max(_peak_rss_kb(pid) for pid in self.worker_pids()) / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    result = []
+    for child in (int(c) for c in text.split()):
+        result.append(child)
+        result.extend(_children(child))
+    return result
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def uvicorn_server(
+    name: str, app: str, workers: int, env: dict[str, str], ready_path: str
+) -> Iterator[Server]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    # The service's request log goes to /dev/null: written, as in production, but not kept.
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    server = Server(name, f"http://127.0.0.1:{port}", proc)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {proc.stderr.read().decode()[-3000:]}")
+            try:
+                with urllib.request.urlopen(server.base + ready_path, timeout=2):
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not start") from None
+                time.sleep(0.2)
+        # Workers load lazily; give every worker time to come up before measuring.
+        time.sleep(0.5 * workers)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- one operation -------------------------------------------------------------------------
+
+
+@dataclass
+class Op:
+    """What wrk sends for one operation, on the service or on the floor."""
+
+    name: str
+    base: str
+    url: str
+    auth: str = ""
+    add_path: str | None = None  # add mode: path template with %d for the product id
+
+    def env(self, seeded: Seeded, businesses: int, offset: int, threads: int) -> dict[str, str]:
+        env = {"BENCH_AUTH": self.auth, "BENCH_MODE": "get", "BENCH_THREADS": str(threads)}
+        if self.add_path:
+            env.update(
+                BENCH_MODE="add",
+                BENCH_ADD_PATH=self.add_path,
+                BENCH_PRODUCTS=",".join(map(str, seeded.add_product_ids)),
+                BENCH_PARTNER_FIRST="2",
+                BENCH_PARTNER_COUNT=str(businesses - 1),
+                BENCH_OFFSET=str(offset),
+            )
+        return env
+
+
+class AddPairs:
+    """Hands out (product, partner) pair indexes so that no two runs reuse a pair."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, used: int) -> None:
+        self.next += used + 1000
+
+
+def sanity_check(op: Op, seeded: Seeded, pairs: AddPairs) -> None:
+    """One request by hand, so that a benchmark never measures a stream of errors."""
+    headers = {"Accept": "application/json"}
+    if op.auth:
+        headers["Authorization"] = op.auth
+    data = None
+    url = op.url
+    if op.add_path:
+        partner = 2 + (pairs.next // len(seeded.add_product_ids)) % (seeded.businesses - 1)
+        product = seeded.add_product_ids[pairs.next % len(seeded.add_product_ids)]
+        url = op.base + op.add_path % product
+        data = json.dumps({"partner_unique_id": f"biz-{partner:06d}"}).encode()
+        headers["Content-Type"] = "application/json"
+        pairs.take(0)
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{op.name} {url}: {exc.code} {exc.read()[:500]!r}") from None
+    if op.name in ("list", "deep"):
+        rows = body["data"]
+        if len(rows) != 25:
+            raise RuntimeError(f"{op.name} {url}: {len(rows)} rows, expected 25")
+
+
+def run_wrk(
+    wrk: str, cfg: Config, op: Op, seeded: Seeded, pairs: AddPairs, seconds: int
+) -> dict[str, Any]:
+    env = {**os.environ, **op.env(seeded, cfg.businesses, pairs.next, cfg.threads)}
+    command = [
+        wrk,
+        f"-t{cfg.threads}",
+        f"-c{cfg.connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        op.url,
+    ]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    match = re.search(r"^BENCH_RESULT (\{.*\})$", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or not match:
+        raise RuntimeError(f"wrk failed: {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    raw = json.loads(match.group(1))
+    if op.add_path:
+        pairs.take(raw["requests"] + cfg.connections)
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds_run, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "mean_ms": round(raw["mean_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "non_2xx": raw["non_2xx"],
+        "socket_errors": raw["socket_errors"],
+    }
+
+
+def measure(
+    wrk: str, cfg: Config, server: Server, op: Op, seeded: Seeded, pairs: AddPairs, label: str
+) -> dict[str, Any]:
+    sanity_check(op, seeded, pairs)
+    if cfg.warmup:
+        run_wrk(wrk, cfg, op, seeded, pairs, cfg.warmup)
+    profiler = _start_profiler(cfg, server, label)
+    cpu_before = server.cpu_seconds()
+    result = run_wrk(wrk, cfg, op, seeded, pairs, cfg.duration)
+    cpu = server.cpu_seconds() - cpu_before
+    if profiler is not None:
+        profiler.wait(timeout=cfg.duration + 60)
+    result["cpu_us_per_request"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
+    log(
+        f"  {label:<24} {result['rps']:>9.1f} req/s  p50 {result['p50_ms']:>7.2f} ms"
+        f"  p99 {result['p99_ms']:>7.2f} ms  cpu {result['cpu_us_per_request']:>7.1f} us/req"
+        f"  non-2xx {result['non_2xx']}"
+    )
+    return result
+
+
+def _start_profiler(cfg: Config, server: Server, label: str) -> subprocess.Popen | None:
+    if not cfg.profile_dir or server.name != "service":
+        return None
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit("BENCH_PROFILE needs py-spy on PATH (pip install py-spy)")
+    out = Path(cfg.profile_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+    # Collapsed stacks of the first worker (flamegraph.pl / speedscope read them).
+    command = [py_spy, "record", "--nonblocking", "-r", "250", "-d", str(cfg.duration)]
+    command += ["-f", "raw", "-o", str(out / f"{name}.txt"), "--pid", str(server.worker_pids()[0])]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# --- the operations of one size ------------------------------------------------------------
+
+
+def service_ops(base: str, seeded: Seeded, has_get_one: str | None) -> dict[str, Op]:
+    auth = f"Bearer {seeded.api_key}"
+    hot = seeded.hot_product_id
+    partners = f"{base}/v3/products/{hot}/partners"
+    deep_cursor = encode_cursor(seeded.hot_partnership_ids[DEEP_ROW - 1])
+    if has_get_one:
+        get_url = base + has_get_one.format(hot, seeded.hot_partnership_ids[500])
+    else:
+        get_url = f"{partners}?page_size=1"
+    return {
+        "add": Op("add", base, partners, auth, add_path="/v3/products/%d/partners"),
+        "get": Op("get", base, get_url, auth),
+        "list": Op("list", base, partners, auth),
+        "deep": Op("deep", base, f"{partners}?next_cursor={deep_cursor}", auth),
+    }
+
+
+def floor_ops(base: str, seeded: Seeded) -> dict[str, Op]:
+    hot = seeded.hot_product_id
+    partners = f"{base}/floor/products/{hot}/partners"
+    return {
+        "add": Op("add", base, partners, add_path="/floor/products/%d/partners"),
+        "get": Op("get", base, f"{partners}/{seeded.hot_partnership_ids[500]}"),
+        "list": Op("list", base, partners),
+        "deep": Op("deep", base, f"{partners}?after={seeded.hot_partnership_ids[DEEP_ROW - 1]}"),
+    }
+
+
+def get_one_path(base: str) -> str | None:
+    """The path template of a get-one-partnership endpoint, if the service has one."""
+    with urllib.request.urlopen(base + "/openapi.json", timeout=10) as response:
+        spec = json.loads(response.read())
+    for path, ops in spec.get("paths", {}).items():
+        if re.fullmatch(r"/v3/products/\{[^}]+\}/partners/\{[^}]+\}", path) and "get" in ops:
+            return re.sub(r"\{[^}]+\}", "{}", path)
+    return None
+
+
+def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
+    log(f"\n== {size:,} partnerships ==")
+    with bench_database(cfg) as dsn:
+        started = time.monotonic()
+        sa_url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+        upgrade(sa_url)
+        seeded = asyncio.run(seed(dsn, cfg.businesses, cfg.products, size))
+        log(f"  seeded {seeded.partnerships:,} partnerships in {time.monotonic() - started:.1f} s")
+        service_env = {
+            "DATABASE_URL": sa_url,
+            "LOG_LEVEL": "warning",
+            "LOG_FORMAT": "json",
+            # Rate limiting stays on (its cost is part of a request) but far above the load.
+            "RATE_LIMIT": "100000000/minute",
+        }
+        floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
+        result: dict[str, Any] = {"partnerships": seeded.partnerships, "service": {}}
+        pairs = AddPairs()
+        with uvicorn_server(
+            "service", "product_partners.asgi:app", cfg.workers, service_env, "/openapi.json"
+        ) as service:
+            get_one = get_one_path(service.base)
+            result["get_endpoint"] = (
+                get_one.replace("{}", "{id}", 1).replace("{}", "{id}") if get_one else None
+            ) or "listProductPartners?page_size=1 (no get-one endpoint yet)"
+            ops = service_ops(service.base, seeded, get_one)
+            for name in cfg.ops:
+                result["service"][name] = measure(
+                    wrk, cfg, service, ops[name], seeded, pairs, f"service {name} {size}"
+                )
+            result["service_peak_rss_mb"] = round(service.peak_rss_mb(), 1)
+        if size == cfg.floor_size:
+            result["floor"] = {}
+            with uvicorn_server(
+                "floor",
+                "bench.floor_app:app",
+                cfg.workers,
+                floor_env,
+                f"/floor/products/{seeded.hot_product_id}/partners",
+            ) as floor:
+                ops = floor_ops(floor.base, seeded)
+                for name in cfg.ops:
+                    result["floor"][name] = measure(
+                        wrk, cfg, floor, ops[name], seeded, pairs, f"floor {name} {size}"
+                    )
+                result["floor_peak_rss_mb"] = round(floor.peak_rss_mb(), 1)
+        log(f"  peak RSS per worker: service {result['service_peak_rss_mb']} MB")
+    return result
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    floor_run = runs.get(cfg.floor_size)
+    if floor_run and "floor" in floor_run:
+        vs_floor = {}
+        for name in cfg.ops:
+            s, f = floor_run["service"][name], floor_run["floor"][name]
+            vs_floor[name] = {
+                "rps_ratio": round(s["rps"] / f["rps"], 3),
+                "p99_ratio": round(s["p99_ms"] / f["p99_ms"], 3),
+                "cpu_ratio": round(s["cpu_us_per_request"] / f["cpu_us_per_request"], 3),
+            }
+        summary["vs_floor"] = vs_floor
+        summary["floor_targets_met"] = all(
+            v["rps_ratio"] >= TARGET_RATIO and v["p99_ratio"] <= TARGET_P99
+            for v in vs_floor.values()
+        )
+    sizes = sorted(runs)
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        growth = {}
+        for name in cfg.ops:
+            a, b = runs[small]["service"][name], runs[large]["service"][name]
+            growth[name] = {
+                "small_p50_ms": a["p50_ms"],
+                "large_p50_ms": b["p50_ms"],
+                "p50_ratio": round(b["p50_ms"] / a["p50_ms"], 3),
+                "mean_ratio": round(b["mean_ms"] / a["mean_ms"], 3),
+            }
+        summary["growth"] = {"small": small, "large": large, "ops": growth}
+        summary["growth_targets_met"] = all(
+            g["p50_ratio"] <= TARGET_GROWTH for g in growth.values()
+        )
+    return summary
+
+
+def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str, Any]) -> None:
+    print(f"\nservice vs floor, {cfg.workers} worker(s), {cfg.connections} connections")
+    floor_run = runs.get(cfg.floor_size)
+    if floor_run and "floor" in floor_run:
+        print(f"at {cfg.floor_size:,} partnerships; get = {floor_run['get_endpoint']}")
+        header = (
+            f"{'op':<6}{'service req/s':>14}{'floor req/s':>13}{'ratio':>7}"
+            f"{'p50 ms':>9}{'floor p50':>10}{'p99 ms':>9}{'floor p99':>10}{'p99 x':>7}"
+            f"{'cpu us':>8}{'floor cpu':>10}"
+        )
+        print(header)
+        for name in cfg.ops:
+            s, f = floor_run["service"][name], floor_run["floor"][name]
+            v = summary["vs_floor"][name]
+            print(
+                f"{name:<6}{s['rps']:>14.1f}{f['rps']:>13.1f}{v['rps_ratio']:>7.2f}"
+                f"{s['p50_ms']:>9.2f}{f['p50_ms']:>10.2f}{s['p99_ms']:>9.2f}{f['p99_ms']:>10.2f}"
+                f"{v['p99_ratio']:>7.2f}{s['cpu_us_per_request']:>8.0f}"
+                f"{f['cpu_us_per_request']:>10.0f}"
+            )
+        print(
+            f"peak RSS per worker: service {floor_run['service_peak_rss_mb']} MB,"
+            f" floor {floor_run['floor_peak_rss_mb']} MB"
+        )
+        met = "met" if summary["floor_targets_met"] else "NOT met"
+        print(f"targets (ratio >= {TARGET_RATIO}, p99 <= {TARGET_P99}x floor): {met}")
+    if "growth" in summary:
+        g = summary["growth"]
+        print(f"\ncost growth: p50 latency at {g['large']:,} vs {g['small']:,} partnerships")
+        for name, v in g["ops"].items():
+            print(
+                f"{name:<6}{v['small_p50_ms']:>9.2f} ms ->{v['large_p50_ms']:>9.2f} ms"
+                f"  x{v['p50_ratio']:.2f}"
+            )
+        met = "met" if summary["growth_targets_met"] else "NOT met"
+        print(f"target (each <= {TARGET_GROWTH}x): {met}")
+        for size in sorted(runs):
+            line = "  ".join(f"{n} {runs[size]['service'][n]['rps']:.0f}/s" for n in cfg.ops)
+            print(f"  {size:>9,}: {line}")
+
+
+def main() -> int:
+    cfg = Config()
+    unknown = set(cfg.ops) - set(OPS)
+    if unknown:
+        raise SystemExit(f"unknown BENCH_OPS: {sorted(unknown)}")
+    wrk = ensure_wrk()
+    runs: dict[int, dict[str, Any]] = {}
+    for size in sorted(set(cfg.sizes) | ({cfg.floor_size} if cfg.floor_size else set())):
+        runs[size] = run_size(wrk, cfg, size)
+    summary = summarize(cfg, runs)
+    print_report(cfg, runs, summary)
+    document = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "config": {
+            "duration_s": cfg.duration,
+            "warmup_s": cfg.warmup,
+            "connections": cfg.connections,
+            "wrk_threads": cfg.threads,
+            "workers": cfg.workers,
+            "businesses": cfg.businesses,
+            "products": cfg.products,
+            "floor_size": cfg.floor_size,
+            "server": "uvicorn --loop uvloop --http httptools",
+        },
+        "runs": {str(size): run for size, run in sorted(runs.items())},
+        "summary": summary,
+    }
+    cfg.results.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwritten: {cfg.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
