@@ -29,7 +29,10 @@ def normalize_hostname(raw: str) -> str:
     text = raw.strip()
     if not text:
         raise InvalidHostname("must not be blank")
-    parts = urlsplit(text if "://" in text else f"//{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"//{text}")
+    except ValueError:  # e.g. an unbalanced "[" reads as a broken IPv6 literal
+        raise InvalidHostname("must be a host name such as shop.example.com") from None
     if parts.scheme and parts.scheme.lower() not in ("http", "https"):
         raise InvalidHostname("must be a host name such as shop.example.com")
     if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in text or "#" in text:

@@ -4,7 +4,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.pagination import PaginatedFields
@@ -36,22 +43,22 @@ class ProgrammeSettings(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    is_affiliate_enabled: bool | None = Field(
+    is_affiliate_enabled: StrictBool | None = Field(
         default=None, description="Open to `affiliate` partnership requests."
     )
-    is_affiliate_pro_enabled: bool | None = Field(
+    is_affiliate_pro_enabled: StrictBool | None = Field(
         default=None, description="Open to `affiliate_pro` partnership requests."
     )
-    is_affiliate_auto_accept: bool | None = Field(
+    is_affiliate_auto_accept: StrictBool | None = Field(
         default=None, description="Partnership requests are approved at once."
     )
-    is_product_sharing: bool | None = Field(
+    is_product_sharing: StrictBool | None = Field(
         default=None, description="Open to `reseller` partnership requests (product sharing)."
     )
     affiliate_commission_rate: CommissionRate | None = None
     affiliate_pro_commission_rate: CommissionRate | None = None
     partnership_sales_letter: str | None = Field(default=None, max_length=20000)
-    rerequest_cooldown_seconds: int | None = Field(
+    rerequest_cooldown_seconds: StrictInt | None = Field(
         default=None,
         ge=0,
         le=365 * 24 * 3600,

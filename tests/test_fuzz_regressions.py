@@ -1,0 +1,48 @@
+"""Cases the fuzzer found, kept as plain regression tests (both backends)."""
+
+import pytest
+
+from tests.support import Api
+
+
+async def test_boolean_for_integer_field_is_rejected(api: Api) -> None:
+    # Found: {"rerequest_cooldown_seconds": false} was accepted as 0 (lax coercion).
+    owner = await api.actor()
+    response = await api.client.post(
+        "/v3/products",
+        json={"name": "x", "rerequest_cooldown_seconds": False},
+        headers=owner.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert "rerequest_cooldown_seconds" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+async def test_non_boolean_for_boolean_field_is_rejected(api: Api, value: object) -> None:
+    owner = await api.actor()
+    response = await api.client.post(
+        "/v3/products", json={"name": "x", "is_affiliate_enabled": value}, headers=owner.headers
+    )
+    assert response.status_code == 422, response.text
+    assert "is_affiliate_enabled" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "full_url", ["8\u0096X\U000309b1Y\u00bc&[\u00d2\u00cb", "[shop.example", "a]b.c"]
+)
+async def test_host_name_with_bracket_is_422_not_500(api: Api, full_url: str) -> None:
+    # Found: urlsplit raised "Invalid IPv6 URL" for an unbalanced "[" -> 500.
+    owner = await api.actor()
+    response = await api.client.post(
+        "/v3/custom-domains", json={"full_url": full_url}, headers=owner.headers
+    )
+    assert response.status_code == 422, response.text
+
+
+async def test_store_domain_filter_with_bracket_is_not_500(api: Api) -> None:
+    # Found: GET /v3/stores?domain=<text with "]"> -> 500 (same hostname parser).
+    owner = await api.actor()
+    response = await api.client.get(
+        "/v3/stores", params={"domain": "\u00c9\u00af\u00ca]h"}, headers=owner.headers
+    )
+    assert response.status_code < 500, response.text
