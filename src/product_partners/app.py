@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
+from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.errors import install_error_handlers
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(partnerships_router)
     app.include_router(stores_router)
     app.include_router(domains_router)
+    app.include_router(bundles_router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -3,11 +3,11 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, literal, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners import partnering
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
-from product_partners.db import insert_or_nothing
 from product_partners.tables import (
     businesses,
     custom_domains,
@@ -71,36 +71,9 @@ def partner_of(row: Any) -> dict[str, Any]:
     }
 
 
-async def resolve_add_target(
-    conn: AsyncConnection, owner_business_id: int, product_id: int, partner_unique_id: str
-) -> Any:
-    """In one round trip: is the product the owner's, and who is the partner?
-
-    Returns a row with ``product_id`` (None if not the owner's product) and the partner's
-    BusinessSimple columns (None if no such business).
-    """
-    owned_product = (
-        select(products.c.id)
-        .where(products.c.id == product_id, products.c.business_id == owner_business_id)
-        .scalar_subquery()
-    )
-    one = select(literal(1).label("one")).subquery("one")
-    stmt = (
-        select(owned_product.label("product_id"), *BUSINESS_SIMPLE_COLUMNS)
-        .select_from(one)
-        .outerjoin(businesses, businesses.c.unique_id == partner_unique_id)
-    )
-    return (await conn.execute(stmt)).one()
-
-
 async def insert_partnership(conn: AsyncConnection, values: dict[str, Any]) -> Any | None:
     """Insert; None when the business is already a partner of the product (unique constraint)."""
-    stmt = (
-        insert_or_nothing(conn, pp, pp.c.product_id, pp.c.partner_business_id)
-        .values(**values)
-        .returning(pp.c.id, pp.c.created_at)
-    )
-    return (await conn.execute(stmt)).first()
+    return await partnering.insert_link(conn, partnering.PRODUCTS, values, pp.c.id, pp.c.created_at)
 
 
 async def owner_domains(conn: AsyncConnection, owner_business_id: int) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners import partnering
 from product_partners.businesses.repository import business_simple
-from product_partners.errors import Conflict, NotFound, Unprocessable
+from product_partners.errors import NotFound
 from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
+from product_partners.pagination import PageRequest
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships.views import product_partner
 from product_partners.tables import product_partners as pp
@@ -30,27 +31,10 @@ async def add_partner(
     (product, partner) decides duplicates, so concurrent identical adds yield one 201.
     """
     pid = parse_id(product_id, product_not_found())
-    target = await repo.resolve_add_target(conn, owner_business_id, pid, partner_unique_id)
-    if target.product_id is None:
-        raise product_not_found()
-    if target.id is None:
-        raise NotFound(
-            f"No business with unique id {partner_unique_id!r}.",
-            error_code="business_not_found",
-            errors={"partner_unique_id": ["no business has this unique id"]},
-        )
-    if target.id == owner_business_id:
-        raise Unprocessable(
-            "A business cannot be a partner of its own product.",
-            error_code="self_partnership",
-            errors={"partner_unique_id": ["is the product owner"]},
-        )
-    if target.is_banned:
-        raise Unprocessable(
-            "This business is banned and cannot become a partner.",
-            error_code="business_banned",
-            errors={"partner_unique_id": ["belongs to a banned business"]},
-        )
+    # The rules shared with bundle partners (404 / 422 / 409): see product_partners.partnering.
+    target = await partnering.resolve_new_partner(
+        conn, partnering.PRODUCTS, owner_business_id, pid, partner_unique_id
+    )
     now = datetime.now(UTC)
     inserted = await repo.insert_partnership(
         conn,
@@ -65,11 +49,7 @@ async def add_partner(
         },
     )
     if inserted is None:
-        raise Conflict(
-            "This business is already a partner of the product.",
-            error_code="partner_already_exists",
-            errors={"partner_unique_id": ["is already a partner of this product"]},
-        )
+        raise partnering.already_partner(partnering.PRODUCTS)
     domains = await repo.owner_domains(conn, owner_business_id)
     return {
         "id": inserted.id,
@@ -113,12 +93,12 @@ async def list_partners(
 ) -> dict[str, Any]:
     """One page of a product's partners, newest first (the owner's view)."""
     pid = parse_id(product_id, product_not_found())
-    if await repo.product_is_owned(conn, owner_business_id, pid) is None:
-        raise product_not_found()
-    query = repo.partnerships_query().where(pp.c.product_id == pid)
+    query = repo.partnerships_query()
     if affiliate_status is not None:
         query = query.where(pp.c.affiliate_status == affiliate_status)
     if partnership_type is not None:
         query = query.where(pp.c.partnership_type == partnership_type)
-    rows, fields = await fetch_page(conn, query, pp.c.id, page)
+    rows, fields = await partnering.list_links(
+        conn, partnering.PRODUCTS, owner_business_id, pid, query, page
+    )
     return {"data": await render_partnerships(conn, rows, scheme), **fields}

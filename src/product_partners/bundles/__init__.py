@@ -1,0 +1,1 @@
+"""Bundles and their partners (Scalev's Bundle and BundlePartner)."""

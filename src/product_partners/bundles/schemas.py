@@ -1,0 +1,96 @@
+"""Wire shapes of bundles: Scalev's Bundle, BundleList, BundlePartner and request bodies."""
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from product_partners.businesses.schemas import BusinessSimple
+from product_partners.pagination import PaginatedFields
+
+
+class BundleCreateRequest(BaseModel):
+    """Scalev's BundleCreateRequest (the fields this service keeps; others are ignored)."""
+
+    model_config = ConfigDict(title="BundleCreateRequest", extra="ignore")
+
+    name: str = Field(min_length=1, max_length=255, description="Internal name")
+    public_name: str = Field(min_length=1, max_length=255, description="Name shown to customers")
+    description: str | None = Field(default=None, max_length=20000)
+    is_bundle_sharing: bool = Field(
+        default=False, description="Ours here: open the bundle to resellers (bundle sharing)."
+    )
+
+    @field_validator("name", "public_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class BundleFields(BaseModel):
+    id: int
+    name: str
+    public_name: str
+    display: str = Field(description="The name shown to customers")
+    slug: str
+    description: str | None
+    business: BusinessSimple
+    is_bundle_sharing: bool = Field(description="Is Bundle Sharing Enabled")
+    images: list[str]
+    labels: list[dict[str, str]]
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    last_updated_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class Bundle(BundleFields):
+    model_config = ConfigDict(title="Bundle")
+
+    bundlelines: list[dict[str, object]] = Field(description="Not kept by this service: empty.")
+    bundle_price_options: list[dict[str, object]] = Field(
+        description="Not kept by this service: empty."
+    )
+
+
+class BundleList(BundleFields):
+    model_config = ConfigDict(title="BundleList")
+
+
+class ListBundlesResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListBundlesResponseBody")
+
+    data: list[BundleList]
+
+
+class CreateBundlePartnerRequest(BaseModel):
+    """Scalev's CreateBundlePartnerRequest."""
+
+    model_config = ConfigDict(title="CreateBundlePartnerRequest")
+
+    partner_unique_id: str = Field(
+        min_length=1, max_length=64, description="Unique identifier of the partner to associate"
+    )
+
+    @field_validator("partner_unique_id")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+
+class BundlePartner(BaseModel):
+    """Scalev's BundlePartner."""
+
+    model_config = ConfigDict(title="BundlePartner")
+
+    id: int = Field(description="Bundle Partner ID")
+    partner: BusinessSimple
+    created_at: str = Field(
+        description="Creation timestamp", json_schema_extra={"format": "date-time"}
+    )
+
+
+class ListBundlePartnersResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListBundlePartnersResponseBody")
+
+    data: list[BundlePartner]
