@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.app import create_app
@@ -57,21 +56,40 @@ def app_for_docs() -> FastAPI:
     return create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
 
 
+def _effective_routes(app: FastAPI) -> Iterator[Any]:
+    """Every route with its effective path, methods and dependencies (FastAPI >= 0.13x keeps
+    included routers as wrappers; their routes carry the prefix only in their context)."""
+    from fastapi import routing
+
+    iterate = getattr(routing, "_iter_routes_with_context", None)
+    if iterate is None:  # older FastAPI: a flat route list
+        for route in app.routes:
+            yield route
+        return
+    for route, context in iterate(app.routes):
+        yield context if context is not None else route
+
+
 def api_routes(app: FastAPI | None = None) -> list[Route]:
     """Every documented API operation of the app (FastAPI's own docs routes excluded)."""
     app = app or app_for_docs()
     routes = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _effective_routes(app):
+        dependant = getattr(route, "dependant", None)
+        path = getattr(route, "path_format", None) or getattr(route, "path", "")
+        if dependant is None or not getattr(route, "include_in_schema", False):
             continue
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+        original = getattr(route, "original_route", route)
+        for method in sorted(set(getattr(route, "methods", ())) - {"HEAD", "OPTIONS"}):
             routes.append(
                 Route(
                     method=method,
-                    path=route.path,
-                    operation_id=route.operation_id or route.unique_id,
-                    scopes=tuple(dict.fromkeys(_scopes(route.dependant))),
-                    path_params=tuple(_PARAM.findall(route.path)),
+                    path=path,
+                    operation_id=getattr(route, "operation_id", None)
+                    or getattr(original, "operation_id", None)
+                    or getattr(original, "unique_id", path),
+                    scopes=tuple(dict.fromkeys(_scopes(dependant))),
+                    path_params=tuple(_PARAM.findall(path)),
                 )
             )
     return routes
@@ -85,35 +103,107 @@ def fill_path(route: Route, values: dict[str, Any]) -> str:
     return _PARAM.sub(lambda m: str(values[m.group(1)]), route.path)
 
 
+def collection_of(path: str, param: str) -> str:
+    """The collection a path parameter names: the segment before it, qualified by its parent
+    collection when nested (``/v3/products/{product_id}/partners/{id}``: ``products/partners``)."""
+    segments = path.strip("/").split("/")
+    index = segments.index("{" + param + "}")
+    name = segments[index - 1]
+    if index >= 3 and segments[index - 2].startswith("{"):
+        name = f"{segments[index - 3]}/{name}"
+    return name
+
+
 @dataclass
 class World:
     """Two unrelated businesses (``a`` owns things, ``b`` is the intruder), a partner ``p`` of
-    ``a``'s product, and the ids of what ``a`` owns, by collection name (path segment)."""
+    ``a``'s product and bundle, and the ids of what ``a`` owns by collection (see
+    :func:`collection_of`), with each nested row's parent id."""
 
     a: Any
     b: Any
     p: Any
     ids: dict[str, list[int]] = field(default_factory=dict)
-    # Per (collection, parent id): e.g. ("partners", product id) -> partnership ids.
-    extra: dict[str, Any] = field(default_factory=dict)
+    parent: dict[tuple[str, int], int] = field(default_factory=dict)
 
-    def first(self, collection: str) -> int | None:
-        values = self.ids.get(collection) or []
-        return values[0] if values else None
+    def add(self, collection: str, row_id: int, parent: int | None = None) -> None:
+        self.ids.setdefault(collection, []).append(row_id)
+        if parent is not None:
+            self.parent[(collection, row_id)] = parent
+
+    def path_values(self, path: str, choice: int = 0) -> dict[str, int] | None:
+        """Values for every parameter of ``path`` naming seeded rows (the deepest parameter
+        picks row ``choice``, its parents follow), or None if nothing is seeded there."""
+        params = _PARAM.findall(path)
+        if not params:
+            return {}
+        values: dict[str, int] = {}
+        deepest = params[-1]
+        collection = collection_of(path, deepest)
+        rows = self.ids.get(collection)
+        if not rows:
+            return None
+        values[deepest] = rows[choice % len(rows)]
+        child_collection, child_id = collection, values[deepest]
+        for param in reversed(params[:-1]):
+            parent_id = self.parent.get((child_collection, child_id))
+            if parent_id is None:
+                return None
+            values[param] = parent_id
+            child_collection, child_id = collection_of(path, param), parent_id
+        return values
+
+
+def _operation_ids(app: FastAPI) -> set[str]:
+    return {r.operation_id for r in api_routes(app)}
 
 
 async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
-    """Seed a world through the public API (and the services the CLI uses for tenants)."""
-    from tests.support import Api
+    """Seed a world through the public API (and the services the CLI uses for tenants).
+
+    Resources are seeded for every operation the app has, so suites keep working as routes land.
+    """
+    from tests.support import Api, unique
 
     api = Api(client, engine)
+    ops = _operation_ids(client._transport.app)  # type: ignore[attr-defined]
     a, b, p = await asyncio.gather(api.actor(), api.actor(), api.actor())
     world = World(a=a, b=b, p=p)
-    product = await api.product(a, name="Fuzz ' OR 1=1 -- product", is_affiliate_enabled=True)
-    other = await api.product(a, name="Second product", is_product_sharing=True)
-    world.ids["products"] = [product["id"], other["id"]]
-    added = await api.add_partner(a, product["id"], p.unique_id)
-    assert added.status_code == 200, added.text
-    world.ids["partners"] = [added.json()["id"]]
-    world.extra["partner_product"] = product["id"]
+
+    async def post(path: str, body: dict[str, Any], who: Any = a) -> dict[str, Any]:
+        response = await client.post(path, json=body, headers=who.headers)
+        assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
+        return response.json()
+
+    product = await post(
+        "/v3/products",
+        {
+            "name": "Fuzz ' OR 1=1 -- product",
+            "is_affiliate_enabled": True,
+            "is_affiliate_pro_enabled": True,
+            "is_product_sharing": True,
+        },
+    )
+    other = await post("/v3/products", {"name": "Second product"})
+    world.add("products", product["id"])
+    world.add("products", other["id"])
+    partnership = await post(
+        f"/v3/products/{product['id']}/partners", {"partner_unique_id": p.unique_id}
+    )
+    world.add("products/partners", partnership["id"], product["id"])
+    world.add("partnerships", partnership["id"])
+    if "createCustomDomain" in ops:
+        domain = await post("/v3/custom-domains", {"full_url": f"{unique('shop')}.example.com"})
+        world.add("custom-domains", domain["id"])
+    if "createBusinessStore" in ops:
+        store = await post("/v3/stores", {"name": "Store <script>'\"; DROP TABLE stores;--"})
+        world.add("stores", store["id"])
+    if "createBundle" in ops:
+        bundle = await post("/v3/bundles", {"name": "Bundle ü", "public_name": "Bündel"})
+        world.add("bundles", bundle["id"])
+        if "createBundlePartner" in ops:
+            bp = await post(
+                f"/v3/bundles/{bundle['id']}/partners", {"partner_unique_id": p.unique_id}
+            )
+            world.add("bundles/partners", bp["id"], bundle["id"])
     return world

@@ -91,19 +91,14 @@ def map_case(context: Any, case: Any) -> Any:
     if component is not None and component.mode is not GenerationMode.POSITIVE:
         return case
     path = case.operation.path
-    segments = path.strip("/").split("/")
-    replaced = dict(case.path_parameters)
-    for name, value in case.path_parameters.items():
-        collection = segments[segments.index("{" + name + "}") - 1]
-        ids = world.ids.get(collection) or []
-        if not ids:
-            continue
-        pick = zlib.crc32(f"{path}:{name}:{value!r}".encode()) % (len(ids) * 3 // 2 + 1)
-        if pick < len(ids):
-            replaced[name] = str(ids[pick])
-        elif collection != "products" and "product_id" in replaced:
-            # A child id under a seeded parent: keep the generated id, seed the parent.
-            replaced["product_id"] = str(world.extra.get("partner_product"))
+    generated = repr(sorted(case.path_parameters.items()))
+    pick = zlib.crc32(f"{path}:{generated}".encode()) % 3
+    if pick == 2:
+        return case  # keep the generated ids
+    values = world.path_values(path, pick)
+    if values is None:
+        return case
+    replaced = {name: str(value) for name, value in values.items()}
     case.path_parameters = replaced
     return case
 

@@ -1,0 +1,186 @@
+"""Tenant isolation (OWASP API1, BOLA): another business gets 404 for everything that is not its.
+
+Table-driven over the app's route table: every route with a path id must be listed in
+``BOLA_TABLE`` (who owns the object, and a body valid enough to get past validation), or
+``test_every_route_with_a_path_id_is_in_the_table`` fails and names it. Each entry is played by
+an intruder holding every scope: it must get 404 (never 403, never 2xx), an error body that
+names none of the owner's data, and the owner's objects must be unchanged afterwards.
+"""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.security_support import Route, World, build_world, fill_path, v3_routes
+from tests.support import Api
+
+# operation id -> (the business that owns the object: "a" the owner, "p" the partner, body).
+# A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
+BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "getProduct": ("a", None),
+    "updateProductPartnership": ("a", {"is_affiliate_enabled": False}),
+    "checkProductPartnershipChanges": ("a", {"is_affiliate_enabled": False}),
+    "createProductPartner": ("a", {"partner_unique_id": "{b}"}),
+    "listProductPartners": ("a", None),
+    "getProductPartner": ("a", None),
+    "updateProductPartner": ("a", {"partnership_type": "reseller"}),
+    "deleteProductPartner": ("a", None),
+    "approveProductPartner": ("a", None),
+    "rejectProductPartner": ("a", {}),
+    "banProductPartner": ("a", {"reason": "other"}),
+    "unbanProductPartner": ("a", None),
+    # Asking to partner a product that is open to requests is everyone's right; asking to
+    # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
+    "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),
+    "getMyPartnership": ("p", None),
+    "withdrawProductPartnership": ("p", None),
+    "leaveProductPartnership": ("p", None),
+    "getBusinessStore": ("a", None),
+    "updateBusinessStore": ("a", {"name": "taken over"}),
+    "deleteBusinessStore": ("a", None),
+    "getCustomDomain": ("a", None),
+    "deleteCustomDomain": ("a", None),
+    "getBundle": ("a", None),
+    "listBundlePartners": ("a", None),
+    "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),
+    "deleteBundlePartner": ("a", None),
+}
+
+# Which seeded row an entry targets when not the first.
+SEEDED_ROW = {"requestProductPartnership": 1}
+
+ROUTES_WITH_IDS = [r for r in v3_routes() if r.path_params]
+# Reads of the owner's objects, compared before and after the intruder's attempts.
+OWNER_READS = [r for r in ROUTES_WITH_IDS if r.method == "GET"]
+LISTS = [r for r in v3_routes() if r.method == "GET" and not r.path_params]
+
+
+def test_every_route_with_a_path_id_is_in_the_table() -> None:
+    missing = sorted(r.label for r in ROUTES_WITH_IDS if r.operation_id not in BOLA_TABLE)
+    assert not missing, f"add these routes to BOLA_TABLE: {missing}"
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    return await build_world(api.client, api.engine)
+
+
+async def _send(
+    client: httpx.AsyncClient, route: Route, path: str, who: Any, body: Any
+) -> httpx.Response:
+    kwargs: dict[str, Any] = {"headers": who.headers}
+    if body is not None:
+        kwargs["json"] = body
+    elif route.method in ("POST", "PATCH", "PUT"):
+        kwargs["json"] = {}
+    return await client.request(route.method, path, **kwargs)
+
+
+def _secrets_of(world: World, owner: Any) -> list[str]:
+    """Strings that must never appear in an answer to the intruder."""
+    return [owner.unique_id, owner.business["email"], world.p.unique_id]
+
+
+async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
+    shot: dict[str, Any] = {}
+    for route in OWNER_READS:
+        owner = world.p if BOLA_TABLE.get(route.operation_id, ("a",))[0] == "p" else world.a
+        values = world.path_values(route.path)
+        if values is None:
+            continue
+        path = fill_path(route, values)
+        response = await client.get(path, headers=owner.headers)
+        shot[path] = (response.status_code, response.json())
+    return shot
+
+
+async def test_another_business_gets_404_for_every_object_route(api: Api, world: World) -> None:
+    before = await _snapshot(api.client, world)
+    assert before, "the world seeded nothing to read"
+    problems = []
+    for route in ROUTES_WITH_IDS:
+        owner_name, body = BOLA_TABLE[route.operation_id]
+        owner = getattr(world, owner_name)
+        values = world.path_values(route.path, SEEDED_ROW.get(route.operation_id, 0))
+        assert values is not None, f"nothing seeded for {route.label}"
+        if isinstance(body, dict):
+            body = {k: (world.b.unique_id if v == "{b}" else v) for k, v in body.items()}
+        path = fill_path(route, values)
+        intruders = [world.b] if owner_name == "a" else [world.b, world.a]
+        for intruder in intruders:
+            response = await _send(api.client, route, path, intruder, body)
+            if response.status_code != 404:
+                problems.append(f"{route.label}: {response.status_code} {response.text[:200]}")
+                continue
+            payload = response.json()
+            assert set(payload) == {"error", "error_code", "message", "errors"}
+            for secret in _secrets_of(world, owner):
+                if secret in response.text:
+                    problems.append(f"{route.label} leaked {secret!r}")
+    assert not problems, "another business was not refused with 404:\n" + "\n".join(problems)
+    after = await _snapshot(api.client, world)
+    assert after == before, "an intruder's request changed the owner's data"
+
+
+async def test_a_key_without_scopes_cannot_probe_for_existence(api: Api, world: World) -> None:
+    """403 for a missing scope is the same answer for an existing and a made-up id."""
+    no_scopes = await api.actor(scopes=[])
+    for route in ROUTES_WITH_IDS:
+        values = world.path_values(route.path)
+        assert values is not None
+        real = fill_path(route, values)
+        made_up = fill_path(route, {k: 9_000_000_000 + v for k, v in values.items()})
+        answers = []
+        for path in (real, made_up):
+            response = await _send(api.client, route, path, no_scopes, {})
+            answers.append((response.status_code, response.json()["error_code"]))
+        assert answers[0] == answers[1] == (403, "insufficient_scope"), (route.label, answers)
+
+
+async def test_lists_never_return_another_business_rows(api: Api, world: World) -> None:
+    # The intruder owns nothing and partners nothing: every list it can call is empty.
+    assert LISTS
+    for route in LISTS:
+        for params in ({}, {"is_owned": "false"}, {"is_owned": "true"}):
+            if params and route.operation_id != "listProducts":
+                continue
+            response = await api.client.get(route.path, params=params, headers=world.b.headers)
+            assert response.status_code == 200, (route.label, response.text)
+            assert response.json()["data"] == [], f"{route.label} {params} showed foreign rows"
+    # The owner sees its own rows (so the emptiness above is not an empty database).
+    response = await api.client.get("/v3/products", headers=world.a.headers)
+    assert {p["id"] for p in response.json()["data"]} == set(world.ids["products"])
+
+
+async def test_a_partner_sees_only_its_own_partnerships(api: Api, world: World) -> None:
+    product_id = world.ids["products"][0]
+    other_partner = await api.actor()
+    added = await api.add_partner(world.a, product_id, other_partner.unique_id)
+    assert added.status_code == 200, added.text
+    other_id = added.json()["id"]
+    mine = set(world.ids["partnerships"])
+
+    # Partner-side list and read.
+    if any(r.operation_id == "listMyPartnerships" for r in LISTS):
+        response = await api.client.get("/v3/partnerships", headers=world.p.headers)
+        assert response.status_code == 200, response.text
+        assert {row["id"] for row in response.json()["data"]} == mine
+        response = await api.client.get(f"/v3/partnerships/{other_id}", headers=world.p.headers)
+        assert response.status_code == 404, response.text
+
+    # Products shared with the partner carry only the partner's own partnership rows.
+    response = await api.client.get(
+        "/v3/products", params={"is_owned": "false"}, headers=world.p.headers
+    )
+    assert response.status_code == 200, response.text
+    rows = response.json()["data"]
+    assert {r["id"] for r in rows} == {product_id}
+    seen = {pp["id"] for r in rows for pp in r["product_partners"]}
+    assert seen == mine and other_id not in seen
+    assert other_partner.unique_id not in response.text
+
+    # A partner is not the owner: the owner-side routes of that product are 404 for it.
+    for path in (f"/v3/products/{product_id}", f"/v3/products/{product_id}/partners"):
+        response = await api.client.get(path, headers=world.p.headers)
+        assert response.status_code == 404, (path, response.text)
