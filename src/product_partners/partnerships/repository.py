@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners import partnering
@@ -50,6 +50,7 @@ def partnerships_query() -> Select:
             *_PARTNER_COLUMNS,
             products.c.business_id.label("owner_business_id"),
             products.c.slug.label("product_slug"),
+            products.c.is_affiliate_pro_enabled.label("product_affiliate_pro_enabled"),
             partner_store.c.unique_id.label("store_unique_id"),
         )
         .select_from(pp)
@@ -147,3 +148,154 @@ async def product_is_owned(conn: AsyncConnection, owner_business_id: int, produc
             )
         )
     ).first()
+
+
+# --- lifecycle: tenant scopes and single-statement conditional writes --------------------------
+
+
+def owner_scope(owner_business_id: int, product_id: int, partnership_id: int) -> ColumnElement:
+    """One partnership of one of the owner's products (another business's: no row)."""
+    return and_(
+        pp.c.id == partnership_id,
+        pp.c.product_id == product_id,
+        exists().where(
+            products.c.id == pp.c.product_id, products.c.business_id == owner_business_id
+        ),
+    )
+
+
+def partner_scope(partner_business_id: int, partnership_id: int) -> ColumnElement:
+    """One partnership where the caller is the partner."""
+    return and_(pp.c.id == partnership_id, pp.c.partner_business_id == partner_business_id)
+
+
+def _guard(
+    where: ColumnElement, sources: Sequence[str], versions: Sequence[int] | None
+) -> ColumnElement:
+    clause = and_(where, pp.c.affiliate_status.in_(list(sources)))
+    if versions is not None:
+        clause = and_(clause, pp.c.version.in_(list(versions)))
+    return clause
+
+
+async def conditional_update(
+    conn: AsyncConnection,
+    where: ColumnElement,
+    sources: Sequence[str],
+    versions: Sequence[int] | None,
+    values: dict[str, Any],
+) -> Any | None:
+    """One ``UPDATE ... WHERE <scope> AND status IN (sources) [AND version IN (...)] RETURNING``.
+
+    The database decides: of concurrent writers, only those whose guard still holds change the
+    row, and each bumps ``version``. None when the guard failed (see :func:`current_state`).
+    """
+    stmt = (
+        update(pp)
+        .where(_guard(where, sources, versions))
+        .values(**values, version=pp.c.version + 1)
+        .returning(pp.c.id, pp.c.version)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def conditional_delete(
+    conn: AsyncConnection,
+    where: ColumnElement,
+    sources: Sequence[str],
+    versions: Sequence[int] | None,
+) -> Any | None:
+    stmt = delete(pp).where(_guard(where, sources, versions)).returning(pp.c.id)
+    return (await conn.execute(stmt)).first()
+
+
+async def current_state(conn: AsyncConnection, where: ColumnElement) -> Any | None:
+    """Status and version of the partnership ``where`` selects (after a failed guard)."""
+    stmt = select(pp.c.id, pp.c.affiliate_status, pp.c.version, pp.c.partnership_type).where(where)
+    return (await conn.execute(stmt)).first()
+
+
+async def fetch_partnership(conn: AsyncConnection, partnership_id: int) -> Any | None:
+    return (await conn.execute(partnerships_query().where(pp.c.id == partnership_id))).first()
+
+
+async def fetch_scoped(conn: AsyncConnection, where: ColumnElement) -> Any | None:
+    return (await conn.execute(partnerships_query().where(where))).first()
+
+
+async def update_target(
+    conn: AsyncConnection, where: ColumnElement, store_id: int | None
+) -> Any | None:
+    """The partnership to update, and whether ``store_id`` is a store of its partner."""
+    store_ok = (
+        exists()
+        .where(stores.c.id == store_id, stores.c.business_id == pp.c.partner_business_id)
+        .label("store_ok")
+        if store_id is not None
+        else literal(True).label("store_ok")
+    )
+    stmt = select(
+        pp.c.id,
+        pp.c.affiliate_status,
+        pp.c.version,
+        pp.c.partnership_type,
+        pp.c.store_id,
+        store_ok,
+    ).where(where)
+    return (await conn.execute(stmt)).first()
+
+
+async def request_target(
+    conn: AsyncConnection, partner_business_id: int, product_id: int, store_id: int | None
+) -> Any | None:
+    """In one round trip: the product's programme, the caller's partnership of it (if any),
+    whether the caller is banned, and whether ``store_id`` is one of the caller's stores.
+    None if the product does not exist.
+    """
+    mine = pp.alias("mine")
+    caller_banned = (
+        select(businesses.c.is_banned)
+        .where(businesses.c.id == partner_business_id)
+        .scalar_subquery()
+    )
+    store_ok = (
+        exists()
+        .where(stores.c.id == store_id, stores.c.business_id == partner_business_id)
+        .label("store_ok")
+        if store_id is not None
+        else literal(True).label("store_ok")
+    )
+    stmt = (
+        select(
+            products.c.id.label("product_id"),
+            products.c.business_id.label("owner_business_id"),
+            products.c.is_affiliate_enabled,
+            products.c.is_affiliate_pro_enabled,
+            products.c.is_product_sharing,
+            products.c.is_affiliate_auto_accept,
+            products.c.rerequest_cooldown_seconds,
+            mine.c.id.label("partnership_id"),
+            mine.c.affiliate_status,
+            mine.c.version,
+            mine.c.rejected_at,
+            caller_banned.label("caller_banned"),
+            store_ok,
+        )
+        .select_from(products)
+        .outerjoin(
+            mine,
+            and_(
+                mine.c.product_id == products.c.id,
+                mine.c.partner_business_id == partner_business_id,
+            ),
+        )
+        .where(products.c.id == product_id)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def status_of(conn: AsyncConnection, product_id: int, partner_business_id: int) -> str | None:
+    stmt = select(pp.c.affiliate_status).where(
+        pp.c.product_id == product_id, pp.c.partner_business_id == partner_business_id
+    )
+    return (await conn.execute(stmt)).scalar()

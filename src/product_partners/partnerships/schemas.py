@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.pagination import PaginatedFields
+from product_partners.partnerships.transitions import BAN_REASONS
 
 
 class PartnershipType(StrEnum):
@@ -73,6 +74,29 @@ class ProductPartner(BaseModel):
     affiliate_pro_links: list[AffiliateProLink] = Field(
         description="Affiliate Pro links (product + checkout, include ap=<store unique id>)"
     )
+    # Ours (Scalev's ProductPartner allows additional properties).
+    product_id: int = Field(description="Ours: the product of this partnership.")
+    banned_at: str | None = Field(
+        description="Ours: when the partnership was banned.",
+        json_schema_extra={"format": "date-time"},
+    )
+    updated_at: str = Field(
+        description="Ours: last change of the partnership.",
+        json_schema_extra={"format": "date-time"},
+    )
+    rejection_reason: str | None = Field(
+        description="Ours: the owner's reason for the rejection, readable by the partner."
+    )
+    ban_reason: str | None = Field(
+        description=f"Ours: why the partner was banned, one of: {', '.join(BAN_REASONS)}."
+    )
+    ban_note: str | None = Field(description="Ours: the owner's note on the ban.")
+    version: int = Field(
+        description=(
+            'Ours: bumped on every change. The ETag of the partnership is `"<version>"`; send '
+            "it as If-Match on a change to fail with 412 instead of overwriting another change."
+        )
+    )
 
 
 class CreatePartnerRequest(BaseModel):
@@ -97,3 +121,61 @@ class ListProductPartnersResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListProductPartnersResponseBody")
 
     data: list[ProductPartner]
+
+
+class ListMyPartnershipsResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListMyPartnershipsResponseBody")
+
+    data: list[ProductPartner]
+
+
+BanReason = StrEnum("BanReason", {r: r for r in BAN_REASONS})  # type: ignore[misc]
+
+
+class PartnershipRequest(BaseModel):
+    """Ours: a partner business asks to join a product's programme."""
+
+    model_config = ConfigDict(title="PartnershipRequest", extra="forbid")
+
+    partnership_type: PartnershipType = Field(
+        description="affiliate (needs is_affiliate_enabled), affiliate_pro "
+        "(is_affiliate_pro_enabled) or reseller (is_product_sharing)."
+    )
+    message_to_product_owner: str | None = Field(default=None, max_length=2000)
+    store_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="affiliate_pro only: one of your own stores, used for routing (ap=...).",
+    )
+
+
+class ProductPartnerUpdate(BaseModel):
+    """Ours: the owner changes a partnership's type or routing store (omitted = unchanged)."""
+
+    model_config = ConfigDict(title="ProductPartnerUpdate", extra="forbid")
+
+    partnership_type: PartnershipType | None = Field(
+        default=None, description="New type; leaving affiliate_pro clears `store_id`."
+    )
+    store_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="affiliate_pro only: a store of the partner business; null clears it.",
+    )
+
+
+class RejectProductPartnerRequest(BaseModel):
+    model_config = ConfigDict(title="RejectProductPartnerRequest", extra="forbid")
+
+    reason: str | None = Field(
+        default=None, max_length=1000, description="Shown to the partner (rejection_reason)."
+    )
+
+
+class BanProductPartnerRequest(BaseModel):
+    model_config = ConfigDict(title="BanProductPartnerRequest", extra="forbid")
+
+    reason: BanReason = Field(description="Why, one of a fixed list; shown to the partner.")
+    note: str | None = Field(
+        default=None, max_length=2000, description="Free text, shown to the partner."
+    )

@@ -1,7 +1,9 @@
 """Rows to Scalev's ProductPartner, including affiliate_pro links.
 
 Link scheme (documented in the README): for each partner domain the owner approved on an
-affiliate_pro partnership that is approved and routed to a partner store,
+affiliate_pro partnership that is approved and routed to a partner store, while the product's
+affiliate_pro programme is on (switching it off suspends the links, switching it on restores
+them; nothing is deleted),
 
     product_url  = <scheme>://<domain>/<product slug>?ap=<store unique id>
     checkout_url = <scheme>://<domain>/<product slug>/checkout?ap=<store unique id>
@@ -20,6 +22,7 @@ def affiliate_pro_links(
         row.partnership_type != "affiliate_pro"
         or row.affiliate_status != "approved"
         or not row.store_unique_id
+        or not row.product_affiliate_pro_enabled
     ):
         return []
     slug = quote(row.product_slug, safe="")
@@ -56,4 +59,17 @@ def product_partner(
         "custom_domains": custom_domains,
         "affiliate_pro_domains": pro_domains if is_pro else [],
         "affiliate_pro_links": affiliate_pro_links(row, pro_domains, scheme) if is_pro else [],
+        # Ours.
+        "product_id": row.product_id,
+        "banned_at": row.banned_at,
+        "updated_at": row.updated_at,
+        "rejection_reason": row.rejection_reason,
+        "ban_reason": row.ban_reason,
+        "ban_note": row.ban_note,
+        "version": row.version,
     }
+
+
+def etag(version: int) -> str:
+    """The ETag of a partnership: its version, as a strong entity tag."""
+    return f'"{version}"'

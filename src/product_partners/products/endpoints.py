@@ -5,7 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from product_partners.auth.dependencies import ProductCreate, ProductList, ProductRead
+from product_partners.auth.dependencies import (
+    ProductCreate,
+    ProductList,
+    ProductRead,
+    ProductUpdate,
+)
 from product_partners.deps import Conn
 from product_partners.http_docs import error_responses
 from product_partners.jsonutil import json_response
@@ -15,6 +20,8 @@ from product_partners.products.schemas import (
     CreateRequestProduct,
     ListProductsResponseBody,
     Product,
+    ProductPartnershipChanges,
+    ProductPartnershipSettings,
 )
 
 router = APIRouter(prefix="/v3", tags=["Products"])
@@ -84,3 +91,64 @@ async def list_products(
 async def get_product(id: str, caller: ProductRead, conn: Conn) -> Response:
     """One of your products."""
     return json_response(await service.get_product(conn, caller.business_id, id))
+
+
+_SETTINGS_SEMANTICS = """
+
+What a change does to existing partnerships:
+
+- Opening or closing a type (`is_affiliate_enabled`: affiliate, `is_affiliate_pro_enabled`:
+  affiliate_pro, `is_product_sharing`: reseller) only governs new requests. Existing
+  partnerships keep their status; pending requests of a closed type stay pending for you.
+- Switching `is_affiliate_pro_enabled` off suspends the `affiliate_pro_links` of approved
+  affiliate_pro partnerships; switching it on restores them. Nothing is deleted.
+- Whenever `is_affiliate_auto_accept` ends up on, pending affiliate and affiliate_pro requests
+  of enabled types are approved in the same transaction as the change. Reseller requests are
+  always reviewed.
+- You can always add partners directly (createProductPartner), open or closed.
+
+Omitted fields stay as they are; `null` clears a commission rate or the sales letter; an
+unknown field is 422. Requires the `product:update` scope.
+"""
+
+
+@router.patch(
+    "/products/{product_id}/partnership",
+    response_model=Product,
+    operation_id="updateProductPartnership",
+    summary="Change a product's partner-programme settings",
+    response_description="The product with its new settings",
+    responses=error_responses(404),
+    description="Change the partner-programme settings of one of your products."
+    + _SETTINGS_SEMANTICS,
+)
+async def update_product_partnership(
+    product_id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    body: ProductPartnershipSettings | None = None,
+) -> Response:
+    patch = body or ProductPartnershipSettings()
+    product = await service.update_partnership_settings(conn, caller.business_id, product_id, patch)
+    return json_response(product)
+
+
+@router.post(
+    "/products/{product_id}/partnership/check-changes",
+    response_model=ProductPartnershipChanges,
+    operation_id="checkProductPartnershipChanges",
+    summary="Preview a partner-programme settings change",
+    response_description="What the change would do; nothing is saved",
+    responses=error_responses(404),
+    description="Takes the body of updateProductPartnership and answers what it would change, "
+    "without saving anything." + _SETTINGS_SEMANTICS,
+)
+async def check_product_partnership_changes(
+    product_id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    body: ProductPartnershipSettings | None = None,
+) -> Response:
+    patch = body or ProductPartnershipSettings()
+    changes = await service.check_partnership_changes(conn, caller.business_id, product_id, patch)
+    return json_response(changes)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
@@ -45,3 +45,69 @@ def partner_products(partner_business_id: int) -> Select:
         product_partners.c.partner_business_id == partner_business_id,
     )
     return products_query().where(products.c.business_id != partner_business_id, has_partnership)
+
+
+# --- partner-programme settings ---------------------------------------------------------------
+
+
+def accepts_automatically(partnership_type: Any) -> ColumnElement:
+    """SQL: the product (``products`` row in scope) auto-accepts requests of this type now."""
+    return and_(
+        products.c.is_affiliate_auto_accept.is_(True),
+        or_(
+            and_(partnership_type == "affiliate", products.c.is_affiliate_enabled.is_(True)),
+            and_(
+                partnership_type == "affiliate_pro", products.c.is_affiliate_pro_enabled.is_(True)
+            ),
+        ),
+    )
+
+
+async def update_owned(
+    conn: AsyncConnection, owner_business_id: int, product_id: int, values: dict[str, Any]
+) -> bool:
+    stmt = (
+        update(products)
+        .where(products.c.id == product_id, products.c.business_id == owner_business_id)
+        .values(**values)
+        .returning(products.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> int:
+    """Approve the product's pending requests that its settings now auto-accept (one UPDATE).
+
+    Decided by the product row as the database sees it, not by values we read earlier.
+    """
+    stmt = (
+        update(product_partners)
+        .where(
+            product_partners.c.product_id == product_id,
+            product_partners.c.affiliate_status == "pending",
+            exists().where(
+                products.c.id == product_partners.c.product_id,
+                accepts_automatically(product_partners.c.partnership_type),
+            ),
+        )
+        .values(
+            affiliate_status="approved",
+            approved_at=now,
+            updated_at=now,
+            version=product_partners.c.version + 1,
+        )
+    )
+    return (await conn.execute(stmt)).rowcount
+
+
+async def partnership_counts(conn: AsyncConnection, product_id: int) -> dict[tuple[str, str], int]:
+    stmt = (
+        select(
+            product_partners.c.partnership_type,
+            product_partners.c.affiliate_status,
+            func.count().label("n"),
+        )
+        .where(product_partners.c.product_id == product_id)
+        .group_by(product_partners.c.partnership_type, product_partners.c.affiliate_status)
+    )
+    return {(r.partnership_type, r.affiliate_status): r.n for r in await conn.execute(stmt)}

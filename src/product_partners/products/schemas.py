@@ -11,6 +11,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     field_validator,
+    model_validator,
 )
 
 from product_partners.businesses.schemas import BusinessSimple
@@ -89,6 +90,73 @@ class CreateRequestProduct(ProgrammeSettings):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+
+# Settings that may be cleared with null; the others must be a value when sent.
+NULLABLE_SETTINGS = frozenset(
+    {"affiliate_commission_rate", "affiliate_pro_commission_rate", "partnership_sales_letter"}
+)
+
+
+class ProductPartnershipSettings(ProgrammeSettings):
+    """The body of updateProductPartnership / checkProductPartnershipChanges.
+
+    Scalev types it as a free JSON object; we accept the programme fields by Scalev's names
+    (plus our ``rerequest_cooldown_seconds``). Omitted fields stay as they are; an unknown field
+    is refused (422) rather than silently ignored.
+    """
+
+    model_config = ConfigDict(title="ProductPartnershipSettings", extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_null_flags(self) -> "ProductPartnershipSettings":
+        for name in self.model_fields_set - NULLABLE_SETTINGS:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The sent fields, as column values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(title="FieldChange")
+
+    before: object = Field(description="The current value.")
+    after: object = Field(description="The value the change would set.")
+
+
+class ProductPartnershipChanges(BaseModel):
+    """Ours (Scalev answers a free object): what a settings change would do; nothing is saved."""
+
+    model_config = ConfigDict(title="ProductPartnershipChanges")
+
+    product_id: int
+    changes: dict[str, FieldChange] = Field(
+        description="The settings that would change (sent fields equal to the current value "
+        "are left out)."
+    )
+    pending_requests_approved: int = Field(
+        description="Pending requests that auto-accept would approve at once (affiliate and "
+        "affiliate_pro requests of enabled types, when auto-accept ends up on)."
+    )
+    affiliate_pro_partnerships_losing_links: int = Field(
+        description="Approved affiliate_pro partnerships whose links would be suspended "
+        "(affiliate_pro switched off). They stay approved; links return when it is switched on."
+    )
+    affiliate_pro_partnerships_regaining_links: int = Field(
+        description="Approved affiliate_pro partnerships whose links would come back."
+    )
+    types_opened_to_requests: list[str]
+    types_closed_to_requests: list[str]
+    pending_requests_of_closed_types: int = Field(
+        description="Pending requests of types that would close: they stay pending for you "
+        "to decide."
+    )
+    partnerships_by_status: dict[str, int] = Field(
+        description="Current partnerships of the product per affiliate_status."
+    )
 
 
 class ProductFields(BaseModel):

@@ -8,15 +8,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db import transaction
 from product_partners.errors import Conflict, NotFound
 from product_partners.ids import parse_id
 from product_partners.pagination import PageRequest, fetch_page
 from product_partners.partnerships import repository as partnership_repo
 from product_partners.partnerships.service import render_partnerships
+from product_partners.partnerships.transitions import AUTO_ACCEPT_TYPES
 from product_partners.products import repository as repo
 from product_partners.products import views
-from product_partners.products.schemas import CreateRequestProduct
-from product_partners.tables import product_partners, products
+from product_partners.products.schemas import (
+    CreateRequestProduct,
+    ProductPartnershipSettings,
+    ProgrammeSettings,
+)
+from product_partners.tables import AFFILIATE_STATUSES, product_partners, products
 
 
 def product_not_found() -> NotFound:
@@ -106,3 +112,97 @@ async def list_products(
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- partner-programme settings (updateProductPartnership, checkProductPartnershipChanges) -----
+#
+# What a settings change does to existing partnerships (README, "Programme settings"):
+# - opening or closing a type only governs NEW requests: existing partnerships keep their
+#   status, and pending requests of a closed type stay pending for the owner to decide;
+# - switching affiliate_pro off suspends the affiliate_pro links of approved partnerships
+#   (they are not rendered); switching it on again restores them. Nothing is deleted;
+# - whenever auto-accept ends up on, pending affiliate/affiliate_pro requests of enabled types
+#   are approved in the same transaction as the change (so "auto-accept on" never leaves a
+#   request of an open type waiting).
+
+SETTINGS_FIELDS = tuple(ProgrammeSettings.model_fields)
+_TYPE_FLAGS = {
+    "affiliate": "is_affiliate_enabled",
+    "affiliate_pro": "is_affiliate_pro_enabled",
+    "reseller": "is_product_sharing",
+}
+
+
+async def update_partnership_settings(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    patch: ProductPartnershipSettings,
+) -> dict[str, Any]:
+    """Save the sent settings and apply their consequences atomically; returns the Product."""
+    pid = parse_id(product_id, product_not_found())
+    values = patch.changes()
+    if values:
+        now = datetime.now(UTC)
+        async with transaction(conn):
+            if not await repo.update_owned(
+                conn, owner_business_id, pid, {**values, "last_updated_at": now}
+            ):
+                raise product_not_found()
+            await repo.auto_approve_pending(conn, pid, now)
+    return await get_product(conn, owner_business_id, pid)
+
+
+async def check_partnership_changes(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    patch: ProductPartnershipSettings,
+) -> dict[str, Any]:
+    """What :func:`update_partnership_settings` would do with ``patch``; nothing is saved."""
+    pid = parse_id(product_id, product_not_found())
+    row = await repo.get_product(conn, pid)
+    if row is None or row.business_id != owner_business_id:
+        raise product_not_found()
+    counts = await repo.partnership_counts(conn, pid)
+    sent = patch.changes()
+    before = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    after = {**before, **sent}
+
+    def is_open(settings: dict[str, Any], ptype: str) -> bool:
+        return bool(settings[_TYPE_FLAGS[ptype]])
+
+    def count(ptype: str, status: str) -> int:
+        return counts.get((ptype, status), 0)
+
+    opened = [t for t in _TYPE_FLAGS if is_open(after, t) and not is_open(before, t)]
+    closed = [t for t in _TYPE_FLAGS if is_open(before, t) and not is_open(after, t)]
+    auto_types = (
+        [t for t in AUTO_ACCEPT_TYPES if is_open(after, t)]
+        if after["is_affiliate_auto_accept"]
+        else []
+    )
+    pro_before, pro_after = is_open(before, "affiliate_pro"), is_open(after, "affiliate_pro")
+    approved_pro = count("affiliate_pro", "approved")
+    by_status = {status: 0 for status in AFFILIATE_STATUSES}
+    for (_ptype, status), n in counts.items():
+        by_status[status] += n
+    return {
+        "product_id": pid,
+        "changes": {
+            name: {"before": before[name], "after": after[name]}
+            for name in sent
+            if before[name] != after[name]
+        },
+        "pending_requests_approved": sum(count(t, "pending") for t in auto_types),
+        "affiliate_pro_partnerships_losing_links": approved_pro
+        if pro_before and not pro_after
+        else 0,
+        "affiliate_pro_partnerships_regaining_links": approved_pro
+        if pro_after and not pro_before
+        else 0,
+        "types_opened_to_requests": opened,
+        "types_closed_to_requests": closed,
+        "pending_requests_of_closed_types": sum(count(t, "pending") for t in closed),
+        "partnerships_by_status": by_status,
+    }
