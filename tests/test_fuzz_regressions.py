@@ -46,3 +46,17 @@ async def test_store_domain_filter_with_bracket_is_not_500(api: Api) -> None:
         "/v3/stores", params={"domain": "\u00c9\u00af\u00ca]h"}, headers=owner.headers
     )
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v3/bundles", {"name": "b", "public_name": "b", "is_bundle_sharing": 0}),
+        ("/v3/stores", {"name": "s", "custom_domain_id": True}),
+    ],
+)
+async def test_lax_coercions_are_refused_in_every_body(api: Api, path: str, body: dict) -> None:
+    # Found: {"is_bundle_sharing": 0} was accepted as false (bundles).
+    owner = await api.actor()
+    response = await api.client.post(path, json=body, headers=owner.headers)
+    assert response.status_code == 422, response.text

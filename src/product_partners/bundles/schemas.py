@@ -1,6 +1,6 @@
 """Wire shapes of bundles: Scalev's Bundle, BundleList, BundlePartner and request bodies."""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.pagination import PaginatedFields
@@ -14,7 +14,7 @@ class BundleCreateRequest(BaseModel):
     name: str = Field(min_length=1, max_length=255, description="Internal name")
     public_name: str = Field(min_length=1, max_length=255, description="Name shown to customers")
     description: str | None = Field(default=None, max_length=20000)
-    is_bundle_sharing: bool = Field(
+    is_bundle_sharing: StrictBool = Field(
         default=False, description="Ours here: open the bundle to resellers (bundle sharing)."
     )
 

@@ -1,6 +1,6 @@
 """Wire shapes of stores: Scalev's BusinessStore and its request bodies."""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from product_partners.domains.schemas import SimpleCustomDomain
 from product_partners.pagination import PaginatedFields
@@ -37,7 +37,7 @@ class BusinessStoreCreateRequest(BaseModel):
     model_config = ConfigDict(title="BusinessStoreCreateRequest", extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    custom_domain_id: int | None = Field(
+    custom_domain_id: StrictInt | None = Field(
         default=None, ge=1, description="One of your custom domains, not used by another store."
     )
 
@@ -50,13 +50,13 @@ class BusinessStoreUpdateRequest(BaseModel):
     model_config = ConfigDict(title="BusinessStoreUpdateRequest", extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    is_public: bool | None = None
-    is_active: bool | None = Field(
+    is_public: StrictBool | None = None
+    is_active: StrictBool | None = Field(
         default=None,
         description="Ours: an inactive store's domain "
         "is not listed as a place where the owner's products show.",
     )
-    custom_domain_id: int | None = Field(
+    custom_domain_id: StrictInt | None = Field(
         default=None, ge=1, description="One of your custom domains; `null` removes the domain."
     )
     logo: str | None = Field(
