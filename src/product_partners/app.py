@@ -14,6 +14,7 @@ from product_partners.db import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.errors import install_error_handlers
 from product_partners.middleware import RequestContextMiddleware
+from product_partners.ops import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.endpoints import router as partnerships_router
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
@@ -34,10 +35,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine or create_engine(settings)
+        app.state.engine = on_engine(engine or create_engine(settings))
         try:
             yield
         finally:
+            await shutdown_operations(app)
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -49,14 +51,17 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.state.settings = settings
     if engine is not None:
-        app.state.engine = engine
+        app.state.engine = on_engine(engine)
     install_error_handlers(app)
     app.include_router(products_router)
     app.include_router(partnerships_router)
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    metrics = install_operations(app, settings)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

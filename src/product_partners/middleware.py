@@ -1,22 +1,29 @@
-"""Pure ASGI middleware: request ids, the body size limit and the last-resort error handler.
+"""The one per-request middleware: request ids, the body size limit, rate-limit headers, the
+request log line, request metrics and the last-resort error handler.
 
-Pure ASGI (not BaseHTTPMiddleware) because it runs on every request: it adds no task or
-stream copying per request.
+Pure ASGI (not BaseHTTPMiddleware) and a single layer because it runs on every request: no
+task or stream copying, one pass over the request headers, two small closures.
 """
 
 import logging
 import re
 import uuid
+from time import perf_counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from product_partners.db_errors import is_database_unavailable
 from product_partners.errors import ServiceUnavailable, domain_error_response, error_response
+from product_partners.logs import access_log
+from product_partners.metrics import Metrics
 
 log = logging.getLogger("product_partners.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED = "unmatched"
+# Probes and scrapes: logged at DEBUG only and left out of the request metrics.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class BodyTooLarge(Exception):
@@ -25,62 +32,98 @@ class BodyTooLarge(Exception):
 
 class RequestContextMiddleware:
     """Gives every request an id (``X-Request-Id``, accepted or generated, always echoed),
-    refuses bodies over ``max_body_bytes`` with 413, and turns anything that escapes the app
-    into the contract's error body (503 when the database is unreachable, 500 otherwise)."""
+    refuses bodies over ``max_body_bytes`` with 413, adds the ``X-Ratelimit-*`` headers that
+    rate limiting left in the request state, turns anything that escapes the app into the
+    contract's error body (503 when the database is unreachable, 500 otherwise), then logs
+    one line and records the request in ``metrics``."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
-        started = False
+        started_at = perf_counter()
+        request_id: str | None = None
+        declared: int | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                request_id = text if _VALID_REQUEST_ID.match(text) else None
+            elif name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = None
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["request_id"] = request_id
+        id_header = (b"x-request-id", request_id.encode())
+        status = 0
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", []), header]
+                status = message["status"]
+                headers = [*message.get("headers", ()), id_header]
+                rate_limit = state.get("ratelimit_headers")
+                if rate_limit:
+                    headers.extend(rate_limit)
+                message["headers"] = headers
             await send(message)
 
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await self._too_large(scope, receive, send_with_id)
-            return
+        try:
+            if declared is not None and declared > self.max_body_bytes:
+                await self._too_large(scope, receive, send_with_headers)
+                return
+            # With a Content-Length the server stops the body at that length; only bodies
+            # without one (chunked) need counting.
+            app_receive = receive if declared is not None else self._limited(receive)
+            try:
+                await self.app(scope, app_receive, send_with_headers)
+            except BodyTooLarge:
+                if not status:
+                    await self._too_large(scope, receive, send_with_headers)
+            except Exception as exc:
+                if status:
+                    raise
+                await self._last_resort(exc, scope, receive, send_with_headers)
+        finally:
+            self._record(scope, state, status or 499, perf_counter() - started_at, request_id)
 
+    def _limited(self, receive: Receive) -> Receive:
         received = 0
+        limit = self.max_body_bytes
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLarge:
-            if not started:
-                await self._too_large(scope, receive, send_with_id)
-        except Exception as exc:
-            if started:
-                raise
-            if is_database_unavailable(exc):
-                log.warning("database unavailable: %s", type(exc).__name__)
-                response = domain_error_response(ServiceUnavailable(headers={"Retry-After": "1"}))
-            else:
-                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-                response = error_response(
-                    500, "internal_error", "Something went wrong on our side; it has been logged."
-                )
-            await response(scope, receive, send_with_id)
+        return limited_receive
+
+    async def _last_resort(
+        self, exc: Exception, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            response = domain_error_response(ServiceUnavailable(headers={"Retry-After": "1"}))
+        else:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = error_response(
+                500, "internal_error", "Something went wrong on our side; it has been logged."
+            )
+        await response(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
@@ -90,23 +133,27 @@ class RequestContextMiddleware:
         )
         await response(scope, receive, send)
 
-
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _VALID_REQUEST_ID.match(text) else None
-    return None
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    def _record(
+        self, scope: Scope, state: dict[str, Any], status: int, seconds: float, request_id: str
+    ) -> None:
+        route = scope.get("route")
+        template: str = getattr(route, "path_format", None) or UNMATCHED
+        method: str = scope["method"]
+        quiet = template in QUIET_ROUTES
+        if not quiet and self.metrics is not None:
+            self.metrics.observe(method, template, status, seconds)
+        level = logging.DEBUG if quiet else logging.INFO
+        if access_log.isEnabledFor(level):
+            path = template if route is not None else scope["path"][:200]
+            fields = {
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "request_id": request_id,
+                "business_id": state.get("business_id"),
+            }
+            access_log.log(level, "request", extra={"fields": fields})
 
 
 def request_id_of(scope_or_request: Any) -> str | None:

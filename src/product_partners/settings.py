@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "600/minute"
     rate_limit_enabled: bool = True
+    # Prefix of every Redis key this service writes (several deployments may share a Redis).
+    redis_key_prefix: str = "product-partners"
 
     # Largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=65536, ge=1024)

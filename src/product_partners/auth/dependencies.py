@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.deps import Conn
 from product_partners.errors import Forbidden, Unauthorized
+from product_partners.ratelimit import enforce_rate_limit
 from product_partners.tables import api_keys
 
 # last_used_at is written at most this often per key: a write per request would cost more
@@ -77,6 +78,8 @@ async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     # For the request log and the rate limiter (never the key itself).
     request.state.business_id = caller.business_id
     request.state.api_key_id = caller.key_id
+    # Counted only now that the key is verified: a wrong key never uses up someone's limit.
+    await enforce_rate_limit(request, caller.key_id)
     return caller
 
 

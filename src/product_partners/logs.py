@@ -1,0 +1,94 @@
+"""Logging: one JSON object per line for machines, a readable line for people at a terminal.
+
+``LOG_FORMAT`` is ``json``, ``text`` or ``auto`` (text when stdout is a terminal). The request
+middleware writes one line per request on the ``product_partners.access`` logger; its fields
+travel in ``record.fields`` and become top-level keys of the JSON object. Nothing secret is
+ever put there: no API keys, tokens or Authorization headers, no query strings.
+"""
+
+import logging
+import logging.config
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from product_partners.settings import Settings
+
+access_log = logging.getLogger("product_partners.access")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            data.update(fields)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(data, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = getattr(record, "fields", None)
+        if fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def resolve_format(log_format: str, stream: Any = None) -> str:
+    """``json`` or ``text``; ``auto`` picks text for a terminal."""
+    choice = log_format.strip().lower()
+    if choice in ("json", "text"):
+        return choice
+    if choice != "auto":
+        raise ValueError(f"LOG_FORMAT must be auto, json or text, not {log_format!r}")
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for the service and uvicorn (``serve`` passes it to
+    uvicorn, which applies it in every worker process)."""
+    formatter = JsonFormatter if resolve_format(settings.log_format) == "json" else TextFormatter
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # uvicorn's own loggers go through ours (one format); its access log is off: the
+            # request middleware writes a richer line per request.
+            "uvicorn": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.config.dictConfig(logging_config(settings))

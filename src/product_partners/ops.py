@@ -1,0 +1,39 @@
+"""Wiring for running in production: rate limiter, metrics, health routes, outage handling.
+
+``create_app`` calls :func:`install_operations` once and :func:`on_engine` for the engine it
+serves from; the per-request work happens in ``middleware.py`` and ``ratelimit.py``.
+"""
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from product_partners.db_outages import discard_closed_connections
+from product_partners.health import healthz, readyz
+from product_partners.metrics import Metrics, metrics_endpoint
+from product_partners.ratelimit import RateLimiter, build_rate_limiter
+from product_partners.settings import Settings
+
+
+def install_operations(app: FastAPI, settings: Settings) -> Metrics:
+    """Rate limiter and metrics in ``app.state``; ``/healthz``, ``/readyz`` and ``/metrics``
+    routes (outside the OpenAPI document). Returns the metrics for the middleware."""
+    app.state.rate_limiter = build_rate_limiter(settings)
+    app.state.metrics = Metrics()
+    for path, endpoint in (
+        ("/healthz", healthz),
+        ("/readyz", readyz),
+        ("/metrics", metrics_endpoint),
+    ):
+        app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+    return app.state.metrics
+
+
+def on_engine(engine: AsyncEngine) -> AsyncEngine:
+    discard_closed_connections(engine)
+    return engine
+
+
+async def shutdown_operations(app: FastAPI) -> None:
+    limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
+    if limiter is not None:
+        await limiter.close()

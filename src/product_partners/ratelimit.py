@@ -1,0 +1,198 @@
+"""Rate limits per API key, as Scalev does them.
+
+Every authenticated response carries ``X-Ratelimit-Limit``, ``X-Ratelimit-Remaining`` and
+``X-Ratelimit-Reset`` (unix seconds); beyond the limit the answer is 429 with ``Retry-After``.
+
+The counting is the ``limits`` library's fixed window: an atomic increment-with-expiry, in
+process memory, or in Redis when ``REDIS_URL`` is set so that every process shares one count.
+In memory we use limits' synchronous ``MemoryStorage`` (no I/O, so calling it from the event
+loop is fine): its asyncio twin schedules a sweep of every key on every call, which costs
+~100 us per request with a thousand active keys; the synchronous one sweeps from a timer.
+The window number is part of the key (windows are aligned to the clock), so the reset time is
+known without asking the storage: a request costs one storage call, i.e. one Redis round trip.
+Clocks of the app machines must agree (NTP), as with any wall-clock window.
+
+Only authenticated requests are counted (the hook is in authentication, after the key is
+verified): a request with a missing or wrong key never uses up someone's limit. We do not limit
+by client IP; put a per-IP limit in the reverse proxy if you need one (see README).
+
+If Redis cannot be reached, requests are served without a limit (fail open) and without
+``X-Ratelimit-*`` headers (we would only be guessing). Redis is then left alone for
+``RETRY_AFTER_FAILURE`` seconds, so a dead Redis costs requests nothing; the failure is logged
+at most once per ``log_interval``, and the recovery once.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fastapi import Request
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.storage import Storage as AsyncStorage
+from limits.storage import MemoryStorage
+from limits.storage import Storage as SyncStorage
+
+from product_partners.errors import RateLimited
+from product_partners.settings import Settings
+
+log = logging.getLogger("product_partners.ratelimit")
+
+# Seconds to wait for Redis before failing open. Redis answers in well under a millisecond
+# when healthy; a request should not wait long on a sick one.
+REDIS_TIMEOUT = 0.25
+# After a Redis failure, seconds during which requests skip Redis altogether.
+RETRY_AFTER_FAILURE = 1.0
+# Seconds between two log lines about the same ongoing Redis failure.
+FAILURE_LOG_INTERVAL = 60.0
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    headers: Headers
+    retry_after: int
+
+
+class RateLimiter:
+    """One limit (e.g. ``600/minute``) per identifier, counted in ``storage``."""
+
+    def __init__(
+        self,
+        limit: str | RateLimitItem,
+        storage: SyncStorage | AsyncStorage,
+        *,
+        retry_after_failure: float = RETRY_AFTER_FAILURE,
+        log_interval: float = FAILURE_LOG_INTERVAL,
+    ) -> None:
+        self.item = parse(limit) if isinstance(limit, str) else limit
+        self.window = self.item.get_expiry()
+        self.storage = storage
+        # Exactly one of the two is set: limits' in-memory storage is synchronous.
+        self._memory: SyncStorage | None = storage if isinstance(storage, SyncStorage) else None
+        self._shared: AsyncStorage | None = None if self._memory else cast(AsyncStorage, storage)
+        self.retry_after_failure = retry_after_failure
+        self.log_interval = log_interval
+        self._limit_header = (b"x-ratelimit-limit", str(self.item.amount).encode())
+        self._skip_until = 0.0
+        self._failing_since: float | None = None
+        self._last_logged = -math.inf
+        self._failures_unlogged = 0
+
+    @property
+    def limit(self) -> int:
+        return self.item.amount
+
+    async def hit(self, identifier: str) -> Decision | None:
+        """Count one request for ``identifier``; ``None`` when failing open."""
+        if self._skip_until and time.monotonic() < self._skip_until:
+            return None
+        now = time.time()
+        window = int(now // self.window)
+        key = self.item.key_for(identifier, str(window))
+        try:
+            if self._memory is not None:
+                count = self._memory.incr(key, self.window)
+            else:
+                count = await cast(AsyncStorage, self._shared).incr(key, self.window)
+        except Exception as exc:  # noqa: BLE001 - whatever the storage raised, serve the request
+            self._failed(exc)
+            return None
+        if self._failing_since is not None:
+            self._recovered()
+        reset = (window + 1) * self.window
+        remaining = self.item.amount - count
+        headers = [
+            self._limit_header,
+            (b"x-ratelimit-remaining", str(max(remaining, 0)).encode()),
+            (b"x-ratelimit-reset", str(reset).encode()),
+        ]
+        return Decision(remaining >= 0, headers, max(1, math.ceil(reset - now)))
+
+    def _failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._skip_until = now + self.retry_after_failure
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._last_logged >= self.log_interval:
+            log.warning(
+                "rate limit storage unreachable, serving requests without a limit: %s: %s"
+                " (%d earlier failures not logged)",
+                type(exc).__name__,
+                exc,
+                self._failures_unlogged,
+            )
+            self._last_logged = now
+            self._failures_unlogged = 0
+        else:
+            self._failures_unlogged += 1
+
+    def _recovered(self) -> None:
+        assert self._failing_since is not None
+        log.warning(
+            "rate limit storage reachable again after %.1fs; limits apply again",
+            time.monotonic() - self._failing_since,
+        )
+        self._failing_since = None
+        self._skip_until = 0.0
+        self._last_logged = -math.inf
+        self._failures_unlogged = 0
+
+    async def close(self) -> None:
+        bridge = getattr(self.storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
+
+
+def redis_storage(redis_url: str, key_prefix: str, timeout: float = REDIS_TIMEOUT) -> AsyncStorage:
+    """``limits``' Redis storage on redis-py, with short timeouts and no client-side retries
+    (a retry would multiply the time a request waits on a dead Redis)."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    return RedisStorage(
+        f"async+{redis_url}",
+        implementation="redispy",
+        key_prefix=key_prefix,
+        **options,
+    )
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The app's limiter, or ``None`` when ``RATE_LIMIT_ENABLED`` is false."""
+    if not settings.rate_limit_enabled:
+        return None
+    if settings.redis_url:
+        storage: SyncStorage | AsyncStorage = redis_storage(
+            settings.redis_url, f"{settings.redis_key_prefix}:ratelimit"
+        )
+    else:
+        storage = MemoryStorage()
+    return RateLimiter(settings.rate_limit, storage)
+
+
+async def enforce_rate_limit(request: Request, api_key_id: int) -> None:
+    """Count this request against its API key; raise 429 beyond the limit.
+
+    Called by authentication once the key is verified. The ``X-Ratelimit-*`` headers go to
+    the request state; the request middleware adds them to whatever response follows.
+    """
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        return
+    decision = await limiter.hit(str(api_key_id))
+    if decision is None:
+        return
+    request.state.ratelimit_headers = decision.headers
+    if not decision.allowed:
+        raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
