@@ -289,8 +289,8 @@ async def ban_product_partner(
     summary="Lift a ban (ours)",
     responses=_responses(404, 409, 412),
     description=_doc(
-        "The partnership becomes `rejected` (no access is granted; approve it to readmit the "
-        "partner). The re-request cool-down counts from now.",
+        "The partnership becomes `rejected`: no access is granted; the partner may request "
+        "again after the product's cool-down, counted from now.",
         transitions.OWNER,
         "unban",
     ),

@@ -155,12 +155,13 @@ async def product_is_owned(conn: AsyncConnection, owner_business_id: int, produc
 
 def owner_scope(owner_business_id: int, product_id: int, partnership_id: int) -> ColumnElement:
     """One partnership of one of the owner's products (another business's: no row)."""
+    # An alias: the scope is used both in UPDATE/DELETE and in partnerships_query(), which
+    # already joins ``products`` (a correlated EXISTS over that same table would be empty).
+    owned = products.alias("owned_product")
     return and_(
         pp.c.id == partnership_id,
         pp.c.product_id == product_id,
-        exists().where(
-            products.c.id == pp.c.product_id, products.c.business_id == owner_business_id
-        ),
+        exists().where(owned.c.id == pp.c.product_id, owned.c.business_id == owner_business_id),
     )
 
 

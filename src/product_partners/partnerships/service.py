@@ -291,7 +291,8 @@ async def unban_partner(
     scheme: str,
     if_match: str | None = None,
 ) -> dict[str, Any]:
-    """Banned -> rejected: no access is granted; the cool-down counts from now."""
+    """Banned -> rejected: no access is granted; the partner may request again after the
+    cool-down, counted from now."""
     now = datetime.now(UTC)
     values = {
         "affiliate_status": "rejected",

@@ -7,6 +7,11 @@ conditional UPDATE/DELETE), the README and the OpenAPI descriptions render it, a
 
 ``None`` as a source means "no partnership yet"; ``None`` as a target means "the partnership
 is deleted" (the partner may then ask again like a newcomer).
+
+A decision on a pending request is made once: approve and reject both start only from
+``pending``, so of concurrent approve/reject calls exactly one can win even without If-Match.
+An owner who changes their mind about a rejection removes the partnership and adds the partner
+directly, or waits for the partner to request again.
 """
 
 from dataclasses import dataclass
@@ -48,7 +53,6 @@ _T = Transition
 TRANSITIONS: tuple[Transition, ...] = (
     _T(OWNER, "add", None, "approved", "createProductPartner", "add a business directly"),
     _T(OWNER, "approve", "pending", "approved", "approveProductPartner"),
-    _T(OWNER, "approve", "rejected", "approved", "approveProductPartner", "reconsider"),
     _T(OWNER, "reject", "pending", "rejected", "rejectProductPartner", "optional `reason`"),
     _T(OWNER, "ban", "pending", "banned", "banProductPartner", "`reason` from a fixed list"),
     _T(OWNER, "ban", "approved", "banned", "banProductPartner", "`reason` from a fixed list"),
@@ -59,7 +63,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "banned",
         "rejected",
         "unbanProductPartner",
-        "the cool-down runs from now; approve to readmit",
+        "the partner may request again after the cool-down, counted from now",
     ),
     _T(OWNER, "update", "pending", "pending", "updateProductPartner", "type, store"),
     _T(OWNER, "update", "approved", "approved", "updateProductPartner", "type, store"),
