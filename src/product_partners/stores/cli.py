@@ -1,0 +1,193 @@
+"""``product-partners store ...`` and ``product-partners domain ...``: a business's stores and
+custom domains from the command line (the same service functions as the API).
+
+Every command acts for the business named by ``--business <unique id>``, except
+``domain verify``, the operator's confirmation that a business controls a domain.
+"""
+
+import argparse
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.businesses.repository import get_business_by_unique_id
+from product_partners.cli import _EXTENSIONS, run_with_connection
+from product_partners.domains import service as domains
+from product_partners.errors import NotFound
+from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
+from product_partners.settings import Settings
+from product_partners.stores import service as stores
+from product_partners.stores.schemas import BusinessStoreCreateRequest, BusinessStoreUpdateRequest
+
+
+async def _business_id(conn: AsyncConnection, unique_id: str) -> int:
+    business = await get_business_by_unique_id(conn, unique_id)
+    if business is None:
+        raise NotFound(
+            f"No business with unique id {unique_id!r}.", error_code="business_not_found"
+        )
+    return business["id"]
+
+
+def _page(args: argparse.Namespace) -> PageRequest:
+    after = decode_cursor(args.next_cursor, "next_cursor") if args.next_cursor else None
+    return PageRequest(page_size=args.page_size, after_id=after)
+
+
+def _for_business(args: argparse.Namespace, settings: Settings, fn: Any) -> Any:
+    async def run(conn: AsyncConnection) -> Any:
+        return await fn(conn, await _business_id(conn, args.business))
+
+    return run_with_connection(settings, run)
+
+
+# --- stores ----------------------------------------------------------------------------------
+
+
+def cmd_store_list(args: argparse.Namespace, settings: Settings) -> Any:
+    return _for_business(
+        args,
+        settings,
+        lambda conn, b: stores.list_stores(
+            conn, b, _page(args), search=args.search, domain=args.domain
+        ),
+    )
+
+
+def cmd_store_create(args: argparse.Namespace, settings: Settings) -> Any:
+    data = BusinessStoreCreateRequest(name=args.name, custom_domain_id=args.custom_domain_id)
+    return _for_business(args, settings, lambda conn, b: stores.create_store(conn, b, data))
+
+
+def cmd_store_get(args: argparse.Namespace, settings: Settings) -> Any:
+    return _for_business(args, settings, lambda conn, b: stores.get_store(conn, b, args.id))
+
+
+def cmd_store_update(args: argparse.Namespace, settings: Settings) -> Any:
+    fields: dict[str, Any] = {}
+    if args.name is not None:
+        fields["name"] = args.name
+    if args.custom_domain_id is not None:
+        fields["custom_domain_id"] = args.custom_domain_id
+    if args.no_custom_domain:
+        fields["custom_domain_id"] = None
+    if args.active is not None:
+        fields["is_active"] = args.active
+    if args.public is not None:
+        fields["is_public"] = args.public
+    if args.logo is not None:
+        fields["logo"] = args.logo
+    data = BusinessStoreUpdateRequest(**fields)
+    return _for_business(
+        args, settings, lambda conn, b: stores.update_store(conn, b, args.id, data)
+    )
+
+
+def cmd_store_delete(args: argparse.Namespace, settings: Settings) -> Any:
+    async def run(conn: AsyncConnection, b: int) -> Any:
+        await stores.delete_store(conn, b, args.id)
+        return {"deleted": args.id}
+
+    return _for_business(args, settings, run)
+
+
+# --- custom domains --------------------------------------------------------------------------
+
+
+def cmd_domain_list(args: argparse.Namespace, settings: Settings) -> Any:
+    return _for_business(args, settings, lambda conn, b: domains.list_domains(conn, b, _page(args)))
+
+
+def cmd_domain_create(args: argparse.Namespace, settings: Settings) -> Any:
+    return _for_business(
+        args, settings, lambda conn, b: domains.create_domain(conn, b, args.full_url)
+    )
+
+
+def cmd_domain_get(args: argparse.Namespace, settings: Settings) -> Any:
+    return _for_business(args, settings, lambda conn, b: domains.get_domain(conn, b, args.id))
+
+
+def cmd_domain_delete(args: argparse.Namespace, settings: Settings) -> Any:
+    async def run(conn: AsyncConnection, b: int) -> Any:
+        await domains.delete_domain(conn, b, args.id)
+        return {"deleted": args.id}
+
+    return _for_business(args, settings, run)
+
+
+def cmd_domain_verify(args: argparse.Namespace, settings: Settings) -> Any:
+    verified = not args.undo
+    return run_with_connection(settings, lambda conn: domains.set_verified(conn, args.id, verified))
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def _list_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--business", required=True, help="the business's unique id")
+    parser.add_argument("--page-size", type=int, default=MAX_PAGE_SIZE, choices=range(1, 26))
+    parser.add_argument("--next-cursor", help="next_cursor of the previous page")
+
+
+def register(sub: Any) -> None:
+    store = sub.add_parser("store", help="a business's stores").add_subparsers(
+        dest="action", required=True
+    )
+    sl = store.add_parser("list", help="one page of stores, newest first")
+    _list_args(sl)
+    sl.add_argument("--search")
+    sl.add_argument("--domain")
+    sl.set_defaults(func=cmd_store_list)
+    sc = store.add_parser("create", help="create a store; prints BusinessStore")
+    sc.add_argument("--business", required=True)
+    sc.add_argument("--name", required=True)
+    sc.add_argument("--custom-domain-id", type=int)
+    sc.set_defaults(func=cmd_store_create)
+    sg = store.add_parser("get", help="one store (numeric id or store_... unique id)")
+    sg.add_argument("--business", required=True)
+    sg.add_argument("id")
+    sg.set_defaults(func=cmd_store_get)
+    su = store.add_parser("update", help="change a store; omitted options stay")
+    su.add_argument("--business", required=True)
+    su.add_argument("id")
+    su.add_argument("--name")
+    domain_choice = su.add_mutually_exclusive_group()
+    domain_choice.add_argument("--custom-domain-id", type=int)
+    domain_choice.add_argument("--no-custom-domain", action="store_true")
+    su.add_argument("--active", action=argparse.BooleanOptionalAction, default=None)
+    su.add_argument("--public", action=argparse.BooleanOptionalAction, default=None)
+    su.add_argument("--logo", help="logo URL; '' clears it")
+    su.set_defaults(func=cmd_store_update)
+    sd = store.add_parser("delete", help="delete a store")
+    sd.add_argument("--business", required=True)
+    sd.add_argument("id")
+    sd.set_defaults(func=cmd_store_delete)
+
+    domain = sub.add_parser("domain", help="a business's custom domains").add_subparsers(
+        dest="action", required=True
+    )
+    dl = domain.add_parser("list", help="one page of custom domains, newest first")
+    _list_args(dl)
+    dl.set_defaults(func=cmd_domain_list)
+    dc = domain.add_parser("create", help="register a domain (normalized, unique everywhere)")
+    dc.add_argument("--business", required=True)
+    dc.add_argument("full_url")
+    dc.set_defaults(func=cmd_domain_create)
+    dg = domain.add_parser("get", help="one custom domain")
+    dg.add_argument("--business", required=True)
+    dg.add_argument("id")
+    dg.set_defaults(func=cmd_domain_get)
+    dd = domain.add_parser("delete", help="delete a custom domain")
+    dd.add_argument("--business", required=True)
+    dd.add_argument("id")
+    dd.set_defaults(func=cmd_domain_delete)
+    dv = domain.add_parser(
+        "verify", help="operator: mark a domain verified once its control is proven (DNS)"
+    )
+    dv.add_argument("id")
+    dv.add_argument("--undo", action="store_true", help="mark it unverified again")
+    dv.set_defaults(func=cmd_domain_verify)
+
+
+_EXTENSIONS.append(register)
