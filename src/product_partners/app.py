@@ -16,6 +16,7 @@ from product_partners.errors import install_error_handlers
 from product_partners.middleware import RequestContextMiddleware
 from product_partners.ops import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.endpoints import router as partnerships_router
+from product_partners.partnerships.pro_domains import router as pro_domains_router
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
 from product_partners.stores.endpoints import router as stores_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
+    app.include_router(pro_domains_router)
     metrics = install_operations(app, settings)
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics

@@ -119,20 +119,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
-    import uvicorn
+    from product_partners.serving import serve
 
-    host = args.host or settings.host
-    port = args.port or settings.port
-    workers = args.workers or settings.workers
-    uvicorn.run(
-        "product_partners.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=args.graceful_timeout,
+    serve(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        graceful_timeout=args.graceful_timeout,
     )
     return None
 

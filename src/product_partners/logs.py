@@ -86,6 +86,8 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            # /readyz reads the schema revision through Alembic, which announces itself at INFO.
+            "alembic": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
 
