@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load_extensions() -> None:
     """Import the modules that add command groups (kept out of import time of this module)."""
+    import product_partners.partnerships.cli  # noqa: F401  (partners)
     import product_partners.stores.cli  # noqa: F401  (store, domain)
 
 

@@ -1,0 +1,217 @@
+"""``product-partners partners ...``: the owner's everyday review work from the command line.
+
+Each command acts as the owner business named by ``--business <unique id>`` and calls the same
+service functions as the API (same transition table, same conditional writes). People get a
+table; ``--json`` prints one JSON document (the API's body) for scripts.
+"""
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.businesses.repository import get_business_by_unique_id
+from product_partners.cli import _EXTENSIONS, run_with_connection
+from product_partners.errors import NotFound
+from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
+from product_partners.partnerships import service
+from product_partners.partnerships.transitions import BAN_REASONS, STATUSES
+from product_partners.settings import Settings
+from product_partners.tables import PARTNERSHIP_TYPES
+
+COLUMNS = ("ID", "PARTNER", "TYPE", "STATUS", "REQUESTED", "DECIDED", "NOTE")
+
+
+async def _owner_id(conn: AsyncConnection, unique_id: str) -> int:
+    business = await get_business_by_unique_id(conn, unique_id)
+    if business is None:
+        raise NotFound(
+            f"No business with unique id {unique_id!r}.", error_code="business_not_found"
+        )
+    return business["id"]
+
+
+def _as_owner(args: argparse.Namespace, settings: Settings, fn: Any) -> Any:
+    async def run(conn: AsyncConnection) -> Any:
+        return await fn(conn, await _owner_id(conn, args.business))
+
+    return run_with_connection(settings, run)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _note(item: dict[str, Any]) -> str:
+    status = item["affiliate_status"]
+    if status == "banned":
+        text = item["ban_reason"] + (f": {item['ban_note']}" if item["ban_note"] else "")
+    elif status == "rejected":
+        text = item["rejection_reason"] or ""
+    else:
+        text = item["message_to_product_owner"] or ""
+    text = " ".join(text.split())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _row(item: dict[str, Any]) -> tuple[str, ...]:
+    decided = item["banned_at"] or item["rejected_at"] or item["approved_at"]
+    return (
+        str(item["id"]),
+        item["partner"]["unique_id"],
+        item["partnership_type"],
+        item["affiliate_status"],
+        _when(item["requested_at"]),
+        _when(decided),
+        _note(item) or "-",
+    )
+
+
+def render_table(items: list[dict[str, Any]]) -> str:
+    rows = [COLUMNS, *(_row(i) for i in items)]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _output(args: argparse.Namespace, body: dict[str, Any]) -> Any:
+    """``--json``: hand the body to the CLI's JSON printer; otherwise print a table."""
+    if args.json:
+        return body
+    items = body.get("data", [body])
+    text = render_table(items) if items else "No partners."
+    if body.get("has_next"):
+        text += f"\nMore: --next-cursor {body['next_cursor']}"
+    sys.stdout.write(text + "\n")
+    return None
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> Any:
+    after = decode_cursor(args.next_cursor, "next_cursor") if args.next_cursor else None
+    page = PageRequest(page_size=args.page_size, after_id=after)
+    body = _as_owner(
+        args,
+        settings,
+        lambda conn, owner: service.list_partners(
+            conn,
+            owner,
+            args.product,
+            page,
+            settings.link_scheme,
+            affiliate_status=args.status,
+            partnership_type=args.type,
+        ),
+    )
+    return _output(args, body)
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
+    body = _as_owner(
+        args,
+        settings,
+        lambda conn, owner: service.approve_partner(
+            conn, owner, args.product, args.id, settings.link_scheme, if_match=args.if_match
+        ),
+    )
+    return _output(args, body)
+
+
+def cmd_reject(args: argparse.Namespace, settings: Settings) -> Any:
+    body = _as_owner(
+        args,
+        settings,
+        lambda conn, owner: service.reject_partner(
+            conn,
+            owner,
+            args.product,
+            args.id,
+            settings.link_scheme,
+            reason=args.reason,
+            if_match=args.if_match,
+        ),
+    )
+    return _output(args, body)
+
+
+def cmd_ban(args: argparse.Namespace, settings: Settings) -> Any:
+    body = _as_owner(
+        args,
+        settings,
+        lambda conn, owner: service.ban_partner(
+            conn,
+            owner,
+            args.product,
+            args.id,
+            settings.link_scheme,
+            reason=args.reason,
+            note=args.note,
+            if_match=args.if_match,
+        ),
+    )
+    return _output(args, body)
+
+
+def cmd_unban(args: argparse.Namespace, settings: Settings) -> Any:
+    body = _as_owner(
+        args,
+        settings,
+        lambda conn, owner: service.unban_partner(
+            conn, owner, args.product, args.id, settings.link_scheme, if_match=args.if_match
+        ),
+    )
+    return _output(args, body)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--product", required=True, help="the product id")
+    parser.add_argument("--business", required=True, help="the owner business's unique id")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON body")
+
+
+def _decision(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    parser.add_argument("id", help="the partnership id (ProductPartner id)")
+    parser.add_argument("--if-match", help="refuse if the partnership is no longer at this ETag")
+
+
+def register(sub: Any) -> None:
+    partners = sub.add_parser(
+        "partners", help="review a product's partners, as its owner"
+    ).add_subparsers(dest="action", required=True)
+
+    pl = partners.add_parser("list", help="one page of a product's partners, newest first")
+    _common(pl)
+    pl.add_argument("--status", choices=STATUSES)
+    pl.add_argument("--type", choices=PARTNERSHIP_TYPES)
+    pl.add_argument(
+        "--page-size", type=int, default=MAX_PAGE_SIZE, choices=range(1, 26), metavar="1-25"
+    )
+    pl.add_argument("--next-cursor")
+    pl.set_defaults(func=cmd_list)
+
+    pa = partners.add_parser("approve", help="approve a pending request")
+    _decision(pa)
+    pa.set_defaults(func=cmd_approve)
+
+    pr = partners.add_parser("reject", help="reject a pending request")
+    _decision(pr)
+    pr.add_argument("--reason", help="shown to the partner")
+    pr.set_defaults(func=cmd_reject)
+
+    pb = partners.add_parser("ban", help="ban a partner from the product")
+    _decision(pb)
+    pb.add_argument("--reason", required=True, choices=BAN_REASONS)
+    pb.add_argument("--note", help="shown to the partner")
+    pb.set_defaults(func=cmd_ban)
+
+    pu = partners.add_parser("unban", help="lift a ban (the partnership becomes rejected)")
+    _decision(pu)
+    pu.set_defaults(func=cmd_unban)
+
+
+if register not in _EXTENSIONS:
+    _EXTENSIONS.append(register)
