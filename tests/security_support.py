@@ -192,9 +192,15 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     )
     world.add("products/partners", partnership["id"], product["id"])
     world.add("partnerships", partnership["id"])
+    if "createCustomDomain" in ops and "approveAffiliateProDomain" in ops:
+        # The partner's own domain: a candidate for its affiliate_pro partnership.
+        own = await post("/v3/custom-domains", {"full_url": f"{unique('pro')}.example.net"}, p)
+        world.add("partners/affiliate-pro-domains", own["id"], partnership["id"])
     if "createCustomDomain" in ops:
         domain = await post("/v3/custom-domains", {"full_url": f"{unique('shop')}.example.com"})
         world.add("custom-domains", domain["id"])
+        # Any domain id will do: the partnership scope refuses the intruder first.
+        world.add("partners/affiliate-pro-domains", domain["id"], partnership["id"])
     if "createBusinessStore" in ops:
         store = await post("/v3/stores", {"name": "Store <script>'\"; DROP TABLE stores;--"})
         world.add("stores", store["id"])

@@ -45,6 +45,9 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "listBundlePartners": ("a", None),
     "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),
     "deleteBundlePartner": ("a", None),
+    "listAffiliateProDomainCandidates": ("a", None),
+    "approveAffiliateProDomain": ("a", None),
+    "revokeAffiliateProDomain": ("a", None),
 }
 
 # Which seeded row an entry targets when not the first.

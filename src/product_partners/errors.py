@@ -128,7 +128,9 @@ def validation_field_errors(exc: RequestValidationError) -> dict[str, list[str]]
     """Pydantic's error list as Scalev's ``{"field": ["message", ...]}``."""
     fields: dict[str, list[str]] = {}
     for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part not in ("body",)]
+        # Field names as the client sent them: "page_size", not "query.page_size" (the first
+        # part of a request error's location is body/query/path/header).
+        loc = [str(part) for part in err.get("loc", ())[1:]]
         name = ".".join(loc) or "body"
         fields.setdefault(name, []).append(_short_message(err))
     return fields

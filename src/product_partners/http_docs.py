@@ -32,8 +32,9 @@ _DESCRIPTIONS = {
     503: "Service Unavailable",
 }
 
-# Every authenticated route can answer these.
-COMMON_ERRORS = (400, 401, 403, 422, 429, 503)
+# Every authenticated route can answer these (413 and 415 come from the request guards and
+# the body limit, before routing: any request with a body can get them).
+COMMON_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
 
 
 def error_responses(*codes: int, common: bool = True) -> dict[int | str, dict[str, Any]]:

@@ -63,7 +63,7 @@ class ListBundlesResponseBody(PaginatedFields):
 class CreateBundlePartnerRequest(BaseModel):
     """Scalev's CreateBundlePartnerRequest."""
 
-    model_config = ConfigDict(title="CreateBundlePartnerRequest")
+    model_config = ConfigDict(title="CreateBundlePartnerRequest", extra="forbid")
 
     partner_unique_id: str = Field(
         min_length=1, max_length=64, description="Unique identifier of the partner to associate"

@@ -102,7 +102,7 @@ class ProductPartner(BaseModel):
 class CreatePartnerRequest(BaseModel):
     """Scalev's CreatePartnerRequest: add a business as partner of a product."""
 
-    model_config = ConfigDict(title="CreatePartnerRequest")
+    model_config = ConfigDict(title="CreatePartnerRequest", extra="forbid")
 
     partner_unique_id: str = Field(
         min_length=1, max_length=64, description="Partner Unique ID (the business's unique id)"

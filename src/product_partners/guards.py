@@ -1,0 +1,145 @@
+"""Request-shape checks before any routing or validation: a pure ASGI middleware.
+
+For a request that carries a body (POST, PUT, PATCH):
+
+- ``Content-Type`` must be JSON (``application/json`` or ``application/*+json``, charset UTF-8
+  if one is named): otherwise **415** ``unsupported_media_type``. A body sent **without** a
+  ``Content-Type`` is read as JSON (clients such as Scalev's own send JSON without thinking
+  about it); an empty body is left to validation (422 when the operation needs one).
+- The body must be valid UTF-8: otherwise **400** ``invalid_encoding``.
+- JSON nesting deeper than :data:`MAX_DEPTH` is **400** ``too_deeply_nested``: no request
+  body of this API nests more than a few levels, and the parser must never recurse deeply.
+
+The body is already capped by :class:`~product_partners.middleware.RequestContextMiddleware`
+(413), which wraps this middleware. Cost per request: a header scan; for bodies, one C-level
+UTF-8 decode and two ``bytes.count`` calls (the exact depth scan only runs for bodies that hold
+more brackets than the limit).
+"""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from product_partners.errors import error_response
+
+MAX_DEPTH = 32
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class RequestGuardsMiddleware:
+    def __init__(self, app: ASGIApp, max_depth: int = MAX_DEPTH) -> None:
+        self.app = app
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        content_type = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+                break
+        body, more = await _read_body(receive)
+        problem = None
+        if body:
+            problem = _content_type_problem(content_type) or self._body_problem(body)
+        if problem is not None:
+            status, code, message, field_message = problem
+            response = error_response(status, code, message, {"body": [field_message]})
+            await response(scope, receive, send)
+            return
+        if body and content_type is None:
+            # Read as JSON, as documented: the framework only parses a declared JSON body.
+            scope = {
+                **scope,
+                "headers": [*scope["headers"], (b"content-type", b"application/json")],
+            }
+        await self.app(scope, _replay(body, more, receive), send)
+
+    def _body_problem(self, body: bytes) -> tuple[int, str, str, str] | None:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "invalid_encoding", "The request body is not valid UTF-8.", "is not UTF-8"
+        if body.count(b"[") + body.count(b"{") > self.max_depth and (
+            json_depth(body) > self.max_depth
+        ):
+            return (
+                400,
+                "too_deeply_nested",
+                f"The JSON body nests deeper than {self.max_depth} levels.",
+                f"nests deeper than {self.max_depth} levels",
+            )
+        return None
+
+
+def _content_type_problem(content_type: str | None) -> tuple[int, str, str, str] | None:
+    if content_type is None:
+        return None  # documented: a body without Content-Type is read as JSON
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    is_json = media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if is_json and charset in (None, "utf-8", "utf8"):
+        return None
+    return (
+        415,
+        "unsupported_media_type",
+        "Send the body as JSON: 'Content-Type: application/json' (UTF-8).",
+        f"content type {media_type or 'missing'!r} is not application/json",
+    )
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in ``body`` (strings are skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body (the outer middleware caps its size). ``more`` is True if the client
+    disconnected before the end (the app then sees the disconnect)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            if disconnected:
+                return {"type": "http.disconnect"}
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
