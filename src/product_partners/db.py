@@ -5,11 +5,13 @@ the common request costs no BEGIN/COMMIT round trips. Code that needs several st
 commit together uses :func:`transaction`.
 """
 
-import uuid
+import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -40,11 +42,11 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
             "server_settings": {"application_name": "product-partners"},
         }
         if settings.database_pgbouncer:
-            # PgBouncer (transaction pooling) may hand each statement a different server
-            # connection: no named prepared statements may outlive a statement.
+            # PgBouncer (transaction pooling) may hand each transaction a different server
+            # connection: no prepared statement may outlive its transaction (see
+            # PgBouncerConnection), so neither asyncpg nor SQLAlchemy may cache them.
             connect_args["statement_cache_size"] = 0
-            connect_args["prepared_statement_name_func"] = lambda: f"__pp_{uuid.uuid4().hex}__"
-            kwargs["connect_args"] = connect_args
+            connect_args["connection_class"] = PgBouncerConnection
             url = url.update_query_dict({"prepared_statement_cache_size": "0"})
         kwargs["connect_args"] = connect_args
         kwargs.update(
@@ -117,3 +119,108 @@ def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any)
     if conflict_columns:
         return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
     return stmt.on_conflict_do_nothing()
+
+
+# --- PgBouncer in transaction-pooling mode ------------------------------------------------
+
+# Transaction control runs as a simple query: it takes no parameters and needs no statement.
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|START|COMMIT|END|ROLLBACK|ABORT|SAVEPOINT|RELEASE)\b", re.IGNORECASE
+)
+
+
+class PgBouncerConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that is safe behind PgBouncer's transaction pooling.
+
+    asyncpg runs a statement in two round trips (Parse/Describe, then Bind/Execute), each
+    ending in Sync. Outside a transaction, PgBouncer may give the second round trip another
+    server connection, where the statement does not exist or, worse, where another client's
+    unnamed statement does. So a statement that arrives outside a transaction gets one of its
+    own (BEGIN ... COMMIT: the same server for both round trips; each statement still commits
+    on its own, as on AUTOCOMMIT connections). Statements inside the caller's transaction
+    (``db.transaction``) need nothing. Statements are unnamed (``statement_cache_size=0``),
+    so none is left behind on a server. Costs two extra round trips per statement outside a
+    transaction; PgBouncer mode is opt-in (``DATABASE_PGBOUNCER``).
+    """
+
+    _pp_own_transaction = False
+
+    async def prepare(self, query: str, **kwargs: Any) -> Any:
+        if _TRANSACTION_CONTROL.match(query):
+            return _SimpleStatement(self, query)
+        if self.is_in_transaction():
+            if not self._pp_own_transaction:
+                return await super().prepare(query, **kwargs)
+            # Our transaction of a statement that never ran (e.g. cancelled): not the caller's.
+            await self._pp_end("ROLLBACK")
+        await self.execute("BEGIN")
+        self._pp_own_transaction = True
+        try:
+            statement = await super().prepare(query, **kwargs)
+        except BaseException:
+            await self._pp_end("ROLLBACK")
+            raise
+        return _OwnTransactionStatement(self, statement)
+
+    async def set_type_codec(self, *args: Any, **kwargs: Any) -> None:
+        # Looks the type up with a statement: keep both round trips on one server.
+        if self.is_in_transaction():
+            await super().set_type_codec(*args, **kwargs)
+            return
+        async with self.transaction():
+            await super().set_type_codec(*args, **kwargs)
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> None:
+        if self.is_in_transaction():
+            await super().executemany(*args, **kwargs)
+            return
+        async with self.transaction():
+            await super().executemany(*args, **kwargs)
+
+    async def _pp_end(self, command: str) -> None:
+        self._pp_own_transaction = False
+        if command == "COMMIT":
+            await self.execute(command)
+            return
+        # On failure the statement's own error is the one to report.
+        with contextlib.suppress(asyncpg.PostgresError, OSError):
+            await self.execute(command)
+
+
+class _OwnTransactionStatement:
+    """A prepared statement that commits its own transaction once it has run."""
+
+    def __init__(self, connection: PgBouncerConnection, statement: Any) -> None:
+        self._connection = connection
+        self._statement = statement
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._statement, name)
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            rows = await self._statement.fetch(*args, **kwargs)
+        except BaseException:
+            await self._connection._pp_end("ROLLBACK")
+            raise
+        await self._connection._pp_end("COMMIT")
+        return rows
+
+
+class _SimpleStatement:
+    """BEGIN, COMMIT, ...: run with the simple query protocol, in one round trip."""
+
+    def __init__(self, connection: asyncpg.Connection, query: str) -> None:
+        self._connection = connection
+        self._query = query
+        self._status: str | None = None
+
+    def get_attributes(self) -> tuple[()]:
+        return ()
+
+    def get_statusmsg(self) -> str | None:
+        return self._status
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self._status = await self._connection.execute(self._query)
+        return []
