@@ -36,5 +36,11 @@ test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The service against a bare Starlette+asyncpg floor on PostgreSQL, with wrk (installed if
+# missing), and how its cost grows with the table; writes bench/results.json. A few minutes;
+# BENCH_DURATION, BENCH_SIZES, BENCH_WORKERS, ... scale it (see bench/README.md).
+bench: install
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
