@@ -1,5 +1,6 @@
 """HTTP routes of partnerships: thin handlers over ``service``."""
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -311,7 +312,7 @@ async def unban_product_partner(
 
 # --- lifecycle: partner side -------------------------------------------------------------------
 
-_PARTNER_SIDE = ["Partnerships (partner side)"]
+_PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
 
 
 @router.post(
