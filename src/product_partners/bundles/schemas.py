@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.pagination import PaginatedFields
+from product_partners.partnerships.schemas import CreatePartnerRequest
 
 
 class BundleCreateRequest(BaseModel):
@@ -60,22 +61,10 @@ class ListBundlesResponseBody(PaginatedFields):
     data: list[BundleList]
 
 
-class CreateBundlePartnerRequest(BaseModel):
-    """Scalev's CreateBundlePartnerRequest."""
+class CreateBundlePartnerRequest(CreatePartnerRequest):
+    """Scalev's CreateBundlePartnerRequest: the same body as for products."""
 
-    model_config = ConfigDict(title="CreateBundlePartnerRequest", extra="forbid")
-
-    partner_unique_id: str = Field(
-        min_length=1, max_length=64, description="Unique identifier of the partner to associate"
-    )
-
-    @field_validator("partner_unique_id")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
+    model_config = ConfigDict(title="CreateBundlePartnerRequest")
 
 
 class BundlePartner(BaseModel):
