@@ -359,3 +359,11 @@ async def test_partner_list_filters_by_status_and_type(api, openapi):
         assert {i["id"] for i in response.json()["data"]} == expected
     bad = await api.client.get(url, params={"affiliate_status": "gone"}, headers=p.owner.headers)
     assert_error(bad, 422)
+
+
+def test_if_match_parsing():
+    from product_partners.partnerships.service import parse_if_match
+
+    assert parse_if_match(None) is None and parse_if_match(" * ") is None
+    assert parse_if_match('"3", W/"4" , "x", 5, "²", ""') == [3, 4]
+    assert parse_if_match("garbage") == []

@@ -139,7 +139,13 @@ def parse_if_match(header: str | None) -> list[int] | None:
     for raw in header.split(","):
         tag = raw.strip().removeprefix("W/")
         inner = tag[1:-1]
-        if len(tag) >= 3 and tag[0] == tag[-1] == '"' and inner.isdigit() and len(inner) < 10:
+        if (
+            len(tag) >= 3
+            and tag[0] == tag[-1] == '"'
+            and inner.isascii()
+            and inner.isdigit()
+            and len(inner) < 10
+        ):
             versions.append(int(inner))
     return versions
 
