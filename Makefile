@@ -36,6 +36,12 @@ test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The long schemathesis run over every operation on PostgreSQL (make test runs a short one):
+# PP_FUZZ_CASES generated cases in all (default 12000); prints the counts per operation/status.
+PP_FUZZ_CASES ?= 12000
+fuzz: install
+	PP_FUZZ_CASES=$(PP_FUZZ_CASES) $(BIN)/python -m pytest -q -p no:randomly tests/test_fuzz_api.py
+
 # The service against a bare Starlette+asyncpg floor on PostgreSQL, with wrk (installed if
 # missing), and how its cost grows with the table; writes bench/results.json. A few minutes;
 # BENCH_DURATION, BENCH_SIZES, BENCH_WORKERS, ... scale it (see bench/README.md).
