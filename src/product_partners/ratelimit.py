@@ -74,7 +74,7 @@ class RateLimiter:
         self.storage = storage
         # Exactly one of the two is set: limits' in-memory storage is synchronous.
         self._memory: SyncStorage | None = storage if isinstance(storage, SyncStorage) else None
-        self._shared: AsyncStorage | None = None if self._memory else cast(AsyncStorage, storage)
+        self._shared = None if self._memory is not None else cast(AsyncStorage, storage)
         self.retry_after_failure = retry_after_failure
         self.log_interval = log_interval
         self._limit_header = (b"x-ratelimit-limit", str(self.item.amount).encode())
