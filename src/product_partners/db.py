@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from product_partners.db_errors import is_database_unavailable
 from product_partners.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -121,6 +122,89 @@ def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any)
     return stmt.on_conflict_do_nothing()
 
 
+# --- prepared hot-path queries --------------------------------------------------------------
+
+
+class Record(asyncpg.Record):  # type: ignore[misc]
+    """An asyncpg row that also reads by attribute, like SQLAlchemy's ``Row``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class PreparedQuery:
+    """A Core SELECT built once, with named ``bindparam()`` values, for the hot paths.
+
+    On PostgreSQL it is compiled once and run on the asyncpg connection directly (asyncpg
+    keeps the server-side prepared statement per connection): no statement construction,
+    cache-key generation, execution context or result adaptation per request, which together
+    cost more than the round trip. Elsewhere (SQLite, PgBouncer mode, statements that need
+    SQLAlchemy's bind processing) it is an ordinary ``conn.execute``. Rows read by attribute
+    either way.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: tuple[str, tuple[str, ...]] | None = None
+        self._direct: bool | None = None
+
+    def _prepare_for(self, conn: AsyncConnection) -> bool:
+        compiled = self.statement.compile(dialect=conn.dialect)
+        direct = (
+            conn.dialect.driver == "asyncpg"
+            and not compiled._bind_processors  # no per-value conversion needed
+            and not compiled.literal_execute_params
+            and not compiled.post_compile_params
+            and compiled.positiontup is not None
+        )
+        if direct:
+            self._compiled = (compiled.string, tuple(compiled.positiontup or ()))
+        self._direct = direct
+        return direct
+
+    async def all(self, conn: AsyncConnection, **params: Any) -> list[Any]:
+        direct = self._direct if self._direct is not None else self._prepare_for(conn)
+        if direct:
+            driver = await _plain_asyncpg(conn)
+            if driver is not None:
+                sql, names = self._compiled  # type: ignore[misc]
+                try:
+                    return await driver.fetch(sql, *[params[n] for n in names], record_class=Record)
+                except BaseException as exc:
+                    await _discard_if_broken(conn, exc)
+                    raise
+        return list((await conn.execute(self.statement, params)).all())
+
+    async def first(self, conn: AsyncConnection, **params: Any) -> Any | None:
+        rows = await self.all(conn, **params)
+        return rows[0] if rows else None
+
+
+async def _plain_asyncpg(conn: AsyncConnection) -> asyncpg.Connection | None:
+    """The asyncpg connection under ``conn``, unless it needs SQLAlchemy's handling."""
+    sync = conn.sync_connection
+    if sync is None or sync.invalidated:
+        return None
+    driver = sync.connection.driver_connection
+    # Not isinstance(): asyncpg's metaclass says every Connection is an instance of any subclass.
+    if driver is None or getattr(driver, "pgbouncer_safe", False) or driver.is_closed():
+        return None
+    return driver
+
+
+async def _discard_if_broken(conn: AsyncConnection, exc: BaseException) -> None:
+    # What SQLAlchemy does for its own statements: a connection that lost the server must not
+    # go back to the pool.
+    if is_database_unavailable(exc):
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+
+
 # --- PgBouncer in transaction-pooling mode ------------------------------------------------
 
 # Transaction control runs as a simple query: it takes no parameters and needs no statement.
@@ -143,6 +227,7 @@ class PgBouncerConnection(asyncpg.Connection):  # type: ignore[misc]
     transaction; PgBouncer mode is opt-in (``DATABASE_PGBOUNCER``).
     """
 
+    pgbouncer_safe = True
     _pp_own_transaction = False
 
     async def prepare(self, query: str, **kwargs: Any) -> Any:

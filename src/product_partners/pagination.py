@@ -50,7 +50,9 @@ def decode_cursor(token: str, name: str) -> int:
     return row_id
 
 
-def page_request(
+# ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hand-off that cost more than the whole page query.
+async def page_request(
     next_cursor: Annotated[
         str | None,
         Query(max_length=200, description="Cursor for the next page (from `next_cursor`)."),

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.auth.keys import matches, parse_prefix
+from product_partners.db import PreparedQuery
 from product_partners.deps import Conn
 from product_partners.errors import Forbidden, Unauthorized
 from product_partners.ratelimit import enforce_rate_limit
@@ -24,13 +25,16 @@ from product_partners.tables import api_keys
 # than the request itself.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_KEY_LOOKUP = select(
-    api_keys.c.id,
-    api_keys.c.business_id,
-    api_keys.c.key_hash,
-    api_keys.c.scopes,
-    api_keys.c.revoked_at,
-    api_keys.c.last_used_at,
+# Built and compiled once: the one query every authenticated request pays for.
+_KEY_LOOKUP = PreparedQuery(
+    select(
+        api_keys.c.id,
+        api_keys.c.business_id,
+        api_keys.c.key_hash,
+        api_keys.c.scopes,
+        api_keys.c.revoked_at,
+        api_keys.c.last_used_at,
+    ).where(api_keys.c.prefix == bindparam("prefix"))
 )
 
 
@@ -61,7 +65,7 @@ async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     prefix = parse_prefix(token)
     if prefix is None:
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
-    row = (await conn.execute(_KEY_LOOKUP.where(api_keys.c.prefix == prefix))).first()
+    row = await _KEY_LOOKUP.first(conn, prefix=prefix)
     if row is None or not matches(token, row.key_hash):
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
     if row.revoked_at is not None:
