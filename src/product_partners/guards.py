@@ -9,6 +9,8 @@ For a request that carries a body (POST, PUT, PATCH):
 - The body must be valid UTF-8: otherwise **400** ``invalid_encoding``.
 - JSON nesting deeper than :data:`MAX_DEPTH` is **400** ``too_deeply_nested``: no request
   body of this API nests more than a few levels, and the parser must never recurse deeply.
+- A NUL character (PostgreSQL cannot store or compare one) is **400** ``nul_character`` in a
+  body string or a query parameter, and **404** in the path (no row can be named by it).
 
 The body is already capped by :class:`~product_partners.middleware.RequestContextMiddleware`
 (413), which wraps this middleware. Cost per request: a header scan; for bodies, one C-level
@@ -30,7 +32,21 @@ class RequestGuardsMiddleware:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            # No row can be named with a NUL, and PostgreSQL cannot even compare one.
+            in_path = "\x00" in scope["path"]
+            response = error_response(
+                404 if in_path else 400,
+                "not_found" if in_path else "nul_character",
+                "No such route." if in_path else "Query parameters cannot contain NUL (%00).",
+                {} if in_path else {"query": ["contains a NUL character"]},
+            )
+            await response(scope, receive, send)
+            return
+        if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         content_type = None
@@ -60,6 +76,13 @@ class RequestGuardsMiddleware:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return 400, "invalid_encoding", "The request body is not valid UTF-8.", "is not UTF-8"
+        if b"\\u0000" in body and _has_nul_escape(body):
+            return (
+                400,
+                "nul_character",
+                "Strings in the body cannot contain NUL (\\u0000).",
+                "a string contains a NUL character",
+            )
         if body.count(b"[") + body.count(b"{") > self.max_depth and (
             json_depth(body) > self.max_depth
         ):
@@ -93,6 +116,19 @@ def _content_type_problem(content_type: str | None) -> tuple[int, str, str, str]
         "Send the body as JSON: 'Content-Type: application/json' (UTF-8).",
         f"content type {media_type or 'missing'!r} is not application/json",
     )
+
+
+def _has_nul_escape(body: bytes) -> bool:
+    """Whether a JSON string in ``body`` holds ``\\u0000`` (not an escaped backslash + "u0000")."""
+    start = body.find(b"\\u0000")
+    while start != -1:
+        backslashes = 0
+        while start - backslashes - 1 >= 0 and body[start - backslashes - 1] == 0x5C:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return True
+        start = body.find(b"\\u0000", start + 1)
+    return False
 
 
 def json_depth(body: bytes) -> int:

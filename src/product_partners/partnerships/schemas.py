@@ -2,9 +2,10 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
+from product_partners.ids import MAX_ID
 from product_partners.pagination import PaginatedFields
 from product_partners.partnerships.transitions import BAN_REASONS
 
@@ -142,9 +143,10 @@ class PartnershipRequest(BaseModel):
         "(is_affiliate_pro_enabled) or reseller (is_product_sharing)."
     )
     message_to_product_owner: str | None = Field(default=None, max_length=2000)
-    store_id: int | None = Field(
+    store_id: StrictInt | None = Field(
         default=None,
         ge=1,
+        le=MAX_ID,
         description="affiliate_pro only: one of your own stores, used for routing (ap=...).",
     )
 
@@ -157,9 +159,10 @@ class ProductPartnerUpdate(BaseModel):
     partnership_type: PartnershipType | None = Field(
         default=None, description="New type; leaving affiliate_pro clears `store_id`."
     )
-    store_id: int | None = Field(
+    store_id: StrictInt | None = Field(
         default=None,
         ge=1,
+        le=MAX_ID,
         description="affiliate_pro only: a store of the partner business; null clears it.",
     )
 

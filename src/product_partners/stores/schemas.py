@@ -3,6 +3,7 @@
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from product_partners.domains.schemas import SimpleCustomDomain
+from product_partners.ids import MAX_ID
 from product_partners.pagination import PaginatedFields
 
 
@@ -38,7 +39,10 @@ class BusinessStoreCreateRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     custom_domain_id: StrictInt | None = Field(
-        default=None, ge=1, description="One of your custom domains, not used by another store."
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="One of your custom domains, not used by another store.",
     )
 
     _name = field_validator("name")(_not_blank)
@@ -57,7 +61,10 @@ class BusinessStoreUpdateRequest(BaseModel):
         "is not listed as a place where the owner's products show.",
     )
     custom_domain_id: StrictInt | None = Field(
-        default=None, ge=1, description="One of your custom domains; `null` removes the domain."
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="One of your custom domains; `null` removes the domain.",
     )
     logo: str | None = Field(
         default=None, max_length=2048, description='Logo URL; `null` or `""` clears the logo.'
