@@ -5,6 +5,7 @@ the common request costs no BEGIN/COMMIT round trips. Code that needs several st
 commit together uses :func:`transaction`.
 """
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 from product_partners.db_errors import is_database_unavailable
 from product_partners.settings import Settings
@@ -120,6 +122,50 @@ def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any)
     if conflict_columns:
         return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
     return stmt.on_conflict_do_nothing()
+
+
+# --- connections per request ----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def request_connection(
+    engine: AsyncEngine, wait_seconds: float
+) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for one request, handed out first come, first served.
+
+    SQLAlchemy's async pool is not fair under contention: a connection put back wakes the
+    oldest waiter, but a request arriving meanwhile takes it first, and the woken waiter queues
+    again at the back. With more requests in flight than connections, some waited until the
+    pool timeout (503) while newer ones were served. A FIFO semaphore sized to the pool admits
+    requests in arrival order, so the pool itself never has waiters. Waiting longer than
+    ``wait_seconds`` raises TimeoutError: the request middleware answers 503.
+    """
+    gate = _checkout_gate(engine)
+    if gate is None:
+        async with engine.connect() as conn:
+            yield conn
+        return
+    async with asyncio.timeout(wait_seconds):
+        await gate.acquire()
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        gate.release()
+
+
+def _checkout_gate(engine: AsyncEngine) -> asyncio.Semaphore | None:
+    pool = engine.sync_engine.pool
+    max_overflow = getattr(pool, "_max_overflow", -1)
+    if not isinstance(pool, QueuePool) or max_overflow < 0:
+        return None  # SQLite's pools, or an unbounded pool: nothing to queue for
+    # One per pool (a disposed engine gets a new one) and event loop (semaphores bind to one).
+    gates: dict[Any, asyncio.Semaphore] = pool.__dict__.setdefault("_pp_checkout_gates", {})
+    loop = asyncio.get_running_loop()
+    gate = gates.get(loop)
+    if gate is None:
+        gate = gates[loop] = asyncio.Semaphore(pool.size() + max_overflow)
+    return gate
 
 
 # --- prepared hot-path queries --------------------------------------------------------------

@@ -6,9 +6,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db import request_connection
+
 
 async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.engine.connect() as conn:
+    state = request.app.state
+    async with request_connection(state.engine, state.settings.database_timeout) as conn:
         yield conn
 
 
