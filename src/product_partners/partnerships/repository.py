@@ -19,6 +19,8 @@ from product_partners.tables import (
 
 pp = product_partners
 partner_store = stores.alias("partner_store")
+# For owner_scope(); built once: an alias built per request cost ~8% of a get-partner request.
+owned_product = products.alias("owned_product")
 
 PARTNERSHIP_COLUMNS = (
     pp.c.id,
@@ -157,7 +159,7 @@ def owner_scope(owner_business_id: int, product_id: int, partnership_id: int) ->
     """One partnership of one of the owner's products (another business's: no row)."""
     # An alias: the scope is used both in UPDATE/DELETE and in partnerships_query(), which
     # already joins ``products`` (a correlated EXISTS over that same table would be empty).
-    owned = products.alias("owned_product")
+    owned = owned_product
     return and_(
         pp.c.id == partnership_id,
         pp.c.product_id == product_id,
