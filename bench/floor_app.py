@@ -85,8 +85,12 @@ async def get_partner(request: Request) -> Response:
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     size = int(os.environ.get("FLOOR_POOL_SIZE", "20"))
+    # The same session settings as the service (see product_partners.db.create_engine).
     app.state.pool = await asyncpg.create_pool(
-        os.environ["FLOOR_DSN"], min_size=size, max_size=size
+        os.environ["FLOOR_DSN"],
+        min_size=size,
+        max_size=size,
+        server_settings={"application_name": "floor", "random_page_cost": "1.1"},
     )
     try:
         yield
