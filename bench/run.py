@@ -28,6 +28,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -209,16 +210,19 @@ def _peak_rss_kb(pid: int) -> int:
     return 0
 
 
-@contextmanager
-def uvicorn_server(
-    name: str, app: str, workers: int, env: dict[str, str], ready_path: str
-) -> Iterator[Server]:
-    port = free_port()
-    command = [
+def service_command(port: int, workers: int) -> list[str]:
+    """The production entry point: uvicorn (uvloop + httptools, which uvicorn picks when
+    installed, as here), our logging configuration, multiprocess metrics for N workers."""
+    cli = str(Path(sys.executable).parent / "product-partners")
+    return [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
+def floor_command(port: int, workers: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "uvicorn",
-        app,
+        "bench.floor_app:app",
         "--host",
         "127.0.0.1",
         "--port",
@@ -233,38 +237,48 @@ def uvicorn_server(
         "--log-level",
         "warning",
     ]
-    # The service's request log goes to /dev/null: written, as in production, but not kept.
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    server = Server(name, f"http://127.0.0.1:{port}", proc)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited: {proc.stderr.read().decode()[-3000:]}")
-            try:
-                with urllib.request.urlopen(server.base + ready_path, timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} did not start") from None
-                time.sleep(0.2)
-        # Workers load lazily; give every worker time to come up before measuring.
-        time.sleep(0.5 * workers)
-        yield server
-    finally:
-        proc.terminate()
+
+
+@contextmanager
+def uvicorn_server(
+    name: str, command: Any, workers: int, env: dict[str, str], ready_path: str
+) -> Iterator[Server]:
+    port = free_port()
+    # Output (the service's request log: written, as in production) goes to a file, not a
+    # pipe nobody reads.
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            command(port, workers),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        server = Server(name, f"http://127.0.0.1:{port}", proc)
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    output.seek(0)
+                    raise RuntimeError(f"{name} exited: {output.read().decode()[-3000:]}")
+                try:
+                    with urllib.request.urlopen(server.base + ready_path, timeout=2):
+                        break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} did not start") from None
+                    time.sleep(0.2)
+            # Workers load lazily; give every worker time to come up before measuring.
+            time.sleep(0.5 * workers)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 # --- one operation -------------------------------------------------------------------------
@@ -452,7 +466,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
         log(f"  seeded {seeded.partnerships:,} partnerships in {time.monotonic() - started:.1f} s")
         service_env = {
             "DATABASE_URL": sa_url,
-            "LOG_LEVEL": "warning",
+            "LOG_LEVEL": "info",
             "LOG_FORMAT": "json",
             # Rate limiting stays on (its cost is part of a request) but far above the load.
             "RATE_LIMIT": "100000000/minute",
@@ -461,7 +475,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
         result: dict[str, Any] = {"partnerships": seeded.partnerships, "service": {}}
         pairs = AddPairs()
         with uvicorn_server(
-            "service", "product_partners.asgi:app", cfg.workers, service_env, "/openapi.json"
+            "service", service_command, cfg.workers, service_env, "/openapi.json"
         ) as service:
             get_one = get_one_path(service.base)
             result["get_endpoint"] = (
@@ -477,7 +491,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             result["floor"] = {}
             with uvicorn_server(
                 "floor",
-                "bench.floor_app:app",
+                floor_command,
                 cfg.workers,
                 floor_env,
                 f"/floor/products/{seeded.hot_product_id}/partners",
@@ -595,7 +609,8 @@ def main() -> int:
             "businesses": cfg.businesses,
             "products": cfg.products,
             "floor_size": cfg.floor_size,
-            "server": "uvicorn --loop uvloop --http httptools",
+            "service": "product-partners serve (uvicorn, uvloop + httptools), LOG_LEVEL=info",
+            "floor": "uvicorn --loop uvloop --http httptools bench.floor_app:app",
         },
         "runs": {str(size): run for size, run in sorted(runs.items())},
         "summary": summary,
