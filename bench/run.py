@@ -11,7 +11,7 @@ Environment (defaults in brackets):
   BENCH_DURATION [10]  seconds per measurement      BENCH_WARMUP [2]  seconds of warm-up
   BENCH_CONNECTIONS [64]  BENCH_THREADS [1] (wrk)   BENCH_WORKERS [1]  uvicorn workers
   BENCH_SIZES [10000,100000,1000000]  partnerships per run; BENCH_FLOOR_SIZE [100000]
-  BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]
+  BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]  BENCH_POOL_SIZE [20] connections per worker
   BENCH_PG_DSN [postgresql://postgres@127.0.0.1:5432/postgres]  an admin DSN
   BENCH_DB [pp_bench]  BENCH_KEEP_DB [0]  keep the last database for profiling
   BENCH_OPS  comma-separated subset of add,get,list,deep
@@ -82,10 +82,8 @@ class Config:
     profile_dir: str | None = os.environ.get("BENCH_PROFILE") or None
     results: Path = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results.json"))
 
-    @property
-    def pool_size(self) -> int:
-        # The service's default pool per worker: DATABASE_POOL_SIZE 10 + DATABASE_MAX_OVERFLOW 10.
-        return 20
+    # Connections per worker, for the service and the floor alike.
+    pool_size: int = field(default_factory=lambda: env_int("BENCH_POOL_SIZE", 20))
 
     def dsn(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
@@ -470,6 +468,10 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             "LOG_FORMAT": "json",
             # Rate limiting stays on (its cost is part of a request) but far above the load.
             "RATE_LIMIT": "100000000/minute",
+            # The floor's pool: a fixed number of connections per worker. (With the defaults,
+            # 10 + 10 overflow, overflow connections are closed and reopened as load wavers.)
+            "DATABASE_POOL_SIZE": str(cfg.pool_size),
+            "DATABASE_MAX_OVERFLOW": "0",
         }
         floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
         result: dict[str, Any] = {"partnerships": seeded.partnerships, "service": {}}
