@@ -539,6 +539,8 @@ def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
                 "large_p50_ms": b["p50_ms"],
                 "p50_ratio": round(b["p50_ms"] / a["p50_ms"], 3),
                 "mean_ratio": round(b["mean_ms"] / a["mean_ms"], 3),
+                # Less sensitive to other load on the machine than latency.
+                "cpu_ratio": round(b["cpu_us_per_request"] / a["cpu_us_per_request"], 3),
             }
         summary["growth"] = {"small": small, "large": large, "ops": growth}
         summary["growth_targets_met"] = all(
@@ -579,7 +581,7 @@ def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str
         for name, v in g["ops"].items():
             print(
                 f"{name:<6}{v['small_p50_ms']:>9.2f} ms ->{v['large_p50_ms']:>9.2f} ms"
-                f"  x{v['p50_ratio']:.2f}"
+                f"  x{v['p50_ratio']:.2f}   (cpu per request x{v['cpu_ratio']:.2f})"
             )
         met = "met" if summary["growth_targets_met"] else "NOT met"
         print(f"target (each <= {TARGET_GROWTH}x): {met}")
