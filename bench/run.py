@@ -16,6 +16,7 @@ Environment (defaults in brackets):
   BENCH_DB [pp_bench]  BENCH_KEEP_DB [0]  keep the last database for profiling
   BENCH_OPS  comma-separated subset of add,get,list,deep
   BENCH_PROFILE  a folder: record each service measurement with py-spy (slows it down)
+  BENCH_SERVICE_ENV  extra service settings, e.g. "LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false"
   BENCH_RESULTS [bench/results.json]
 """
 
@@ -473,6 +474,10 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             "DATABASE_POOL_SIZE": str(cfg.pool_size),
             "DATABASE_MAX_OVERFLOW": "0",
         }
+        # Experiments: BENCH_SERVICE_ENV="LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false".
+        for pair in filter(None, os.environ.get("BENCH_SERVICE_ENV", "").split(",")):
+            key, _, value = pair.partition("=")
+            service_env[key.strip()] = value.strip()
         floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
         result: dict[str, Any] = {"partnerships": seeded.partnerships, "service": {}}
         pairs = AddPairs()
