@@ -194,31 +194,40 @@ class PreparedQuery:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: tuple[str, tuple[str, ...]] | None = None
-        self._direct: bool | None = None
+        # Per dialect (one process may serve several, e.g. the test suite): the SQL text and
+        # the order of its parameters when it can run on asyncpg directly, else None.
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...]] | None] = {}
         # Rows as named tuples: attribute reads at C speed, like SQLAlchemy's Row.
         self._row_type: Any = None
 
-    def _prepare_for(self, conn: AsyncConnection) -> bool:
-        compiled = self.statement.compile(dialect=conn.dialect)
+    def _compile(self, conn: AsyncConnection) -> tuple[str, tuple[str, ...]] | None:
+        dialect = conn.dialect
+        key = (dialect.name, dialect.driver)
+        if key in self._compiled:
+            return self._compiled[key]
+        compiled = self.statement.compile(dialect=dialect)
         direct = (
-            conn.dialect.driver == "asyncpg"
+            dialect.driver == "asyncpg"
             and not compiled._bind_processors  # no per-value conversion needed
             and not compiled.literal_execute_params
             and not compiled.post_compile_params
             and compiled.positiontup is not None
         )
-        if direct:
-            self._compiled = (compiled.string, tuple(compiled.positiontup or ()))
-        self._direct = direct
-        return direct
+        result = (compiled.string, tuple(compiled.positiontup or ())) if direct else None
+        self._compiled[key] = result
+        return result
+
+    @property
+    def runs_on_driver(self) -> bool:
+        """Whether the statement runs on asyncpg directly where it can (for tests)."""
+        return any(v is not None for v in self._compiled.values())
 
     async def all(self, conn: AsyncConnection, **params: Any) -> list[Any]:
-        direct = self._direct if self._direct is not None else self._prepare_for(conn)
-        if direct:
+        compiled = self._compile(conn)
+        if compiled is not None:
             driver = await _plain_asyncpg(conn)
             if driver is not None:
-                sql, names = self._compiled  # type: ignore[misc]
+                sql, names = compiled
                 try:
                     records = await driver.fetch(sql, *[params[n] for n in names])
                 except BaseException as exc:
@@ -245,8 +254,10 @@ async def _plain_asyncpg(conn: AsyncConnection) -> asyncpg.Connection | None:
     if sync is None or sync.invalidated:
         return None
     driver = sync.connection.driver_connection
+    if not isinstance(driver, asyncpg.Connection):
+        return None
     # Not isinstance(): asyncpg's metaclass says every Connection is an instance of any subclass.
-    if driver is None or getattr(driver, "pgbouncer_safe", False) or driver.is_closed():
+    if getattr(driver, "pgbouncer_safe", False) or driver.is_closed():
         return None
     return driver
 

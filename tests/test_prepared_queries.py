@@ -1,0 +1,117 @@
+"""Hot-path query helpers: PreparedQuery and KeysetQuery give what SQLAlchemy's own execution
+gives (on PostgreSQL they bypass it), and the per-request pool admission is first come, first
+served."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from product_partners.db import PreparedQuery, create_engine, request_connection
+from product_partners.pagination import KeysetQuery, PageRequest, fetch_page
+from product_partners.settings import Settings
+from product_partners.tables import businesses, product_partners
+
+BY_UNIQUE_ID = PreparedQuery(
+    select(businesses.c.id, businesses.c.unique_id, businesses.c.is_banned).where(
+        businesses.c.unique_id == bindparam("unique_id")
+    )
+)
+PARTNERS = select(product_partners.c.id, product_partners.c.partner_business_id).where(
+    product_partners.c.product_id == bindparam("product_id")
+)
+PARTNER_PAGES = KeysetQuery(PARTNERS, product_partners.c.id)
+
+
+async def test_prepared_query_rows_read_like_sqlalchemy_rows(api, backend):
+    business = await api.business()
+    async with api.engine.connect() as conn:
+        row = await BY_UNIQUE_ID.first(conn, unique_id=business["unique_id"])
+        expected = (
+            await conn.execute(BY_UNIQUE_ID.statement, {"unique_id": business["unique_id"]})
+        ).one()
+        assert row is not None
+        assert (row.id, row.unique_id, bool(row.is_banned)) == (
+            business["id"],
+            business["unique_id"],
+            False,
+        )
+        assert tuple(row) == tuple(expected)
+        assert await BY_UNIQUE_ID.first(conn, unique_id="no-such-business") is None
+        assert await BY_UNIQUE_ID.all(conn, unique_id="no-such-business") == []
+    if backend == "postgres":
+        assert BY_UNIQUE_ID.runs_on_driver, "on asyncpg the statement should run on the driver"
+
+
+async def _partners_of_new_product(api, count: int) -> int:
+    owner = await api.actor()
+    product = await api.product(owner)
+    for _ in range(count):
+        partner = await api.business()
+        response = await api.add_partner(owner, product["id"], partner["unique_id"])
+        assert response.status_code == 200, response.text
+    return product["id"]
+
+
+async def test_keyset_query_pages_like_fetch_page(api, backend):
+    product_id = await _partners_of_new_product(api, 7)
+    async with api.engine.connect() as conn:
+
+        async def both(page: PageRequest):
+            expected = await fetch_page(
+                conn,
+                select(product_partners.c.id, product_partners.c.partner_business_id).where(
+                    product_partners.c.product_id == product_id
+                ),
+                product_partners.c.id,
+                page,
+            )
+            got = await PARTNER_PAGES.fetch(conn, page, product_id=product_id)
+            assert [tuple(r) for r in got[0]] == [tuple(r) for r in expected[0]]
+            assert got[1] == expected[1]
+            return got
+
+        rows, fields = await both(PageRequest(page_size=3))
+        seen = [r.id for r in rows]
+        while fields["has_next"]:
+            after = seen[-1]
+            rows, fields = await both(PageRequest(page_size=3, after_id=after))
+            seen += [r.id for r in rows]
+        assert seen == sorted(seen, reverse=True) and len(seen) == 7
+        # And back from the last page.
+        rows, fields = await both(PageRequest(page_size=3, before_id=seen[-1]))
+        assert [r.id for r in rows] == seen[-4:-1]
+        assert fields["has_previous"] is True
+    if backend == "postgres":
+        assert PARTNER_PAGES._first.runs_on_driver and PARTNER_PAGES._before.runs_on_driver
+
+
+@pytest.mark.postgres_only
+async def test_pool_admission_is_first_come_first_served(database_url):
+    engine = create_engine(
+        Settings(database_url=database_url, database_pool_size=1, database_max_overflow=0)
+    )
+    order: list[int] = []
+    try:
+        async with request_connection(engine, 5) as conn:
+            # While the only connection is taken, requests queue up in order of arrival.
+            async def request(i: int) -> None:
+                async with request_connection(engine, 5):
+                    order.append(i)
+                    await asyncio.sleep(0.01)
+
+            waiting = []
+            for i in range(8):
+                waiting.append(asyncio.create_task(request(i)))
+                await asyncio.sleep(0.005)
+            await conn.exec_driver_sql("SELECT 1")
+        await asyncio.gather(*waiting)
+        assert order == list(range(8))
+
+        # Waiting longer than the timeout is a TimeoutError (the middleware's 503).
+        async with request_connection(engine, 5):
+            with pytest.raises(TimeoutError):
+                async with request_connection(engine, 0.05):
+                    pass
+    finally:
+        await engine.dispose()
