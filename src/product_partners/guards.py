@@ -156,7 +156,7 @@ def json_depth(body: bytes) -> int:
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
     """The whole body (the outer middleware caps its size). ``more`` is True if the client
     disconnected before the end (the app then sees the disconnect)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":

@@ -96,6 +96,8 @@ async def create_store(
             )
         else:
             raise await _domain_refusal(conn, business_id, domain_id)
+    if store_id is None:
+        raise Conflict("Could not allocate a store id; retry.", error_code="store_id_collision")
     return await get_store(conn, business_id, store_id)
 
 
