@@ -229,4 +229,8 @@ def _load_extensions() -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run through the importable module, where the command groups register themselves
+    # (as ``__main__`` this file would be a second copy with an empty registry).
+    from product_partners.cli import main as _main
+
+    raise SystemExit(_main())
