@@ -3,11 +3,22 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners import partnering
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
+from product_partners.db import PreparedQuery
 from product_partners.tables import (
     businesses,
     custom_domains,
@@ -79,14 +90,18 @@ async def insert_partnership(conn: AsyncConnection, values: dict[str, Any]) -> A
     return await partnering.insert_link(conn, partnering.PRODUCTS, values, pp.c.id, pp.c.created_at)
 
 
+# Built once (db.PreparedQuery): add, get and list all read the owner's domains.
+_OWNER_DOMAINS = PreparedQuery(
+    select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
+    .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
+    .where(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True))
+    .order_by(custom_domains.c.id)
+)
+
+
 async def owner_domains(conn: AsyncConnection, owner_business_id: int) -> list[dict[str, Any]]:
     """Custom domains of the owner's active stores: where its products can be viewed."""
-    rows = await conn.execute(
-        select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
-        .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
-        .where(stores.c.business_id == owner_business_id, stores.c.is_active.is_(True))
-        .order_by(custom_domains.c.id)
-    )
+    rows = await _OWNER_DOMAINS.all(conn, owner=owner_business_id)
     return [{"id": r.id, "business_id": r.business_id, "full_url": r.full_url} for r in rows]
 
 
@@ -94,6 +109,8 @@ async def owner_domains_by_owner(
     conn: AsyncConnection, owner_ids: Iterable[int]
 ) -> dict[int, list[dict[str, Any]]]:
     owners = sorted(set(owner_ids))
+    if len(owners) == 1:  # the owner's own views: the prepared query
+        return {owners[0]: await owner_domains(conn, owners[0])}
     result: dict[int, list[dict[str, Any]]] = {o: [] for o in owners}
     if not owners:
         return result
