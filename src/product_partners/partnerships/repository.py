@@ -243,6 +243,26 @@ async def fetch_scoped(conn: AsyncConnection, where: ColumnElement) -> Any | Non
     return (await conn.execute(partnerships_query().where(where))).first()
 
 
+# getProductPartner's read, built once (db.PreparedQuery): owner_scope() as bind parameters
+# (partnerships_query() already joins the product, so its owner is a plain condition).
+_OWNED_PARTNERSHIP = PreparedQuery(
+    partnerships_query().where(
+        pp.c.id == bindparam("partnership_id"),
+        pp.c.product_id == bindparam("product_id"),
+        products.c.business_id == bindparam("owner"),
+    )
+)
+
+
+async def fetch_owned(
+    conn: AsyncConnection, owner_business_id: int, product_id: int, partnership_id: int
+) -> Any | None:
+    """One partnership of one of the owner's products, as ``fetch_scoped(owner_scope(...))``."""
+    return await _OWNED_PARTNERSHIP.first(
+        conn, partnership_id=partnership_id, product_id=product_id, owner=owner_business_id
+    )
+
+
 async def update_target(
     conn: AsyncConnection, where: ColumnElement, store_id: int | None
 ) -> Any | None:

@@ -215,7 +215,9 @@ async def get_partner(
     scheme: str,
 ) -> dict[str, Any]:
     """One partnership of one of the owner's products."""
-    row = await repo.fetch_scoped(conn, _owner_where(owner_business_id, product_id, partnership_id))
+    pid = parse_id(product_id, product_not_found())
+    ppid = parse_id(partnership_id, partner_not_found())
+    row = await repo.fetch_owned(conn, owner_business_id, pid, ppid)
     if row is None:
         raise partner_not_found()
     return (await render_partnerships(conn, [row], scheme))[0]
