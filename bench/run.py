@@ -1,7 +1,7 @@
 """The benchmark: the service against the floor, and how its cost grows with the table.
 
 ``make bench`` runs ``python -m bench.run``. For each size of ``product_partners`` it creates
-the database ``pp_bench`` (dropped at the end), seeds it in bulk with SQL (bench/seed.py),
+its own database ``pp_bench_<pid>`` (dropped at the end), seeds it in bulk with SQL (bench/seed.py),
 starts the service and, at the floor size, the floor (bench/floor_app.py), both under uvicorn
 with uvloop + httptools and the same worker count, and drives each operation with wrk from a
 separate process over loopback. It prints requests/s, p50/p99 latency, the ratio to the floor,
@@ -13,7 +13,8 @@ Environment (defaults in brackets):
   BENCH_SIZES [10000,100000,1000000]  partnerships per run; BENCH_FLOOR_SIZE [100000]
   BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]  BENCH_POOL_SIZE [20] connections per worker
   BENCH_PG_DSN [postgresql://postgres@127.0.0.1:5432/postgres]  an admin DSN
-  BENCH_DB [pp_bench]  BENCH_KEEP_DB [0]  keep the last database for profiling
+  BENCH_DB [pp_bench_<pid>: concurrent runs never share one]  BENCH_KEEP_DB [0]  keep the
+  last database (its name is printed) for profiling
   BENCH_OPS  comma-separated subset of add,get,list,deep
   BENCH_PROFILE  a folder: record each service measurement with py-spy (slows it down)
   BENCH_SERVICE_ENV  extra service settings, e.g. "LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false"
@@ -75,7 +76,7 @@ class Config:
     )
     floor_size: int = field(default_factory=lambda: env_int("BENCH_FLOOR_SIZE", 100000))
     admin_dsn: str = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    database: str = os.environ.get("BENCH_DB", "pp_bench")
+    database: str = os.environ.get("BENCH_DB", f"pp_bench_{os.getpid()}")
     keep_db: bool = os.environ.get("BENCH_KEEP_DB", "0") == "1"
     ops: list[str] = field(
         default_factory=lambda: [o for o in os.environ.get("BENCH_OPS", ",".join(OPS)).split(",")]
@@ -146,7 +147,9 @@ def bench_database(cfg: Config) -> Iterator[str]:
     try:
         yield cfg.dsn(name)
     finally:
-        if not cfg.keep_db:
+        if cfg.keep_db:
+            log(f"  kept database {name}")
+        else:
             asyncio.run(_admin(cfg.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
