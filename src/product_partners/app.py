@@ -13,6 +13,7 @@ from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.errors import install_error_handlers
+from product_partners.fastpath import HotPath
 from product_partners.guards import RequestGuardsMiddleware
 from product_partners.middleware import RequestContextMiddleware
 from product_partners.ops import install_operations, on_engine, shutdown_operations
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(bundles_router)
     app.include_router(pro_domains_router)
     metrics = install_operations(app, settings)
+    # Innermost: the hot path sees requests that the guards and the request context passed.
+    app.add_middleware(HotPath, state=app.state)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
     app.add_middleware(

@@ -190,7 +190,13 @@ async def enforce_rate_limit(request: Request, api_key_id: int) -> None:
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is None:
         return
-    decision = await limiter.hit(str(api_key_id))
+    # Once per request: the hot path (fastpath.py) may authenticate, then hand the request to
+    # its FastAPI route, which authenticates again.
+    state = request.scope.setdefault("state", {})
+    if "ratelimit_decision" in state:
+        decision = state["ratelimit_decision"]
+    else:
+        decision = state["ratelimit_decision"] = await limiter.hit(str(api_key_id))
     if decision is None:
         return
     request.state.ratelimit_headers = decision.headers

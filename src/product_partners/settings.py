@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # Prefix of every Redis key this service writes (several deployments may share a Redis).
     redis_key_prefix: str = "product-partners"
 
+    # Serve add/get/list product partners on PostgreSQL through fastpath.py (one statement
+    # each, no framework layers); off: every request takes the FastAPI routes.
+    hot_path: bool = True
+
     # Largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=65536, ge=1024)
 

@@ -1,0 +1,411 @@
+"""The hot path: add, get and list product partners on PostgreSQL in one statement each.
+
+These three operations carry most traffic (see bench/). Through FastAPI's routing and
+dependency injection and SQLAlchemy's execution layer they cost ~5x the CPU of the SQL they
+run, so on PostgreSQL this pure ASGI layer serves their **successful** outcome directly:
+
+- authentication is the same function the FastAPI dependencies call (``auth.dependencies``),
+  counted once against the rate limit;
+- the data comes from ONE prepared statement on the asyncpg connection (the partnership, its
+  partner, the owner's domains and the approved affiliate_pro domains as JSON aggregates;
+  for an add, the ownership check, the insert and all of that in one CTE);
+- the body is rendered by the same view function as the FastAPI route
+  (``partnerships.views.product_partner``) and pages by the same ``pagination.page_of``.
+
+Anything else (a bad key or scope, a bad body or query, a product or partnership that is not
+the caller's, a duplicate, an empty page) is handed to the FastAPI application unchanged, with
+the request body replayed, so every error keeps exactly one implementation: the routes in
+``partnerships/endpoints.py``, which also document these operations in ``/openapi.json``.
+SQLite and PgBouncer mode always take the FastAPI routes.
+"""
+
+import re
+from collections import namedtuple
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import and_, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from product_partners.auth.dependencies import authenticate
+from product_partners.db import request_connection
+from product_partners.errors import DomainError
+from product_partners.ids import MAX_ID
+from product_partners.jsonutil import json_response
+from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor, page_of
+from product_partners.partnerships.repository import partnerships_query
+from product_partners.partnerships.schemas import CreatePartnerRequest
+from product_partners.partnerships.views import etag, product_partner
+from product_partners.tables import (
+    custom_domains,
+    partnership_domains,
+    product_partners,
+    products,
+    stores,
+)
+
+pp = product_partners
+_PATH = re.compile(r"^/v3/products/([0-9]{1,19})/partners(?:/([0-9]{1,19}))?$")
+_LIST_PARAMS = frozenset({"page_size", "next_cursor", "previous_cursor"})
+
+
+def _domain_object(table: Any) -> Any:
+    parts: list[Any] = []
+    for name in ("id", "business_id", "full_url"):
+        parts += [literal_column(f"'{name}'"), table.c[name]]
+    return func.json_build_object(*parts)
+
+
+def _json_list(select_from: Any, where: Any, table: Any) -> Any:
+    """A scalar subquery: the domains of ``table`` matching ``where`` as a JSON array, by id."""
+    aggregated = func.json_agg(aggregate_order_by(_domain_object(table), table.c.id))
+    return (
+        select(func.coalesce(aggregated, literal_column("'[]'::json")))
+        .select_from(select_from)
+        .where(where)
+        .scalar_subquery()
+    )
+
+
+# The same rows as partnerships_query(), plus what render_partnerships() reads separately.
+_OWNER_DOMAINS = _json_list(
+    stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
+    and_(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True)),
+    custom_domains,
+)
+_PRO_DOMAINS = _json_list(
+    partnership_domains.join(
+        custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
+    ),
+    partnership_domains.c.partnership_id == pp.c.id,
+    custom_domains,
+)
+_ROWS = partnerships_query().add_columns(
+    _OWNER_DOMAINS.label("owner_domains_json"), _PRO_DOMAINS.label("pro_domains_json")
+)
+_OWNED = and_(
+    pp.c.product_id == bindparam("product_id"), products.c.business_id == bindparam("owner")
+)
+_LIMIT: Any = bindparam("page_limit")
+STATEMENTS: dict[str, Any] = {
+    "get": _ROWS.where(_OWNED, pp.c.id == bindparam("partnership_id")),
+    "first": _ROWS.where(_OWNED).order_by(pp.c.id.desc()).limit(_LIMIT),
+    "after": _ROWS.where(_OWNED, pp.c.id < bindparam("page_after"))
+    .order_by(pp.c.id.desc())
+    .limit(_LIMIT),
+    "before": _ROWS.where(_OWNED, pp.c.id > bindparam("page_before"))
+    .order_by(pp.c.id.asc())
+    .limit(_LIMIT),
+}
+
+# The owner adds a partner: ownership, the partner, the insert and the response's rows in one
+# statement. Returns no row with ``id`` when anything is off (the FastAPI route then says why).
+_ADD_SQL = """
+WITH target AS (
+    SELECT id, unique_id, username, account_holder, email, logo, is_banned
+    FROM businesses WHERE unique_id = $3
+), owned AS (
+    SELECT id, slug, is_affiliate_pro_enabled FROM products WHERE id = $1 AND business_id = $2
+), ins AS (
+    INSERT INTO product_partners (product_id, partner_business_id, partnership_type,
+                                  affiliate_status, approved_at, created_at, updated_at)
+    SELECT owned.id, target.id, 'affiliate', 'approved', $4, $4, $4 FROM owned, target
+    WHERE target.id <> $2 AND NOT target.is_banned
+    ON CONFLICT (product_id, partner_business_id) DO NOTHING
+    RETURNING *
+)
+SELECT ins.*,
+       target.id AS partner_id, target.unique_id AS partner_unique_id,
+       target.username AS partner_username, target.account_holder AS partner_account_holder,
+       target.email AS partner_email, target.logo AS partner_logo,
+       target.is_banned AS partner_is_banned,
+       $2::bigint AS owner_business_id, owned.slug AS product_slug,
+       owned.is_affiliate_pro_enabled AS product_affiliate_pro_enabled,
+       NULL::varchar AS store_unique_id, NULL::json AS pro_domains_json,
+       (SELECT coalesce(json_agg(json_build_object('id', cd.id, 'business_id', cd.business_id,
+                                                   'full_url', cd.full_url) ORDER BY cd.id),
+                        '[]'::json)
+        FROM stores s JOIN custom_domains cd ON cd.id = s.custom_domain_id
+        WHERE s.business_id = $2 AND s.is_active) AS owner_domains_json
+FROM ins, target, owned
+"""
+
+
+class _Compiled:
+    """A statement compiled once for asyncpg: SQL text, parameter order, row type."""
+
+    def __init__(self, sql: str, names: tuple[str, ...]) -> None:
+        self.sql = sql
+        self.names = names
+        self.row_type: Any = None
+
+    def args(self, params: dict[str, Any]) -> list[Any]:
+        return [params[n] for n in self.names]
+
+    def rows(self, records: list[Any]) -> list[Any]:
+        if not records:
+            return []
+        if self.row_type is None:
+            self.row_type = namedtuple("Row", list(records[0].keys()), rename=True)  # type: ignore[misc]
+        return [self.row_type(*r) for r in records]
+
+
+class HotPath:
+    """Pure ASGI: serves the happy path of add/get/list product partners on PostgreSQL;
+    hands everything else to ``app`` (the FastAPI application's inner stack)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state  # the FastAPI app's state: engine, settings, rate limiter
+        self._compiled: dict[str, _Compiled] | None = None
+        self._routes: dict[str, Any] = {}
+
+    def _enabled(self) -> bool:
+        engine: AsyncEngine | None = getattr(self.state, "engine", None)
+        settings = self.state.settings
+        return (
+            engine is not None
+            and engine.dialect.driver == "asyncpg"
+            and settings.hot_path
+            and not settings.database_pgbouncer
+        )
+
+    def _statements(self, engine: AsyncEngine) -> dict[str, _Compiled]:
+        if self._compiled is None:
+            compiled = {}
+            for name, stmt in STATEMENTS.items():
+                c = stmt.compile(dialect=engine.dialect)
+                compiled[name] = _Compiled(c.string, tuple(c.positiontup or ()))
+            compiled["add"] = _Compiled(
+                _ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
+            )
+            self._compiled = compiled
+        return self._compiled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        match = _PATH.match(scope["path"])
+        method = scope["method"]
+        if match is None or not self._enabled():
+            await self.app(scope, receive, send)
+            return
+        product_id, partnership_id = match.groups()
+        if method == "GET" and partnership_id is not None:
+            handler: Callable[..., Any] = self._get
+            operation = "getProductPartner"
+        elif method == "GET":
+            handler, operation = self._list, "listProductPartners"
+        elif method == "POST" and partnership_id is None:
+            handler, operation = self._add, "createProductPartner"
+        else:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if method == "POST":
+            body = await _read_body(receive)
+            receive = _replay(body)
+        product = int(product_id)
+        if product > MAX_ID or (partnership_id is not None and int(partnership_id) > MAX_ID):
+            await self.app(scope, receive, send)
+            return
+        response = await handler(scope, receive, product, partnership_id, body)
+        if response is None:
+            await self.app(scope, receive, send)
+            return
+        route = self._route(scope, operation)
+        if route is not None:
+            scope["route"] = route
+        await response(scope, receive, send)
+
+    def _route(self, scope: Scope, operation_id: str) -> Any:
+        """The FastAPI route of the operation (for the log line's and metrics' route label)."""
+        route = self._routes.get(operation_id)
+        if route is None:
+            app = scope.get("app")
+            for candidate in getattr(app, "routes", ()):
+                if getattr(candidate, "operation_id", None) == operation_id:
+                    self._routes[operation_id] = route = candidate
+                    break
+        return route
+
+    async def _authorized(
+        self, scope: Scope, receive: Receive, conn: AsyncConnection, needed: str
+    ) -> int | None:
+        """The caller's business id, or None to let the FastAPI route answer."""
+        request = Request(scope, receive)
+        try:
+            caller = await authenticate(request, conn)
+        except DomainError:
+            return None
+        if needed not in caller.scopes:
+            return None
+        return caller.business_id
+
+    async def _run(self, conn: AsyncConnection, name: str, params: dict[str, Any]) -> list[Any]:
+        statement = self._statements(conn.engine)[name]
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        return statement.rows(await raw.fetch(statement.sql, *statement.args(params)))
+
+    def _render(self, row: Any) -> dict[str, Any]:
+        return product_partner(
+            row,
+            _json(row.owner_domains_json),
+            _json(row.pro_domains_json),
+            self.state.settings.link_scheme,
+        )
+
+    async def _get(
+        self, scope: Scope, receive: Receive, product: int, partnership: str, _body: bytes
+    ) -> Any:
+        async with request_connection(
+            self.state.engine, self.state.settings.database_timeout
+        ) as conn:
+            owner = await self._authorized(scope, receive, conn, "product:read")
+            if owner is None:
+                return None
+            rows = await self._run(
+                conn,
+                "get",
+                {"product_id": product, "owner": owner, "partnership_id": int(partnership)},
+            )
+        if not rows:
+            return None
+        body = self._render(rows[0])
+        return json_response(body, headers={"ETag": etag(body["version"])})
+
+    async def _list(
+        self, scope: Scope, receive: Receive, product: int, _id: None, _body: bytes
+    ) -> Any:
+        page = _page_request(scope["query_string"])
+        if page is None:
+            return None
+        async with request_connection(
+            self.state.engine, self.state.settings.database_timeout
+        ) as conn:
+            owner = await self._authorized(scope, receive, conn, "product:list")
+            if owner is None:
+                return None
+            params: dict[str, Any] = {
+                "product_id": product,
+                "owner": owner,
+                "page_limit": page.page_size + 1,
+            }
+            if page.before_id is not None:
+                name, params["page_before"] = "before", page.before_id
+            elif page.after_id is not None:
+                name, params["page_after"] = "after", page.after_id
+            else:
+                name = "first"
+            rows = await self._run(conn, name, params)
+        if not rows:
+            return None  # not the caller's product, or an empty page: the route says which
+        rows, fields = page_of(page, rows)
+        return json_response({"data": [self._render(r) for r in rows], **fields})
+
+    async def _add(
+        self, scope: Scope, receive: Receive, product: int, _id: None, body: bytes
+    ) -> Any:
+        try:
+            data = CreatePartnerRequest.model_validate_json(body)
+        except ValidationError:
+            return None
+        async with request_connection(
+            self.state.engine, self.state.settings.database_timeout
+        ) as conn:
+            owner = await self._authorized(scope, receive, conn, "product:update")
+            if owner is None:
+                return None
+            rows = await self._run(
+                conn,
+                "add",
+                {
+                    "product_id": product,
+                    "owner": owner,
+                    "partner_unique_id": data.partner_unique_id,
+                    "now": datetime.now(UTC),
+                },
+            )
+        if not rows:
+            return None
+        created = self._render(rows[0])
+        return json_response(created, headers={"ETag": etag(created["version"])})
+
+
+def _json(value: Any) -> list[dict[str, Any]]:
+    """A JSON aggregate column: text from a bare asyncpg connection, already decoded from one
+    that SQLAlchemy's dialect set codecs on."""
+    if value is None:
+        return []
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _page_request(query_string: bytes) -> PageRequest | None:
+    """The page of a plain list request, or None for anything the route should judge."""
+    if not query_string:
+        return PageRequest()
+    try:
+        params = parse_qsl(
+            query_string.decode("ascii"), keep_blank_values=True, strict_parsing=True
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    values = dict(params)
+    if len(values) != len(params) or not set(values) <= _LIST_PARAMS:
+        return None
+    if "next_cursor" in values and "previous_cursor" in values:
+        return None
+    size_text = values.get("page_size", str(MAX_PAGE_SIZE))
+    if (
+        not size_text.isascii()
+        or not size_text.isdigit()
+        or not 1 <= int(size_text) <= MAX_PAGE_SIZE
+    ):
+        return None
+    try:
+        after = (
+            decode_cursor(values["next_cursor"], "next_cursor") if "next_cursor" in values else None
+        )
+        before = (
+            decode_cursor(values["previous_cursor"], "previous_cursor")
+            if "previous_cursor" in values
+            else None
+        )
+    except DomainError:
+        return None
+    return PageRequest(page_size=int(size_text), after_id=after, before_id=before)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive that hands ``body`` out once, then waits like a finished request."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
