@@ -55,7 +55,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
             # index, so a page costs its 25 rows. (PgBouncer refuses unknown startup
             # parameters: there, set it on the database, see README.)
             connect_args["server_settings"]["random_page_cost"] = "1.1"
-        if settings.database_pgbouncer:
+        else:
             # PgBouncer (transaction pooling) may hand each transaction a different server
             # connection: no prepared statement may outlive its transaction (see
             # PgBouncerConnection), so neither asyncpg nor SQLAlchemy may cache them.
