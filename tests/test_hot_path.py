@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from product_partners.app import create_app
+from product_partners.auth.service import revoke_key
 from product_partners.fastpath import HotPath
 from tests.store_support import domain, host, store
 from tests.test_affiliate_pro_domains import pro_partnership
@@ -120,6 +121,10 @@ async def test_add_matches_the_route(api, plain_client, hot_calls):
         ("GET", "/v3/products/{pid}/partners?next_cursor=bogus", None),
         ("GET", "/v3/products/{other_pid}/partners", None),  # another business's product
         ("GET", "/v3/products/{pid}/partners/{ppid}", "no-scope"),
+        ("GET", "/v3/products/{pid}/partners/{ppid}", "forged"),
+        ("GET", "/v3/products/{pid}/partners", "forged"),
+        ("GET", "/v3/products/{pid}/partners/{ppid}", "revoked"),
+        ("GET", "/v3/products/{pid}/partners", "revoked"),
     ],
 )
 async def test_every_refusal_comes_from_the_route(api, plain_client, method, path, body):
@@ -132,6 +137,12 @@ async def test_every_refusal_comes_from_the_route(api, plain_client, method, pat
     if body == "no-scope":
         weak = await api.key_for(owner.unique_id, ["product:list"])
         headers, body = {"Authorization": f"Bearer {weak['key']}"}, None
+    elif body == "forged":  # the owner's prefix, another secret: the data must not leak
+        headers, body = {"Authorization": f"Bearer {owner.key[:-6]}AAAAAA"}, None
+    elif body == "revoked":
+        async with api.engine.connect() as conn:
+            await revoke_key(conn, owner.key_id)
+        body = None
     elif body is not None:
         body = {
             k: v.format(partner=partner.unique_id) if isinstance(v, str) else v

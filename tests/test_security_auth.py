@@ -161,9 +161,15 @@ def test_key_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> Non
     assert keys.matches(new.key, new.key_hash)
     assert not keys.matches(new.key + "x", new.key_hash)
     assert len(calls) == 2
-    # The dependency verifies through keys.matches (and compares nothing itself).
-    auth_source = inspect.getsource(dependencies.authenticate)
-    assert "matches(" in auth_source and "key_hash ==" not in auth_source
+    # Every way in verifies through keys.matches (and compares nothing itself): the dependency
+    # and the hot path both hand the key row to accept_key.
+    accept_source = inspect.getsource(dependencies.accept_key)
+    assert "matches(" in accept_source and "key_hash ==" not in accept_source
+    assert "accept_key(" in inspect.getsource(dependencies.authenticate)
+    from product_partners import fastpath
+
+    assert "accept_key(" in inspect.getsource(fastpath)
+    assert "key_hash ==" not in inspect.getsource(fastpath)
 
 
 # --- revocation across worker processes -------------------------------------------------------

@@ -28,13 +28,13 @@ from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, func, literal_column, select
+from sqlalchemy import and_, bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.auth.dependencies import authenticate
+from product_partners.auth.dependencies import accept_key, authenticate, key_prefix
 from product_partners.db import request_connection
 from product_partners.errors import DomainError
 from product_partners.ids import MAX_ID
@@ -44,6 +44,7 @@ from product_partners.partnerships.repository import partnerships_query
 from product_partners.partnerships.schemas import CreatePartnerRequest
 from product_partners.partnerships.views import etag, product_partner
 from product_partners.tables import (
+    api_keys,
     custom_domains,
     partnership_domains,
     product_partners,
@@ -74,35 +75,69 @@ def _json_list(select_from: Any, where: Any, table: Any) -> Any:
     )
 
 
-# The same rows as partnerships_query(), plus what render_partnerships() reads separately.
-_OWNER_DOMAINS = _json_list(
-    stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
-    and_(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True)),
-    custom_domains,
+# The caller's key row, found by the token's prefix; verified in Python (auth.accept_key).
+KEY_COLUMNS = ("id", "business_id", "key_hash", "scopes", "revoked_at", "last_used_at")
+_KEY = (
+    select(*(api_keys.c[name].label(f"key_{name}") for name in KEY_COLUMNS))
+    .where(api_keys.c.prefix == bindparam("prefix"))
+    .cte("caller_key")
 )
-_PRO_DOMAINS = _json_list(
-    partnership_domains.join(
-        custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
-    ),
-    partnership_domains.c.partnership_id == pp.c.id,
-    custom_domains,
-)
-_ROWS = partnerships_query().add_columns(
-    _OWNER_DOMAINS.label("owner_domains_json"), _PRO_DOMAINS.label("pro_domains_json")
-)
-_OWNED = and_(
-    pp.c.product_id == bindparam("product_id"), products.c.business_id == bindparam("owner")
-)
+KeyRow = namedtuple("KeyRow", KEY_COLUMNS)  # type: ignore[misc]
+
+
+def _rows(owner: Any) -> Any:
+    """partnerships_query() rows of ``owner``'s products, plus what render_partnerships() reads
+    with separate statements: the owner's domains and the approved affiliate_pro domains."""
+    owner_domains = _json_list(
+        stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
+        and_(stores.c.business_id == owner, stores.c.is_active.is_(True)),
+        custom_domains,
+    )
+    pro_domains = _json_list(
+        partnership_domains.join(
+            custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
+        ),
+        partnership_domains.c.partnership_id == pp.c.id,
+        custom_domains,
+    )
+    return (
+        partnerships_query()
+        .add_columns(
+            owner_domains.label("owner_domains_json"), pro_domains.label("pro_domains_json")
+        )
+        .where(pp.c.product_id == bindparam("product_id"), products.c.business_id == owner)
+    )
+
+
+def _with_key(rows: Any, descending: bool | None = None) -> Any:
+    """The key row and the rows it may read, in one statement: the rows as a LATERAL subquery
+    of the key (none when there is no key row: the request then takes the route)."""
+    data = rows.subquery().lateral("data")
+    stmt = select(_KEY, data).select_from(_KEY.outerjoin(data, true()))
+    if descending is not None:
+        stmt = stmt.order_by(data.c.id.desc() if descending else data.c.id.asc())
+    return stmt
+
+
+_OWNER = _KEY.c.key_business_id
 _LIMIT: Any = bindparam("page_limit")
 STATEMENTS: dict[str, Any] = {
-    "get": _ROWS.where(_OWNED, pp.c.id == bindparam("partnership_id")),
-    "first": _ROWS.where(_OWNED).order_by(pp.c.id.desc()).limit(_LIMIT),
-    "after": _ROWS.where(_OWNED, pp.c.id < bindparam("page_after"))
-    .order_by(pp.c.id.desc())
-    .limit(_LIMIT),
-    "before": _ROWS.where(_OWNED, pp.c.id > bindparam("page_before"))
-    .order_by(pp.c.id.asc())
-    .limit(_LIMIT),
+    "get": _with_key(_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
+    "first": _with_key(_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
+    "after": _with_key(
+        _rows(_OWNER)
+        .where(pp.c.id < bindparam("page_after"))
+        .order_by(pp.c.id.desc())
+        .limit(_LIMIT),
+        descending=True,
+    ),
+    "before": _with_key(
+        _rows(_OWNER)
+        .where(pp.c.id > bindparam("page_before"))
+        .order_by(pp.c.id.asc())
+        .limit(_LIMIT),
+        descending=False,
+    ),
 }
 
 # The owner adds a partner: ownership, the partner, the insert and the response's rows in one
@@ -264,19 +299,48 @@ class HotPath:
             self.state.settings.link_scheme,
         )
 
+    async def _keyed_rows(
+        self,
+        scope: Scope,
+        receive: Receive,
+        conn: AsyncConnection,
+        name: str,
+        params: dict[str, Any],
+        needed: str,
+    ) -> list[Any] | None:
+        """The key and the data in one statement; the rows if the key is live and holds
+        ``needed``, else None (the route then answers 401/403/429)."""
+        request = Request(scope, receive)
+        try:
+            token, prefix = key_prefix(request)
+        except DomainError:
+            return None
+        records = await self._run(conn, name, {**params, "prefix": prefix})
+        if not records:
+            return None  # no key with this prefix
+        first = records[0]
+        key = KeyRow(*(getattr(first, f"key_{column}") for column in KEY_COLUMNS))
+        try:
+            caller = await accept_key(request, conn, token, key)
+        except DomainError:
+            return None
+        if needed not in caller.scopes:
+            return None
+        return [r for r in records if r.id is not None]
+
     async def _get(
         self, scope: Scope, receive: Receive, product: int, partnership: str, _body: bytes
     ) -> Any:
         async with request_connection(
             self.state.engine, self.state.settings.database_timeout
         ) as conn:
-            owner = await self._authorized(scope, receive, conn, "product:read")
-            if owner is None:
-                return None
-            rows = await self._run(
+            rows = await self._keyed_rows(
+                scope,
+                receive,
                 conn,
                 "get",
-                {"product_id": product, "owner": owner, "partnership_id": int(partnership)},
+                {"product_id": product, "partnership_id": int(partnership)},
+                "product:read",
             )
         if not rows:
             return None
@@ -289,24 +353,17 @@ class HotPath:
         page = _page_request(scope["query_string"])
         if page is None:
             return None
+        params: dict[str, Any] = {"product_id": product, "page_limit": page.page_size + 1}
+        if page.before_id is not None:
+            name, params["page_before"] = "before", page.before_id
+        elif page.after_id is not None:
+            name, params["page_after"] = "after", page.after_id
+        else:
+            name = "first"
         async with request_connection(
             self.state.engine, self.state.settings.database_timeout
         ) as conn:
-            owner = await self._authorized(scope, receive, conn, "product:list")
-            if owner is None:
-                return None
-            params: dict[str, Any] = {
-                "product_id": product,
-                "owner": owner,
-                "page_limit": page.page_size + 1,
-            }
-            if page.before_id is not None:
-                name, params["page_before"] = "before", page.before_id
-            elif page.after_id is not None:
-                name, params["page_after"] = "after", page.after_id
-            else:
-                name = "first"
-            rows = await self._run(conn, name, params)
+            rows = await self._keyed_rows(scope, receive, conn, name, params, "product:list")
         if not rows:
             return None  # not the caller's product, or an empty page: the route says which
         rows, fields = page_of(page, rows)

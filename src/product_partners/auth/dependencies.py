@@ -8,7 +8,7 @@ revoked key is refused at once by every worker.
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import bindparam, select, update
@@ -60,12 +60,27 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
+def key_prefix(request: Request) -> tuple[str, str]:
+    """The bearer token and its prefix (the key row's lookup value); 401 if malformed."""
     token = _bearer_token(request)
     prefix = parse_prefix(token)
     if prefix is None:
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
+    return token, prefix
+
+
+async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
+    token, prefix = key_prefix(request)
     row = await _KEY_LOOKUP.first(conn, prefix=prefix)
+    return await accept_key(request, conn, token, row)
+
+
+async def accept_key(request: Request, conn: AsyncConnection, token: str, row: Any) -> Caller:
+    """The caller, if ``row`` (the key row found by the token's prefix, or None) is the token's
+    live key: constant-time hash comparison, revocation, last use, rate limit.
+
+    Split from :func:`authenticate` so that the hot path (fastpath.py) can read the key row in
+    the same statement as the data it serves."""
     if row is None or not matches(token, row.key_hash):
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
     if row.revoked_at is not None:
