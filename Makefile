@@ -29,6 +29,7 @@ run: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
 
 # The whole suite, on SQLite and on the real PostgreSQL (and Redis). Exit code 5 (no tests
 # collected) is a failure, never a pass.

@@ -241,7 +241,7 @@ class PreparedQuery:
                     return []
                 row_type = self._row_type
                 if row_type is None:
-                    row_type = self._row_type = namedtuple(  # type: ignore[misc]
+                    row_type = self._row_type = namedtuple(
                         "Row", list(records[0].keys()), rename=True
                     )
                 return [row_type(*r) for r in records]
@@ -282,7 +282,7 @@ _TRANSACTION_CONTROL = re.compile(
 )
 
 
-class PgBouncerConnection(asyncpg.Connection):  # type: ignore[misc]
+class PgBouncerConnection(asyncpg.Connection):
     """An asyncpg connection that is safe behind PgBouncer's transaction pooling.
 
     asyncpg runs a statement in two round trips (Parse/Describe, then Bind/Execute), each
