@@ -159,8 +159,11 @@ async def request_connection(
         async with engine.connect() as conn:
             yield conn
         return
-    async with asyncio.timeout(wait_seconds):
-        await gate.acquire()
+    if gate.locked():
+        async with asyncio.timeout(wait_seconds):
+            await gate.acquire()
+    else:
+        await gate.acquire()  # free: no timer to arm and cancel
     try:
         async with engine.connect() as conn:
             yield conn
