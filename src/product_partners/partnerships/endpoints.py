@@ -1,9 +1,10 @@
 """HTTP routes of partnerships: thin handlers over ``service``."""
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
@@ -31,6 +32,30 @@ router = APIRouter(prefix="/v3", tags=["Product partners"])
 
 def _scheme(request: Request) -> str:
     return request.app.state.settings.link_scheme
+
+
+@dataclass(frozen=True, slots=True)
+class PartnershipFilters:
+    affiliate_status: str | None
+    partnership_type: str | None
+
+
+async def _filters(
+    affiliate_status: Annotated[
+        AffiliateStatus | None, Query(description="Ours: only partnerships in this status.")
+    ] = None,
+    partnership_type: Annotated[
+        PartnershipType | None, Query(description="Ours: only partnerships of this type.")
+    ] = None,
+) -> PartnershipFilters:
+    return PartnershipFilters(
+        affiliate_status.value if affiliate_status else None,
+        partnership_type.value if partnership_type else None,
+    )
+
+
+# The list filters shared by the owner's and the partner's lists.
+Filters = Annotated[PartnershipFilters, Depends(_filters)]
 
 
 @router.post(
@@ -71,12 +96,7 @@ async def list_product_partners(
     caller: ProductList,
     conn: Conn,
     page: Page,
-    affiliate_status: Annotated[
-        AffiliateStatus | None, Query(description="Ours: only partnerships in this status.")
-    ] = None,
-    partnership_type: Annotated[
-        PartnershipType | None, Query(description="Ours: only partnerships of this type.")
-    ] = None,
+    filters: Filters,
 ) -> Response:
     """The partners of one of your products, newest first, 25 per page at most."""
     body = await service.list_partners(
@@ -85,8 +105,8 @@ async def list_product_partners(
         product_id,
         page,
         _scheme(request),
-        affiliate_status=affiliate_status.value if affiliate_status else None,
-        partnership_type=partnership_type.value if partnership_type else None,
+        affiliate_status=filters.affiliate_status,
+        partnership_type=filters.partnership_type,
     )
     return json_response(body)
 
@@ -361,12 +381,7 @@ async def list_my_partnerships(
     caller: ProductList,
     conn: Conn,
     page: Page,
-    affiliate_status: Annotated[
-        AffiliateStatus | None, Query(description="Only partnerships in this status.")
-    ] = None,
-    partnership_type: Annotated[
-        PartnershipType | None, Query(description="Only partnerships of this type.")
-    ] = None,
+    filters: Filters,
 ) -> Response:
     """Every partnership where your business is the partner, across owners, newest first."""
     body = await service.list_my_partnerships(
@@ -374,8 +389,8 @@ async def list_my_partnerships(
         caller.business_id,
         page,
         _scheme(request),
-        affiliate_status=affiliate_status.value if affiliate_status else None,
-        partnership_type=partnership_type.value if partnership_type else None,
+        affiliate_status=filters.affiliate_status,
+        partnership_type=filters.partnership_type,
     )
     return json_response(body)
 

@@ -106,10 +106,7 @@ async def list_partners(
     """One page of a product's partners, newest first (the owner's view)."""
     pid = parse_id(product_id, product_not_found())
     query = repo.partnerships_query()
-    if affiliate_status is not None:
-        query = query.where(pp.c.affiliate_status == affiliate_status)
-    if partnership_type is not None:
-        query = query.where(pp.c.partnership_type == partnership_type)
+    query = _filtered(query, affiliate_status, partnership_type)
     rows, fields = await partnering.list_links(
         conn, partnering.PRODUCTS, owner_business_id, pid, query, page
     )
@@ -121,6 +118,15 @@ async def list_partners(
 # Every status change is ONE conditional write whose guard is the transition table's allowed
 # source statuses (and the If-Match versions, if any): of concurrent decisions exactly one
 # wins. Only when the guard fails is the row read again, to say why (404, 412 or 409).
+
+
+def _filtered(query: Any, affiliate_status: str | None, partnership_type: str | None) -> Any:
+    """``query`` narrowed to one status and/or one type (the lists' optional filters)."""
+    if affiliate_status is not None:
+        query = query.where(pp.c.affiliate_status == affiliate_status)
+    if partnership_type is not None:
+        query = query.where(pp.c.partnership_type == partnership_type)
+    return query
 
 
 def partner_not_found() -> NotFound:
@@ -563,9 +569,6 @@ async def list_my_partnerships(
 ) -> dict[str, Any]:
     """Every partnership where the caller is the partner, across owners, newest first."""
     query = repo.partnerships_query().where(pp.c.partner_business_id == partner_business_id)
-    if affiliate_status is not None:
-        query = query.where(pp.c.affiliate_status == affiliate_status)
-    if partnership_type is not None:
-        query = query.where(pp.c.partnership_type == partnership_type)
+    query = _filtered(query, affiliate_status, partnership_type)
     rows, fields = await fetch_page(conn, query, pp.c.id, page)
     return {"data": await render_partnerships(conn, rows, scheme), **fields}
