@@ -32,11 +32,12 @@ from sqlalchemy import and_, bindparam, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import accept_key, authenticate, key_prefix
 from product_partners.db import request_connection
 from product_partners.errors import DomainError
+from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
 from product_partners.jsonutil import json_response
 from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor, page_of
@@ -246,8 +247,8 @@ class HotPath:
             return
         body = b""
         if method == "POST":
-            body = await _read_body(receive)
-            receive = _replay(body)
+            body, disconnected = await read_body(receive)
+            receive = replay_body(body, disconnected, receive)
         product = int(product_id)
         if product > MAX_ID or (partnership_id is not None and int(partnership_id) > MAX_ID):
             await self.app(scope, receive, send)
@@ -440,29 +441,3 @@ def _page_request(query_string: bytes) -> PageRequest | None:
     except DomainError:
         return None
     return PageRequest(page_size=int(size_text), after_id=after, before_id=before)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Receive:
-    """A receive that hands ``body`` out once, then waits like a finished request."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive

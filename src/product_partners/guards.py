@@ -54,7 +54,7 @@ class RequestGuardsMiddleware:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
                 break
-        body, more = await _read_body(receive)
+        body, more = await read_body(receive)
         problem = None
         if body:
             problem = _content_type_problem(content_type) or self._body_problem(body)
@@ -69,7 +69,7 @@ class RequestGuardsMiddleware:
                 **scope,
                 "headers": [*scope["headers"], (b"content-type", b"application/json")],
             }
-        await self.app(scope, _replay(body, more, receive), send)
+        await self.app(scope, replay_body(body, more, receive), send)
 
     def _body_problem(self, body: bytes) -> tuple[int, str, str, str] | None:
         try:
@@ -153,7 +153,7 @@ def json_depth(body: bytes) -> int:
     return deepest
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+async def read_body(receive: Receive) -> tuple[bytes, bool]:
     """The whole body (the outer middleware caps its size). ``more`` is True if the client
     disconnected before the end (the app then sees the disconnect)."""
     chunks: list[bytes] = []
@@ -166,7 +166,8 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
+def replay_body(body: bytes, disconnected: bool, receive: Receive) -> Receive:
+    """A receive that hands out the body read by :func:`read_body` once, then the client's."""
     sent = False
 
     async def replay() -> Message:
