@@ -41,21 +41,8 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     if backend == "postgresql":
         if url.get_driver_name() != "asyncpg":
             url = url.set(drivername="postgresql+asyncpg")
-        connect_args: dict[str, Any] = {
-            "timeout": settings.database_timeout,
-            "command_timeout": settings.database_timeout,
-            "server_settings": {"application_name": "product-partners"},
-        }
-        if not settings.database_pgbouncer:
-            # asyncpg prepares statements; after five runs PostgreSQL may switch one to a generic
-            # plan, estimated for an average product (~10 partners). With the default
-            # random_page_cost (4, spinning disks) that plan is "read every partnership of the
-            # product, then sort": a page of a product with many partners then costs what all
-            # its partners do. The SSD value keeps the generic plan on the (product_id, id)
-            # index, so a page costs its 25 rows. (PgBouncer refuses unknown startup
-            # parameters: there, set it on the database, see README.)
-            connect_args["server_settings"]["random_page_cost"] = "1.1"
-        else:
+        connect_args = asyncpg_connect_args(settings)
+        if settings.database_pgbouncer:
             # PgBouncer (transaction pooling) may hand each transaction a different server
             # connection: no prepared statement may outlive its transaction (see
             # PgBouncerConnection), so neither asyncpg nor SQLAlchemy may cache them.
@@ -79,6 +66,25 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     if backend == "sqlite":
         _configure_sqlite(engine, autocommit)
     return engine
+
+
+def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments, for the engine and for the hot path's own pool."""
+    connect_args: dict[str, Any] = {
+        "timeout": settings.database_timeout,
+        "command_timeout": settings.database_timeout,
+        "server_settings": {"application_name": "product-partners"},
+    }
+    if not settings.database_pgbouncer:
+        # asyncpg prepares statements; after five runs PostgreSQL may switch one to a generic
+        # plan, estimated for an average product (~10 partners). With the default
+        # random_page_cost (4, spinning disks) that plan is "read every partnership of the
+        # product, then sort": a page of a product with many partners then costs what all
+        # its partners do. The SSD value keeps the generic plan on the (product_id, id)
+        # index, so a page costs its 25 rows. (PgBouncer refuses unknown startup
+        # parameters: there, set it on the database, see README.)
+        connect_args["server_settings"]["random_page_cost"] = "1.1"
+    return connect_args
 
 
 def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:

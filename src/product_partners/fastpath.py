@@ -26,16 +26,17 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import asyncpg
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, func, literal_column, select, true
+from sqlalchemy import and_, bindparam, func, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from product_partners.auth.dependencies import accept_key, authenticate, key_prefix
-from product_partners.db import request_connection
+from product_partners.auth.dependencies import Caller, accept_key, key_prefix
+from product_partners.driver_pool import DriverPool
 from product_partners.errors import DomainError
 from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
@@ -78,11 +79,10 @@ def _json_list(select_from: Any, where: Any, table: Any) -> Any:
 
 # The caller's key row, found by the token's prefix; verified in Python (auth.accept_key).
 KEY_COLUMNS = ("id", "business_id", "key_hash", "scopes", "revoked_at", "last_used_at")
-_KEY = (
-    select(*(api_keys.c[name].label(f"key_{name}") for name in KEY_COLUMNS))
-    .where(api_keys.c.prefix == bindparam("prefix"))
-    .cte("caller_key")
+_KEY_ROW = select(*(api_keys.c[name].label(f"key_{name}") for name in KEY_COLUMNS)).where(
+    api_keys.c.prefix == bindparam("prefix")
 )
+_KEY = _KEY_ROW.cte("caller_key")
 KeyRow = namedtuple("KeyRow", KEY_COLUMNS)  # type: ignore[misc]
 
 
@@ -123,6 +123,12 @@ def _with_key(rows: Any, descending: bool | None = None) -> Any:
 _OWNER = _KEY.c.key_business_id
 _LIMIT: Any = bindparam("page_limit")
 STATEMENTS: dict[str, Any] = {
+    # add: the key alone (the insert must wait for the key, scope and rate limit checks).
+    "key": _KEY_ROW,
+    # accept_key's last-use write, at most once a minute per key.
+    "touch": update(api_keys)
+    .where(api_keys.c.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now")),
     "get": _with_key(_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
     "first": _with_key(_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
     "after": _with_key(
@@ -188,9 +194,11 @@ class _Compiled:
     def rows(self, records: list[Any]) -> list[Any]:
         if not records:
             return []
-        if self.row_type is None:
-            self.row_type = namedtuple("Row", list(records[0].keys()), rename=True)  # type: ignore[misc]
-        return [self.row_type(*r) for r in records]
+        row_type = self.row_type
+        if row_type is None:
+            row_type = self.row_type = namedtuple("Row", list(records[0].keys()), rename=True)
+        make = row_type._make  # tuple.__new__ over the record: no per-field Python call
+        return [make(r) for r in records]
 
 
 class HotPath:
@@ -202,6 +210,7 @@ class HotPath:
         self.state = state  # the FastAPI app's state: engine, settings, rate limiter
         self._compiled: dict[str, _Compiled] | None = None
         self._routes: dict[str, Any] = {}
+        self._pool: DriverPool | None = None
 
     def _enabled(self) -> bool:
         engine: AsyncEngine | None = getattr(self.state, "engine", None)
@@ -213,11 +222,20 @@ class HotPath:
             and not settings.database_pgbouncer
         )
 
-    def _statements(self, engine: AsyncEngine) -> dict[str, _Compiled]:
+    def _connection(self) -> Any:
+        """A connection of the hot path's own pool (driver_pool.py), opened on first use."""
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = DriverPool(self.state.engine, self.state.settings)
+            self.state.hot_path_pool = pool  # closed by the app's shutdown
+        return pool.connection()
+
+    def _statements(self) -> dict[str, _Compiled]:
         if self._compiled is None:
+            dialect = self.state.engine.dialect
             compiled = {}
             for name, stmt in STATEMENTS.items():
-                c = stmt.compile(dialect=engine.dialect)
+                c = stmt.compile(dialect=dialect)
                 compiled[name] = _Compiled(c.string, tuple(c.positiontup or ()))
             compiled["add"] = _Compiled(
                 _ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
@@ -273,29 +291,14 @@ class HotPath:
                     break
         return route
 
-    async def _authorized(
-        self, scope: Scope, receive: Receive, conn: AsyncConnection, needed: str
-    ) -> int | None:
-        """The caller's business id, or None to let the FastAPI route answer."""
-        request = Request(scope, receive)
-        try:
-            caller = await authenticate(request, conn)
-        except DomainError:
-            return None
-        if needed not in caller.scopes:
-            return None
-        return caller.business_id
+    async def _run(self, conn: asyncpg.Connection, name: str, params: dict[str, Any]) -> list[Any]:
+        statement = self._statements()[name]
+        return statement.rows(await conn.fetch(statement.sql, *statement.args(params)))
 
-    async def _run(self, conn: AsyncConnection, name: str, params: dict[str, Any]) -> list[Any]:
-        statement = self._statements(conn.engine)[name]
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        return statement.rows(await raw.fetch(statement.sql, *statement.args(params)))
-
-    def _render(self, row: Any) -> dict[str, Any]:
+    def _render(self, row: Any, owner_domains: list[dict[str, Any]]) -> dict[str, Any]:
         return product_partner(
             row,
-            _json(row.owner_domains_json),
+            owner_domains,
             _json(row.pro_domains_json),
             self.state.settings.link_scheme,
         )
@@ -304,13 +307,14 @@ class HotPath:
         self,
         scope: Scope,
         receive: Receive,
-        conn: AsyncConnection,
+        conn: asyncpg.Connection,
         name: str,
         params: dict[str, Any],
         needed: str,
-    ) -> list[Any] | None:
-        """The key and the data in one statement; the rows if the key is live and holds
-        ``needed``, else None (the route then answers 401/403/429)."""
+    ) -> tuple[Caller, list[Any]] | None:
+        """The caller and the rows of statement ``name`` (which reads the caller's key row with
+        its data rows), if the key is live and holds ``needed``; else None (the route then
+        answers 401/403/429)."""
         request = Request(scope, receive)
         try:
             token, prefix = key_prefix(request)
@@ -321,21 +325,24 @@ class HotPath:
             return None  # no key with this prefix
         first = records[0]
         key = KeyRow(*(getattr(first, f"key_{column}") for column in KEY_COLUMNS))
+
+        def touch(key_id: int, now: datetime) -> Any:
+            touch_key = self._statements()["touch"]
+            return conn.execute(touch_key.sql, *touch_key.args({"key_id": key_id, "now": now}))
+
         try:
-            caller = await accept_key(request, conn, token, key)
+            caller = await accept_key(request, token, key, touch)
         except DomainError:
             return None
         if needed not in caller.scopes:
             return None
-        return [r for r in records if r.id is not None]
+        return caller, records
 
     async def _get(
         self, scope: Scope, receive: Receive, product: int, partnership: str, _body: bytes
     ) -> Any:
-        async with request_connection(
-            self.state.engine, self.state.settings.database_timeout
-        ) as conn:
-            rows = await self._keyed_rows(
+        async with self._connection() as conn:
+            keyed = await self._keyed_rows(
                 scope,
                 receive,
                 conn,
@@ -343,9 +350,10 @@ class HotPath:
                 {"product_id": product, "partnership_id": int(partnership)},
                 "product:read",
             )
-        if not rows:
+        if keyed is None or keyed[1][0].id is None:
             return None
-        body = self._render(rows[0])
+        row = keyed[1][0]
+        body = self._render(row, _json(row.owner_domains_json))
         return json_response(body, headers={"ETag": etag(body["version"])})
 
     async def _list(
@@ -361,14 +369,15 @@ class HotPath:
             name, params["page_after"] = "after", page.after_id
         else:
             name = "first"
-        async with request_connection(
-            self.state.engine, self.state.settings.database_timeout
-        ) as conn:
-            rows = await self._keyed_rows(scope, receive, conn, name, params, "product:list")
-        if not rows:
+        async with self._connection() as conn:
+            keyed = await self._keyed_rows(scope, receive, conn, name, params, "product:list")
+        if keyed is None or keyed[1][0].id is None:
             return None  # not the caller's product, or an empty page: the route says which
+        rows = keyed[1]
         rows, fields = page_of(page, rows)
-        return json_response({"data": [self._render(r) for r in rows], **fields})
+        # The owner's domains are the same on every row of the page: decode them once.
+        owner_domains = _json(rows[0].owner_domains_json)
+        return json_response({"data": [self._render(r, owner_domains) for r in rows], **fields})
 
     async def _add(
         self, scope: Scope, receive: Receive, product: int, _id: None, body: bytes
@@ -377,25 +386,24 @@ class HotPath:
             data = CreatePartnerRequest.model_validate_json(body)
         except ValidationError:
             return None
-        async with request_connection(
-            self.state.engine, self.state.settings.database_timeout
-        ) as conn:
-            owner = await self._authorized(scope, receive, conn, "product:update")
-            if owner is None:
+        async with self._connection() as conn:
+            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, "product:update")
+            if keyed is None:
                 return None
             rows = await self._run(
                 conn,
                 "add",
                 {
                     "product_id": product,
-                    "owner": owner,
+                    "owner": keyed[0].business_id,
                     "partner_unique_id": data.partner_unique_id,
                     "now": datetime.now(UTC),
                 },
             )
         if not rows:
             return None
-        created = self._render(rows[0])
+        row = rows[0]
+        created = self._render(row, _json(row.owner_domains_json))
         return json_response(created, headers={"ETag": etag(created["version"])})
 
 

@@ -69,18 +69,28 @@ def key_prefix(request: Request) -> tuple[str, str]:
     return token, prefix
 
 
+# Marks a key as used, given its id and the time: (key_id, now) -> awaitable.
+TouchKey = Callable[[int, datetime], Awaitable[object]]
+
+
 async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     token, prefix = key_prefix(request)
     row = await _KEY_LOOKUP.first(conn, prefix=prefix)
-    return await accept_key(request, conn, token, row)
+
+    def touch(key_id: int, now: datetime) -> Awaitable[object]:
+        statement = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
+        return conn.execute(statement)
+
+    return await accept_key(request, token, row, touch)
 
 
-async def accept_key(request: Request, conn: AsyncConnection, token: str, row: Any) -> Caller:
+async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
     """The caller, if ``row`` (the key row found by the token's prefix, or None) is the token's
-    live key: constant-time hash comparison, revocation, last use, rate limit.
+    live key: constant-time hash comparison, revocation, last use (``touch`` writes it), rate
+    limit.
 
     Split from :func:`authenticate` so that the hot path (fastpath.py) can read the key row in
-    the same statement as the data it serves."""
+    the same statement as the data it serves, on its own connection."""
     if row is None or not matches(token, row.key_hash):
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
     if row.revoked_at is not None:
@@ -90,7 +100,7 @@ async def accept_key(request: Request, conn: AsyncConnection, token: str, row: A
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=UTC)
     if last is None or now - last > LAST_USED_RESOLUTION:
-        await conn.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
+        await touch(row.id, now)
     caller = Caller(
         business_id=row.business_id, key_id=row.id, scopes=frozenset(row.scopes.split())
     )
