@@ -3,6 +3,7 @@ through the real Redis by several app instances, fail open when Redis is unreach
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -199,3 +200,33 @@ async def test_failures_are_logged_at_most_once_per_interval(
     assert len(messages) == 3, messages
     assert "49 earlier failures not logged" in messages[1]
     assert "reachable again" in messages[2]
+
+
+def test_in_memory_counting_starts_no_thread_per_request_and_frees_expired_counters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from limits import RateLimitItemPerSecond
+
+    from product_partners.ratelimit import SweptMemoryStorage
+
+    storage = SweptMemoryStorage()
+    started: list[object] = []
+    original_start = threading.Thread.start
+    monkeypatch.setattr(
+        threading.Thread, "start", lambda self: (started.append(self), original_start(self))
+    )
+    limiter = RateLimiter(RateLimitItemPerSecond(1000), storage)
+
+    async def hits(n: int) -> list[int]:
+        decisions = [await limiter.hit(f"key-{i % 7}") for i in range(n)]
+        return [int(dict(d.headers)[b"x-ratelimit-remaining"]) for d in decisions if d]
+
+    remaining = asyncio.run(hits(700))
+    assert started == []  # limits' own storage would start a timer thread every 10 ms
+    assert min(remaining) == 1000 - 100  # 100 hits per key, counted exactly
+    assert len(storage.storage) >= 7
+
+    # Once the window has passed, the next request's sweep frees the old counters.
+    time.sleep(1.1 + SweptMemoryStorage.SWEEP_SECONDS)
+    asyncio.run(hits(1))
+    assert len(storage.storage) == 1
