@@ -13,6 +13,9 @@ plain ``asyncpg`` pool with the engine's database, connection arguments and capa
 - **First come, first served**, as ``db.request_connection``: a FIFO semaphore sized to the
   pool admits requests in arrival order; waiting longer than ``DATABASE_TIMEOUT`` raises
   TimeoutError, which the request middleware answers with 503.
+- **Timestamps travel as text** (``timestamptz``, session time zone UTC) and are parsed by
+  ``datetime.fromisoformat`` (C): asyncpg's binary decoder builds each value with Python
+  arithmetic, ~1.4 us of CPU against ~0.2 us, and a page of partnerships holds ~150 of them.
 - **A connection that failed a statement is terminated**, not returned: after a timeout or a
   lost server its state is unknown, and asyncpg would otherwise wait for the cancellation of
   the statement before reuse (forever on a hung server).
@@ -24,6 +27,7 @@ connections: this pool's and SQLAlchemy's (README, "Configuration").
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -41,6 +45,16 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Nothing to reset: the hot path sets no session state (see module docstring)."""
 
 
+async def _text_timestamps(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=datetime.isoformat,
+        decoder=datetime.fromisoformat,
+        format="text",
+    )
+
+
 class DriverPool:
     """asyncpg connections for ``engine``'s database, one per request."""
 
@@ -49,6 +63,8 @@ class DriverPool:
         self.size = _capacity(engine, settings)
         self.timeout = settings.database_timeout
         self.connect_args = asyncpg_connect_args(settings)
+        # Timestamps are read as text (see _text_timestamps): in UTC, as the engine returns them.
+        self.connect_args["server_settings"]["timezone"] = "UTC"
         self._pool: asyncpg.Pool | None = None
         self._gate: asyncio.Semaphore | None = None
         self._opening: asyncio.Lock | None = None
@@ -92,6 +108,7 @@ class DriverPool:
                     max_size=self.size,
                     max_inactive_connection_lifetime=IDLE_SECONDS,
                     reset=_keep_session,
+                    init=_text_timestamps,
                     **self.connect_args,
                 )
                 self._gate = asyncio.Semaphore(self.size)
