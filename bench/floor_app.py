@@ -1,49 +1,63 @@
 """The floor: the least a Python service can do for the benchmarked operations.
 
-A bare Starlette app on an asyncpg pool: no auth, no validation layer, no ORM/Core, one
-prepared statement per request, orjson out. It runs under the same uvicorn (uvloop + httptools)
-and worker count as the service, on the same database, so ``service / floor`` shows what our
-layers cost. Configured by environment: ``FLOOR_DSN`` (asyncpg DSN), ``FLOOR_POOL_SIZE``.
+A bare Starlette app on an asyncpg pool with asyncpg's defaults: no auth, no validation layer,
+no ORM/Core per request, one prepared statement per request (the very SQL the service's hot
+path runs, minus the API key it reads with the data), orjson out. It runs under the same
+uvicorn (uvloop + httptools) and worker count as the service, on the same database, so
+``service / floor`` shows what our layers cost. Configured by environment: ``FLOOR_DSN``
+(asyncpg DSN), ``FLOOR_POOL_SIZE``.
 """
 
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from product_partners.fastpath import ADD_SQL, partner_rows, pp
+
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+# The bench owner (bench/seed.py): the service learns it from the API key; the floor has none.
+OWNER = 1
 
-# The same single insert the service's add-partner ends with (partner looked up by unique id).
-ADD = """
-INSERT INTO product_partners (product_id, partner_business_id, partnership_type,
-                              affiliate_status, approved_at, created_at, updated_at)
-SELECT $1, b.id, 'affiliate', 'approved', now(), now(), now()
-FROM businesses b WHERE b.unique_id = $2
-ON CONFLICT (product_id, partner_business_id) DO NOTHING
-RETURNING id, product_id, partner_business_id, partnership_type, affiliate_status,
-          approved_at, created_at
-"""
 
-_SELECT = """
-SELECT pp.id, pp.product_id, pp.partnership_type, pp.affiliate_status,
-       pp.message_to_product_owner, pp.requested_at, pp.approved_at, pp.rejected_at,
-       pp.created_at, pp.store_id,
-       b.id AS partner_id, b.unique_id AS partner_unique_id, b.username AS partner_username,
-       b.account_holder AS partner_account_holder, b.email AS partner_email,
-       b.logo AS partner_logo, b.is_banned AS partner_is_banned
-FROM product_partners pp JOIN businesses b ON b.id = pp.partner_business_id
-"""
-# The same 25-row keyset read (plus one to know whether a next page exists).
-LIST = _SELECT + "WHERE pp.product_id = $1 ORDER BY pp.id DESC LIMIT 26"
-LIST_AFTER = _SELECT + "WHERE pp.product_id = $1 AND pp.id < $2 ORDER BY pp.id DESC LIMIT 26"
-GET = _SELECT + "WHERE pp.product_id = $1 AND pp.id = $2"
+def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
+    compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+# The service's own data statements (fastpath.py), without the API key it reads with them:
+# the partnerships with their partner, product and store, the owner's domains and the
+# approved affiliate_pro domains as JSON. Compiled once at import, as the service does.
+_PAGE = partner_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
+GET = _sql(partner_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
+LIST = _sql(_PAGE)
+LIST_AFTER = _sql(_PAGE.where(pp.c.id < bindparam("after")))
+# The same single insert statement as the service's add (ownership, partner, insert, row).
+ADD = ADD_SQL
+JSON_COLUMNS = ("owner_domains_json", "pro_domains_json")
+
+
+def _run_args(statement: tuple[str, tuple[str, ...]], **params: Any) -> list[Any]:
+    params.setdefault("page_limit", 26)  # 25 rows, plus one to know whether a next page exists
+    return [params[name] for name in statement[1]]
+
+
+def _row(record: Any) -> dict[str, Any]:
+    row = dict(record)
+    for name in JSON_COLUMNS:  # already JSON text: embedded as it is
+        if row[name] is not None:
+            row[name] = orjson.Fragment(row[name])
+    return row
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -52,13 +66,14 @@ def _json(data: Any, status: int = 200) -> Response:
 
 async def add(request: Request) -> Response:
     body = orjson.loads(await request.body())
+    product_id = int(request.path_params["product_id"])
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(
-            ADD, int(request.path_params["product_id"]), body["partner_unique_id"]
+            ADD, product_id, OWNER, body["partner_unique_id"], datetime.now(UTC)
         )
     if row is None:
         return _json({"error": "Conflict"}, 409)
-    return _json(dict(row))
+    return _json(_row(row))
 
 
 async def list_partners(request: Request) -> Response:
@@ -66,20 +81,25 @@ async def list_partners(request: Request) -> Response:
     after = request.query_params.get("after")
     async with request.app.state.pool.acquire() as conn:
         if after is None:
-            rows = await conn.fetch(LIST, product_id)
+            rows = await conn.fetch(LIST[0], *_run_args(LIST, owner=OWNER, product_id=product_id))
         else:
-            rows = await conn.fetch(LIST_AFTER, product_id, int(after))
-    return _json({"data": [dict(r) for r in rows[:25]], "has_next": len(rows) > 25})
+            args = _run_args(LIST_AFTER, owner=OWNER, product_id=product_id, after=int(after))
+            rows = await conn.fetch(LIST_AFTER[0], *args)
+    return _json({"data": [_row(r) for r in rows[:25]], "has_next": len(rows) > 25})
 
 
 async def get_partner(request: Request) -> Response:
+    args = _run_args(
+        GET,
+        owner=OWNER,
+        product_id=int(request.path_params["product_id"]),
+        partnership_id=int(request.path_params["id"]),
+    )
     async with request.app.state.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            GET, int(request.path_params["product_id"]), int(request.path_params["id"])
-        )
+        row = await conn.fetchrow(GET[0], *args)
     if row is None:
         return _json({"error": "Not Found"}, 404)
-    return _json(dict(row))
+    return _json(_row(row))
 
 
 @asynccontextmanager

@@ -86,7 +86,7 @@ _KEY = _KEY_ROW.cte("caller_key")
 KeyRow = namedtuple("KeyRow", KEY_COLUMNS)  # type: ignore[misc]
 
 
-def _rows(owner: Any) -> Any:
+def partner_rows(owner: Any) -> Any:
     """partnerships_query() rows of ``owner``'s products, plus what render_partnerships() reads
     with separate statements: the owner's domains and the approved affiliate_pro domains."""
     owner_domains = _json_list(
@@ -129,17 +129,19 @@ STATEMENTS: dict[str, Any] = {
     "touch": update(api_keys)
     .where(api_keys.c.id == bindparam("key_id"))
     .values(last_used_at=bindparam("now")),
-    "get": _with_key(_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
-    "first": _with_key(_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
+    "get": _with_key(partner_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
+    "first": _with_key(
+        partner_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True
+    ),
     "after": _with_key(
-        _rows(_OWNER)
+        partner_rows(_OWNER)
         .where(pp.c.id < bindparam("page_after"))
         .order_by(pp.c.id.desc())
         .limit(_LIMIT),
         descending=True,
     ),
     "before": _with_key(
-        _rows(_OWNER)
+        partner_rows(_OWNER)
         .where(pp.c.id > bindparam("page_before"))
         .order_by(pp.c.id.asc())
         .limit(_LIMIT),
@@ -149,7 +151,7 @@ STATEMENTS: dict[str, Any] = {
 
 # The owner adds a partner: ownership, the partner, the insert and the response's rows in one
 # statement. Returns no row with ``id`` when anything is off (the FastAPI route then says why).
-_ADD_SQL = """
+ADD_SQL = """
 WITH target AS (
     SELECT id, unique_id, username, account_holder, email, logo, is_banned
     FROM businesses WHERE unique_id = $3
@@ -238,7 +240,7 @@ class HotPath:
                 c = stmt.compile(dialect=dialect)
                 compiled[name] = _Compiled(c.string, tuple(c.positiontup or ()))
             compiled["add"] = _Compiled(
-                _ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
+                ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
             )
             self._compiled = compiled
         return self._compiled
