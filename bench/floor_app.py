@@ -5,7 +5,8 @@ no ORM/Core per request, one prepared statement per request (the very SQL the se
 path runs, minus the API key it reads with the data), orjson out. It runs under the same
 uvicorn (uvloop + httptools) and worker count as the service, on the same database, so
 ``service / floor`` shows what our layers cost. Configured by environment: ``FLOOR_DSN``
-(asyncpg DSN), ``FLOOR_POOL_SIZE``.
+(asyncpg DSN), ``FLOOR_POOL_SIZE``, ``FLOOR_TUNED=1`` (the service's connection handling instead
+of asyncpg's defaults: the "tuned floor", which shows what our layers cost above the driver).
 """
 
 import os
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from product_partners.driver_pool import keep_session, text_timestamps
 from product_partners.fastpath import ADD_SQL, partner_rows, pp
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
@@ -106,11 +108,19 @@ async def get_partner(request: Request) -> Response:
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     size = int(os.environ.get("FLOOR_POOL_SIZE", "20"))
     # The same session settings as the service (see product_partners.db.create_engine).
+    server_settings = {"application_name": "floor", "random_page_cost": "1.1"}
+    options: dict[str, Any] = {}
+    if os.environ.get("FLOOR_TUNED") == "1":
+        # The "tuned floor": the connection handling of the service's hot path
+        # (product_partners.driver_pool): no reset query per release, timestamps as text.
+        server_settings["timezone"] = "UTC"
+        options = {"reset": keep_session, "init": text_timestamps}
     app.state.pool = await asyncpg.create_pool(
         os.environ["FLOOR_DSN"],
         min_size=size,
         max_size=size,
-        server_settings={"application_name": "floor", "random_page_cost": "1.1"},
+        server_settings=server_settings,
+        **options,
     )
     try:
         yield

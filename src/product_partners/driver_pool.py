@@ -41,11 +41,11 @@ from product_partners.settings import Settings
 IDLE_SECONDS = 60.0
 
 
-async def _keep_session(_connection: asyncpg.Connection) -> None:
+async def keep_session(_connection: asyncpg.Connection) -> None:
     """Nothing to reset: the hot path sets no session state (see module docstring)."""
 
 
-async def _text_timestamps(connection: asyncpg.Connection) -> None:
+async def text_timestamps(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
         "timestamptz",
         schema="pg_catalog",
@@ -63,7 +63,7 @@ class DriverPool:
         self.size = _capacity(engine, settings)
         self.timeout = settings.database_timeout
         self.connect_args = asyncpg_connect_args(settings)
-        # Timestamps are read as text (see _text_timestamps): in UTC, as the engine returns them.
+        # Timestamps are read as text (see text_timestamps): in UTC, as the engine returns them.
         self.connect_args["server_settings"]["timezone"] = "UTC"
         self._pool: asyncpg.Pool | None = None
         self._gate: asyncio.Semaphore | None = None
@@ -107,8 +107,8 @@ class DriverPool:
                     min_size=0,
                     max_size=self.size,
                     max_inactive_connection_lifetime=IDLE_SECONDS,
-                    reset=_keep_session,
-                    init=_text_timestamps,
+                    reset=keep_session,
+                    init=text_timestamps,
                     **self.connect_args,
                 )
                 self._gate = asyncio.Semaphore(self.size)
