@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from product_partners.driver_pool import keep_session, text_timestamps
+from product_partners.db import text_timestamps
 from product_partners.fastpath import ADD_SQL, partner_rows, pp
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
@@ -104,6 +104,10 @@ async def get_partner(request: Request) -> Response:
     return _json(_row(row))
 
 
+async def _no_reset(_connection: asyncpg.Connection) -> None:
+    """asyncpg still rolls back an open transaction; nothing else to reset."""
+
+
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     size = int(os.environ.get("FLOOR_POOL_SIZE", "20"))
@@ -111,10 +115,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     server_settings = {"application_name": "floor", "random_page_cost": "1.1"}
     options: dict[str, Any] = {}
     if os.environ.get("FLOOR_TUNED") == "1":
-        # The "tuned floor": the connection handling of the service's hot path
-        # (product_partners.driver_pool): no reset query per release, timestamps as text.
+        # The "tuned floor": the service's connection handling (product_partners.db): no
+        # reset query when a connection goes back to the pool, timestamps as text.
         server_settings["timezone"] = "UTC"
-        options = {"reset": keep_session, "init": text_timestamps}
+        options = {"reset": _no_reset, "init": text_timestamps}
     app.state.pool = await asyncpg.create_pool(
         os.environ["FLOOR_DSN"],
         min_size=size,

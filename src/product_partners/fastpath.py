@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
-from product_partners.driver_pool import DriverPool
+from product_partners.db import driver_connection
 from product_partners.errors import DomainError
 from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
@@ -212,7 +212,6 @@ class HotPath:
         self.state = state  # the FastAPI app's state: engine, settings, rate limiter
         self._compiled: dict[str, _Compiled] | None = None
         self._routes: dict[str, Any] = {}
-        self._pool: DriverPool | None = None
 
     def _enabled(self) -> bool:
         engine: AsyncEngine | None = getattr(self.state, "engine", None)
@@ -225,12 +224,8 @@ class HotPath:
         )
 
     def _connection(self) -> Any:
-        """A connection of the hot path's own pool (driver_pool.py), opened on first use."""
-        pool = self._pool
-        if pool is None:
-            pool = self._pool = DriverPool(self.state.engine, self.state.settings)
-            self.state.hot_path_pool = pool  # closed by the app's shutdown
-        return pool.connection()
+        """A pooled connection's bare asyncpg connection (db.driver_connection)."""
+        return driver_connection(self.state.engine, self.state.settings.database_timeout)
 
     def _statements(self) -> dict[str, _Compiled]:
         if self._compiled is None:

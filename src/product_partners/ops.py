@@ -8,7 +8,6 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.db_outages import discard_closed_connections
-from product_partners.driver_pool import DriverPool
 from product_partners.health import healthz, readyz
 from product_partners.metrics import Metrics, metrics_endpoint
 from product_partners.ratelimit import RateLimiter, build_rate_limiter
@@ -38,6 +37,3 @@ async def shutdown_operations(app: FastAPI) -> None:
     limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
     if limiter is not None:
         await limiter.close()
-    hot_path_pool: DriverPool | None = getattr(app.state, "hot_path_pool", None)
-    if hot_path_pool is not None:
-        await hot_path_pool.close()
