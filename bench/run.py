@@ -8,7 +8,8 @@ separate process over loopback. It prints requests/s, p50/p99 latency, the ratio
 CPU time per request and peak RSS per worker, and writes ``bench/results.json``.
 
 Environment (defaults in brackets):
-  BENCH_DURATION [10]  seconds per measurement      BENCH_WARMUP [2]  seconds of warm-up
+  BENCH_DURATION [8]  seconds per measurement       BENCH_WARMUP [2]  seconds of warm-up
+  BENCH_REPEATS [3]  measurements per operation and server, interleaved; medians reported
   BENCH_CONNECTIONS [64]  BENCH_THREADS [1] (wrk)   BENCH_WORKERS [1]  uvicorn workers
   BENCH_SIZES [10000,100000,1000000]  partnerships per run; BENCH_FLOOR_SIZE [100000]
   BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]  BENCH_POOL_SIZE [20] connections per worker
@@ -28,6 +29,7 @@ import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +64,8 @@ def env_int(name: str, default: int) -> int:
 
 @dataclass
 class Config:
-    duration: int = field(default_factory=lambda: env_int("BENCH_DURATION", 10))
+    duration: int = field(default_factory=lambda: env_int("BENCH_DURATION", 8))
+    repeats: int = field(default_factory=lambda: env_int("BENCH_REPEATS", 3))
     warmup: int = field(default_factory=lambda: env_int("BENCH_WARMUP", 2))
     connections: int = field(default_factory=lambda: env_int("BENCH_CONNECTIONS", 64))
     threads: int = field(default_factory=lambda: env_int("BENCH_THREADS", 1))
@@ -482,41 +485,64 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             key, _, value = pair.partition("=")
             service_env[key.strip()] = value.strip()
         floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
-        result: dict[str, Any] = {"partnerships": seeded.partnerships, "service": {}}
+        floor_ready = f"/floor/products/{seeded.hot_product_id}/partners"
+        # (name, command, environment, readiness path). At the floor size, the floor (asyncpg's
+        # defaults) is the yardstick; the tuned floor shares the service's connection handling,
+        # so service / tuned floor is what our layers cost on their own.
+        servers: list[tuple[str, Any, dict[str, str], str]] = [
+            ("service", service_command, service_env, "/openapi.json")
+        ]
+        if size == cfg.floor_size:
+            servers.append(("floor", floor_command, floor_env, floor_ready))
+            servers.append(
+                ("tuned_floor", floor_command, {**floor_env, "FLOOR_TUNED": "1"}, floor_ready)
+            )
+        result: dict[str, Any] = {"partnerships": seeded.partnerships}
         pairs = AddPairs()
-        with uvicorn_server(
-            "service", service_command, cfg.workers, service_env, "/openapi.json"
-        ) as service:
-            get_one = get_one_path(service.base)
+        with ExitStack() as stack:
+            running = {
+                name: stack.enter_context(uvicorn_server(name, command, cfg.workers, env, ready))
+                for name, command, env, ready in servers
+            }
+            get_one = get_one_path(running["service"].base)
             result["get_endpoint"] = (
                 get_one.replace("{}", "{id}", 1).replace("{}", "{id}") if get_one else None
             ) or "listProductPartners?page_size=1 (no get-one endpoint yet)"
-            ops = service_ops(service.base, seeded, get_one)
-            for name in cfg.ops:
-                result["service"][name] = measure(
-                    wrk, cfg, service, ops[name], seeded, pairs, f"service {name} {size}"
-                )
-            result["service_peak_rss_mb"] = round(service.peak_rss_mb(), 1)
-        if size == cfg.floor_size:
-            # The floor (asyncpg's defaults) is the yardstick; the tuned floor shares the
-            # service's connection handling, so service / tuned floor is our layers alone.
-            for floor_name, extra_env in (("floor", {}), ("tuned_floor", {"FLOOR_TUNED": "1"})):
-                result[floor_name] = {}
-                with uvicorn_server(
-                    "floor",
-                    floor_command,
-                    cfg.workers,
-                    {**floor_env, **extra_env},
-                    f"/floor/products/{seeded.hot_product_id}/partners",
-                ) as floor:
-                    ops = floor_ops(floor.base, seeded)
-                    for name in cfg.ops:
-                        result[floor_name][name] = measure(
-                            wrk, cfg, floor, ops[name], seeded, pairs, f"{floor_name} {name} {size}"
-                        )
-                    result[f"{floor_name}_peak_rss_mb"] = round(floor.peak_rss_mb(), 1)
+            ops = {
+                name: service_ops(server.base, seeded, get_one)
+                if name == "service"
+                else floor_ops(server.base, seeded)
+                for name, server in running.items()
+            }
+            # Repeats interleave the servers (service, floor, tuned floor, service, ...): the
+            # machine's speed drifts, and a ratio is only fair between neighbouring runs.
+            samples: dict[str, dict[str, list[dict[str, Any]]]] = {n: {} for n in running}
+            for op in cfg.ops:
+                for repeat in range(cfg.repeats):
+                    for name, server in running.items():
+                        label = f"{name} {op} {size} #{repeat + 1}"
+                        sample = measure(wrk, cfg, server, ops[name][op], seeded, pairs, label)
+                        samples[name].setdefault(op, []).append(sample)
+            for name, server in running.items():
+                result[name] = {op: combine(runs) for op, runs in samples[name].items()}
+                result[f"{name}_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
         log(f"  peak RSS per worker: service {result['service_peak_rss_mb']} MB")
     return result
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the repeats (errors are summed); the repeats' requests/s
+    and p99 are kept to show the spread."""
+    combined: dict[str, Any] = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        if key in ("non_2xx", "socket_errors"):
+            combined[key] = sum(values)
+        else:
+            combined[key] = statistics.median(values)
+    combined["rps_runs"] = [r["rps"] for r in runs]
+    combined["p99_ms_runs"] = [r["p99_ms"] for r in runs]
+    return combined
 
 
 # --- report --------------------------------------------------------------------------------
@@ -638,6 +664,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "config": {
             "duration_s": cfg.duration,
+            "repeats": cfg.repeats,
             "warmup_s": cfg.warmup,
             "connections": cfg.connections,
             "wrk_threads": cfg.threads,

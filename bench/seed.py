@@ -117,6 +117,8 @@ async def seed(dsn: str, businesses: int, products: int, partnerships: int) -> S
                     f" (SELECT max(id) FROM {table}))"
                 )
         await conn.execute("VACUUM ANALYZE")
+        # Write the bulk load out now, not during the first measurements.
+        await conn.execute("CHECKPOINT")
         total = await conn.fetchval("SELECT count(*) FROM product_partners")
         hot = await conn.fetch(
             "SELECT id FROM product_partners WHERE product_id = $1 ORDER BY id DESC",

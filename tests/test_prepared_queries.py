@@ -3,11 +3,13 @@ gives (on PostgreSQL they bypass it), and the per-request pool admission is firs
 served."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 
+import asyncpg
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import DateTime, bindparam, func, select
 
-from product_partners.db import PreparedQuery, create_engine, request_connection
+from product_partners.db import PreparedQuery, create_engine, driver_connection, request_connection
 from product_partners.pagination import KeysetQuery, PageRequest, fetch_page
 from product_partners.settings import Settings
 from product_partners.tables import businesses, product_partners
@@ -113,5 +115,48 @@ async def test_pool_admission_is_first_come_first_served(database_url):
             with pytest.raises(TimeoutError):
                 async with request_connection(engine, 0.05):
                     pass
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_driver_connections_share_the_pool_and_a_failed_one_is_not_reused(settings):
+    engine = create_engine(settings, pool_size=1, max_overflow=0)
+    try:
+        async with driver_connection(engine, 1.0) as conn:
+            first_pid = conn.get_server_pid()
+            assert await conn.fetchval("SELECT 1") == 1
+        # Back in the engine's pool: the next checkout, by either way, gets the same one.
+        async with driver_connection(engine, 1.0) as conn:
+            assert conn.get_server_pid() == first_pid
+        async with engine.connect() as sa_conn:
+            raw = (await sa_conn.get_raw_connection()).driver_connection
+            assert raw.get_server_pid() == first_pid
+
+        with pytest.raises(asyncpg.PostgresError):
+            async with driver_connection(engine, 1.0) as conn:
+                await conn.fetchval("SELECT 1/0")
+        # Invalidated, not returned: the next request gets a fresh connection.
+        async with driver_connection(engine, 1.0) as conn:
+            assert conn.get_server_pid() != first_pid
+        assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_timestamps_read_as_text_are_the_same_aware_datetimes(settings):
+    engine = create_engine(settings)
+    moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
+    try:
+        async with driver_connection(engine, 1.0) as conn:
+            value = await conn.fetchval("SELECT $1::timestamptz", moment)
+            assert value == moment and value.utcoffset() == timedelta(0)
+            whole = await conn.fetchval("SELECT '2026-03-01 05:30:15+00'::timestamptz")
+            assert whole == datetime(2026, 3, 1, 5, 30, 15, tzinfo=UTC)
+        async with engine.connect() as sa_conn:
+            assert (
+                await sa_conn.execute(select(func.cast(moment, DateTime(timezone=True))))
+            ).scalar() == moment
     finally:
         await engine.dispose()
