@@ -37,15 +37,14 @@ def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-# The service's own data statements (fastpath.py), without the API key it reads with them:
-# the partnerships with their partner, product and store, the owner's domains and the
-# approved affiliate_pro domains as JSON. Compiled once at import, as the service does.
+# The service's own statements (fastpath.py): ADD_SQL as it is, and the reads without the API
+# key the service reads with them: the partnerships with their partner, product and store,
+# the owner's domains and the approved affiliate_pro domains as JSON. Compiled once at import,
+# as the service does.
 _PAGE = partner_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
 GET = _sql(partner_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
 LIST = _sql(_PAGE)
 LIST_AFTER = _sql(_PAGE.where(pp.c.id < bindparam("after")))
-# The same single insert statement as the service's add (ownership, partner, insert, row).
-ADD = ADD_SQL
 JSON_COLUMNS = ("owner_domains_json", "pro_domains_json")
 
 
@@ -71,7 +70,7 @@ async def add(request: Request) -> Response:
     product_id = int(request.path_params["product_id"])
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(
-            ADD, product_id, OWNER, body["partner_unique_id"], datetime.now(UTC)
+            ADD_SQL, product_id, OWNER, body["partner_unique_id"], datetime.now(UTC)
         )
     if row is None:
         return _json({"error": "Conflict"}, 409)

@@ -73,7 +73,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
 
 
 def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    """asyncpg's connection arguments, for the engine and for the hot path's own pool."""
+    """asyncpg's connection arguments for the engine (PgBouncer mode adds its own)."""
     connect_args: dict[str, Any] = {
         "timeout": settings.database_timeout,
         "command_timeout": settings.database_timeout,
@@ -255,6 +255,23 @@ def _checkout_gate(engine: AsyncEngine) -> asyncio.Semaphore | None:
 # --- prepared hot-path queries --------------------------------------------------------------
 
 
+class NamedRows:
+    """asyncpg records as named tuples: attribute reads at C speed, like SQLAlchemy's Row. The
+    tuple type is made once, from the first result's columns."""
+
+    def __init__(self) -> None:
+        self._row_type: Any = None
+
+    def __call__(self, records: list[Any]) -> list[Any]:
+        if not records:
+            return []
+        row_type = self._row_type
+        if row_type is None:
+            row_type = self._row_type = namedtuple("Row", list(records[0].keys()), rename=True)
+        make = row_type._make  # tuple.__new__ over the record: no per-field Python call
+        return [make(r) for r in records]
+
+
 class PreparedQuery:
     """A Core SELECT built once, with named ``bindparam()`` values, for the hot paths.
 
@@ -271,8 +288,7 @@ class PreparedQuery:
         # Per dialect (one process may serve several, e.g. the test suite): the SQL text and
         # the order of its parameters when it can run on asyncpg directly, else None.
         self._compiled: dict[tuple[str, str], tuple[str, tuple[str, ...]] | None] = {}
-        # Rows as named tuples: attribute reads at C speed, like SQLAlchemy's Row.
-        self._row_type: Any = None
+        self._rows = NamedRows()
 
     def _compile(self, conn: AsyncConnection) -> tuple[str, tuple[str, ...]] | None:
         dialect = conn.dialect
@@ -307,14 +323,7 @@ class PreparedQuery:
                 except BaseException as exc:
                     await _discard_if_broken(conn, exc)
                     raise
-                if not records:
-                    return []
-                row_type = self._row_type
-                if row_type is None:
-                    row_type = self._row_type = namedtuple(
-                        "Row", list(records[0].keys()), rename=True
-                    )
-                return [row_type(*r) for r in records]
+                return self._rows(records)
         return list((await conn.execute(self.statement, params)).all())
 
     async def first(self, conn: AsyncConnection, **params: Any) -> Any | None:

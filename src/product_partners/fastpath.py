@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
-from product_partners.db import driver_connection
+from product_partners.db import NamedRows, driver_connection
 from product_partners.errors import DomainError
 from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
@@ -183,24 +183,15 @@ FROM ins, target, owned
 
 
 class _Compiled:
-    """A statement compiled once for asyncpg: SQL text, parameter order, row type."""
+    """A statement compiled once for asyncpg: SQL text, parameter order, rows as tuples."""
 
     def __init__(self, sql: str, names: tuple[str, ...]) -> None:
         self.sql = sql
         self.names = names
-        self.row_type: Any = None
+        self.rows = NamedRows()
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         return [params[n] for n in self.names]
-
-    def rows(self, records: list[Any]) -> list[Any]:
-        if not records:
-            return []
-        row_type = self.row_type
-        if row_type is None:
-            row_type = self.row_type = namedtuple("Row", list(records[0].keys()), rename=True)
-        make = row_type._make  # tuple.__new__ over the record: no per-field Python call
-        return [make(r) for r in records]
 
 
 class HotPath:

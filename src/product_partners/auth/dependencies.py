@@ -90,7 +90,7 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     limit.
 
     Split from :func:`authenticate` so that the hot path (fastpath.py) can read the key row in
-    the same statement as the data it serves, on its own connection."""
+    the same statement as the data it serves, on the bare asyncpg connection."""
     if row is None or not matches(token, row.key_hash):
         raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
     if row.revoked_at is not None:
