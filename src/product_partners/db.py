@@ -67,7 +67,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     engine = create_async_engine(url, **kwargs)
     if backend == "sqlite":
         _configure_sqlite(engine, autocommit)
-    elif backend == "postgresql" and not settings.database_pgbouncer:
+    elif backend == "postgresql" and text_timestamps_enabled(settings):
         _configure_postgres(engine)
     return engine
 
@@ -88,10 +88,19 @@ def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
         # index, so a page costs its 25 rows. (PgBouncer refuses unknown startup
         # parameters: there, set it on the database, see README.)
         connect_args["server_settings"]["random_page_cost"] = "1.1"
+    if text_timestamps_enabled(settings):
         # Timestamps travel as text (text_timestamps): in UTC, in ISO format.
         connect_args["server_settings"]["timezone"] = "UTC"
         connect_args["server_settings"]["datestyle"] = "ISO"
     return connect_args
+
+
+def text_timestamps_enabled(settings: Settings) -> bool:
+    """Whether connections read timestamps as text (the one place that decides it). Not behind
+    PgBouncer: the text form depends on the session's TimeZone and DateStyle, which there
+    belong to server connections shared by many clients, and the hot path, which gains the
+    most from it, is off in PgBouncer mode anyway."""
+    return not settings.database_pgbouncer
 
 
 async def text_timestamps(connection: asyncpg.Connection) -> None:
@@ -272,6 +281,21 @@ class NamedRows:
         return [make(r) for r in records]
 
 
+def compile_for_asyncpg(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``statement``'s SQL text and the order of its named parameters, when it can run on the
+    asyncpg connection as it is; None when it needs SQLAlchemy (another driver, values that
+    SQLAlchemy converts, parameters expanded at execution)."""
+    compiled = statement.compile(dialect=dialect)
+    direct = (
+        dialect.driver == "asyncpg"
+        and not compiled._bind_processors  # no per-value conversion needed
+        and not compiled.literal_execute_params
+        and not compiled.post_compile_params
+        and compiled.positiontup is not None
+    )
+    return (compiled.string, tuple(compiled.positiontup or ())) if direct else None
+
+
 class PreparedQuery:
     """A Core SELECT built once, with named ``bindparam()`` values, for the hot paths.
 
@@ -293,19 +317,9 @@ class PreparedQuery:
     def _compile(self, conn: AsyncConnection) -> tuple[str, tuple[str, ...]] | None:
         dialect = conn.dialect
         key = (dialect.name, dialect.driver)
-        if key in self._compiled:
-            return self._compiled[key]
-        compiled = self.statement.compile(dialect=dialect)
-        direct = (
-            dialect.driver == "asyncpg"
-            and not compiled._bind_processors  # no per-value conversion needed
-            and not compiled.literal_execute_params
-            and not compiled.post_compile_params
-            and compiled.positiontup is not None
-        )
-        result = (compiled.string, tuple(compiled.positiontup or ())) if direct else None
-        self._compiled[key] = result
-        return result
+        if key not in self._compiled:
+            self._compiled[key] = compile_for_asyncpg(self.statement, dialect)
+        return self._compiled[key]
 
     @property
     def runs_on_driver(self) -> bool:

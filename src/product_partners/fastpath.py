@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
-from product_partners.db import NamedRows, driver_connection
+from product_partners.db import NamedRows, compile_for_asyncpg, driver_connection
 from product_partners.errors import DomainError
 from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
@@ -223,8 +223,10 @@ class HotPath:
             dialect = self.state.engine.dialect
             compiled = {}
             for name, stmt in STATEMENTS.items():
-                c = stmt.compile(dialect=dialect)
-                compiled[name] = _Compiled(c.string, tuple(c.positiontup or ()))
+                sql_and_names = compile_for_asyncpg(stmt, dialect)
+                if sql_and_names is None:  # a statement edited into one asyncpg cannot run
+                    raise RuntimeError(f"hot path statement {name!r} needs SQLAlchemy")
+                compiled[name] = _Compiled(*sql_and_names)
             compiled["add"] = _Compiled(
                 ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
             )
