@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 import asyncpg
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, bindparam, func, literal_column, select, true, update
+from sqlalchemy import Text, and_, bindparam, cast, func, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -67,10 +67,12 @@ def _domain_object(table: Any) -> Any:
 
 
 def _json_list(select_from: Any, where: Any, table: Any) -> Any:
-    """A scalar subquery: the domains of ``table`` matching ``where`` as a JSON array, by id."""
+    """A scalar subquery: the domains of ``table`` matching ``where`` as a JSON array, by id,
+    sent as text. (As ``json``, the dialect's codec would decode the owner's domains once per
+    row of a page; as text, ``_json`` decodes them once per page.)"""
     aggregated = func.json_agg(aggregate_order_by(_domain_object(table), table.c.id))
     return (
-        select(func.coalesce(aggregated, literal_column("'[]'::json")))
+        select(cast(func.coalesce(aggregated, literal_column("'[]'::json")), Text))
         .select_from(select_from)
         .where(where)
         .scalar_subquery()
@@ -172,12 +174,12 @@ SELECT ins.*,
        target.is_banned AS partner_is_banned,
        $2::bigint AS owner_business_id, owned.slug AS product_slug,
        owned.is_affiliate_pro_enabled AS product_affiliate_pro_enabled,
-       NULL::varchar AS store_unique_id, NULL::json AS pro_domains_json,
+       NULL::varchar AS store_unique_id, NULL::text AS pro_domains_json,
        (SELECT coalesce(json_agg(json_build_object('id', cd.id, 'business_id', cd.business_id,
                                                    'full_url', cd.full_url) ORDER BY cd.id),
                         '[]'::json)
         FROM stores s JOIN custom_domains cd ON cd.id = s.custom_domain_id
-        WHERE s.business_id = $2 AND s.is_active) AS owner_domains_json
+        WHERE s.business_id = $2 AND s.is_active)::text AS owner_domains_json
 FROM ins, target, owned
 """
 
@@ -398,8 +400,7 @@ class HotPath:
 
 
 def _json(value: Any) -> list[dict[str, Any]]:
-    """A JSON aggregate column: text from a bare asyncpg connection, already decoded from one
-    that SQLAlchemy's dialect set codecs on."""
+    """A JSON aggregate column, sent as text (see ``_json_list``)."""
     if value is None:
         return []
     return orjson.loads(value) if isinstance(value, str | bytes) else value
