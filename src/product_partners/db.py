@@ -60,8 +60,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
         )
     elif backend == "sqlite":
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    # JSON columns and aggregates (the hot path reads domains as json_agg) decode with orjson,
-    # ~4x faster than the json module SQLAlchemy uses otherwise.
+    # JSON columns decode with orjson, ~4x faster than the json module SQLAlchemy uses otherwise.
     kwargs["json_deserializer"] = orjson.loads
     kwargs.update(overrides)
     engine = create_async_engine(url, **kwargs)
