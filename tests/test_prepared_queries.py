@@ -1,4 +1,4 @@
-"""Hot-path query helpers: PreparedQuery and KeysetQuery give what SQLAlchemy's own execution
+"""Hot-path query helpers: PreparedQuery gives what SQLAlchemy's own execution
 gives (on PostgreSQL they bypass it), and the per-request pool admission is first come, first
 served."""
 
@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import DateTime, bindparam, func, select
 
 from product_partners.db import PreparedQuery, create_engine, driver_connection, request_connection
-from product_partners.pagination import KeysetQuery, PageRequest, fetch_page
 from product_partners.settings import Settings
 from product_partners.tables import businesses, product_partners
 
@@ -19,10 +18,11 @@ BY_UNIQUE_ID = PreparedQuery(
         businesses.c.unique_id == bindparam("unique_id")
     )
 )
-PARTNERS = select(product_partners.c.id, product_partners.c.partner_business_id).where(
-    product_partners.c.product_id == bindparam("product_id")
+PARTNERS = PreparedQuery(
+    select(product_partners.c.id, product_partners.c.partner_business_id)
+    .where(product_partners.c.product_id == bindparam("product_id"))
+    .order_by(product_partners.c.id.desc())
 )
-PARTNER_PAGES = KeysetQuery(PARTNERS, product_partners.c.id)
 
 
 async def test_prepared_query_rows_read_like_sqlalchemy_rows(api, backend):
@@ -55,37 +55,16 @@ async def _partners_of_new_product(api, count: int) -> int:
     return product["id"]
 
 
-async def test_keyset_query_pages_like_fetch_page(api, backend):
+async def test_prepared_query_gives_every_row_like_sqlalchemy(api, backend):
     product_id = await _partners_of_new_product(api, 7)
     async with api.engine.connect() as conn:
-
-        async def both(page: PageRequest):
-            expected = await fetch_page(
-                conn,
-                select(product_partners.c.id, product_partners.c.partner_business_id).where(
-                    product_partners.c.product_id == product_id
-                ),
-                product_partners.c.id,
-                page,
-            )
-            got = await PARTNER_PAGES.fetch(conn, page, product_id=product_id)
-            assert [tuple(r) for r in got[0]] == [tuple(r) for r in expected[0]]
-            assert got[1] == expected[1]
-            return got
-
-        rows, fields = await both(PageRequest(page_size=3))
-        seen = [r.id for r in rows]
-        while fields["has_next"]:
-            after = seen[-1]
-            rows, fields = await both(PageRequest(page_size=3, after_id=after))
-            seen += [r.id for r in rows]
-        assert seen == sorted(seen, reverse=True) and len(seen) == 7
-        # And back from the last page.
-        rows, fields = await both(PageRequest(page_size=3, before_id=seen[-1]))
-        assert [r.id for r in rows] == seen[-4:-1]
-        assert fields["has_previous"] is True
+        rows = await PARTNERS.all(conn, product_id=product_id)
+        expected = (await conn.execute(PARTNERS.statement, {"product_id": product_id})).all()
+    assert len(rows) == 7
+    assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+    assert [r.id for r in rows] == sorted((r.id for r in rows), reverse=True)
     if backend == "postgres":
-        assert PARTNER_PAGES._first.runs_on_driver and PARTNER_PAGES._before.runs_on_driver
+        assert PARTNERS.runs_on_driver
 
 
 @pytest.mark.postgres_only

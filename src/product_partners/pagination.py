@@ -13,10 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Integer, Select, bindparam
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db import PreparedQuery
 from product_partners.errors import BadRequest
 
 MAX_PAGE_SIZE = 25
@@ -101,44 +100,6 @@ async def fetch_page(
             stmt = stmt.where(id_column < page.after_id)
         stmt = stmt.order_by(id_column.desc()).limit(limit)
     return page_of(page, list((await conn.execute(stmt)).all()))
-
-
-class KeysetQuery:
-    """A list query prepared once for its three kinds of page: first, after and before a cursor.
-
-    ``query`` selects the rows of one list, filtered with named ``bindparam()`` values (e.g.
-    ``pp.c.product_id == bindparam("product_id")``) instead of per-request literals, so that
-    nothing is built per request and PostgreSQL runs a prepared statement (see
-    ``db.PreparedQuery``). ``fetch`` returns what ``fetch_page`` returns.
-    """
-
-    def __init__(self, query: Select, id_column: Any) -> None:
-        limit = bindparam("page_limit", type_=Integer)
-        self._first = PreparedQuery(query.order_by(id_column.desc()).limit(limit))
-        self._after = PreparedQuery(
-            query.where(id_column < bindparam("page_after", type_=BigInteger))
-            .order_by(id_column.desc())
-            .limit(limit)
-        )
-        self._before = PreparedQuery(
-            query.where(id_column > bindparam("page_before", type_=BigInteger))
-            .order_by(id_column.asc())
-            .limit(limit)
-        )
-
-    async def fetch(
-        self, conn: AsyncConnection, page: PageRequest, **params: Any
-    ) -> tuple[list[Any], dict[str, Any]]:
-        limit = page.page_size + 1
-        if page.before_id is not None:
-            rows = await self._before.all(
-                conn, page_before=page.before_id, page_limit=limit, **params
-            )
-        elif page.after_id is not None:
-            rows = await self._after.all(conn, page_after=page.after_id, page_limit=limit, **params)
-        else:
-            rows = await self._first.all(conn, page_limit=limit, **params)
-        return page_of(page, rows)
 
 
 def page_of(page: PageRequest, rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:
