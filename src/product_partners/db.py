@@ -352,7 +352,8 @@ async def _plain_asyncpg(conn: AsyncConnection) -> asyncpg.Connection | None:
     driver = sync.connection.driver_connection
     if not isinstance(driver, asyncpg.Connection):
         return None
-    # Not isinstance(): asyncpg's metaclass says every Connection is an instance of any subclass.
+    # The marker, not isinstance(driver, PgBouncerConnection): asyncpg's metaclass says every
+    # Connection is an instance of any subclass.
     if getattr(driver, "pgbouncer_safe", False) or driver.is_closed():
         return None
     return driver

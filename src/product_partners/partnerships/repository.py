@@ -176,11 +176,13 @@ def owner_scope(owner_business_id: int, product_id: int, partnership_id: int) ->
     """One partnership of one of the owner's products (another business's: no row)."""
     # An alias: the scope is used both in UPDATE/DELETE and in partnerships_query(), which
     # already joins ``products`` (a correlated EXISTS over that same table would be empty).
-    owned = owned_product
     return and_(
         pp.c.id == partnership_id,
         pp.c.product_id == product_id,
-        exists().where(owned.c.id == pp.c.product_id, owned.c.business_id == owner_business_id),
+        exists().where(
+            owned_product.c.id == pp.c.product_id,
+            owned_product.c.business_id == owner_business_id,
+        ),
     )
 
 
