@@ -5,6 +5,8 @@ outcome is handed to the routes. These tests run the same requests against the a
 without the hot path, on the same database, and compare status, body and headers.
 """
 
+import base64
+
 import httpx
 import pytest
 
@@ -17,6 +19,9 @@ from tests.test_affiliate_pro_domains import pro_partnership
 pytestmark = pytest.mark.postgres_only
 
 COMPARED_HEADERS = ("content-type", "etag", "x-ratelimit-limit")
+# A cursor that decodes to an id above every row (a full page after it) but, with zeros before
+# the id, is longer than the route accepts.
+LONG_CURSOR = base64.urlsafe_b64encode(b"1:" + b"0" * 300 + b"9" * 18).decode().rstrip("=")
 
 
 @pytest.fixture
@@ -119,6 +124,7 @@ async def test_add_matches_the_route(api, plain_client, hot_calls):
         ("GET", "/v3/products/{pid}/partners/999999999", None),
         ("GET", "/v3/products/{pid}/partners?page_size=0", None),
         ("GET", "/v3/products/{pid}/partners?next_cursor=bogus", None),
+        ("GET", "/v3/products/{pid}/partners?next_cursor=" + LONG_CURSOR, None),
         ("GET", "/v3/products/{other_pid}/partners", None),  # another business's product
         ("GET", "/v3/products/{pid}/partners/{ppid}", "no-scope"),
         ("GET", "/v3/products/{pid}/partners/{ppid}", "forged"),

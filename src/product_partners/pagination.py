@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.errors import BadRequest
 
 MAX_PAGE_SIZE = 25
+# Longest cursor accepted (ours are ~12 characters): the query parameters' limit, and checked
+# again by decode_cursor for callers that read the query string themselves (the hot path).
+MAX_CURSOR_LENGTH = 200
 _CURSOR_VERSION = "1"
 
 
@@ -36,6 +39,8 @@ def encode_cursor(row_id: int) -> str:
 
 def decode_cursor(token: str, name: str) -> int:
     try:
+        if len(token) > MAX_CURSOR_LENGTH:
+            raise ValueError
         padded = token + "=" * (-len(token) % 4)
         version, _, value = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
         row_id = int(value)
@@ -55,11 +60,17 @@ def decode_cursor(token: str, name: str) -> int:
 async def page_request(
     next_cursor: Annotated[
         str | None,
-        Query(max_length=200, description="Cursor for the next page (from `next_cursor`)."),
+        Query(
+            max_length=MAX_CURSOR_LENGTH,
+            description="Cursor for the next page (from `next_cursor`).",
+        ),
     ] = None,
     previous_cursor: Annotated[
         str | None,
-        Query(max_length=200, description="Cursor for the previous page (from `previous_cursor`)."),
+        Query(
+            max_length=MAX_CURSOR_LENGTH,
+            description="Cursor for the previous page (from `previous_cursor`).",
+        ),
     ] = None,
     page_size: Annotated[
         int,
