@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from product_partners.db import text_timestamps
+from product_partners.db import compile_for_asyncpg, text_timestamps
 from product_partners.fastpath import ADD_SQL, partner_rows, pp
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
@@ -33,8 +33,9 @@ OWNER = 1
 
 
 def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
-    compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
-    return compiled.string, tuple(compiled.positiontup or ())
+    compiled = compile_for_asyncpg(statement, postgresql.asyncpg.dialect())
+    assert compiled is not None, "the hot path's statements run on asyncpg as they are"
+    return compiled
 
 
 # The service's own statements (fastpath.py): ADD_SQL as it is, and the reads without the API
