@@ -23,6 +23,7 @@ import re
 from collections import namedtuple
 from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -86,6 +87,8 @@ _KEY_ROW = select(*(api_keys.c[name].label(f"key_{name}") for name in KEY_COLUMN
 )
 _KEY = _KEY_ROW.cte("caller_key")
 KeyRow = namedtuple("KeyRow", KEY_COLUMNS)  # type: ignore[misc]
+# The key row's values out of a row of a statement built with _with_key (labels key_<column>).
+_key_values = attrgetter(*(f"key_{name}" for name in KEY_COLUMNS))
 
 
 def partner_rows(owner: Any) -> Any:
@@ -316,7 +319,7 @@ class HotPath:
         if not records:
             return None  # no key with this prefix
         first = records[0]
-        key = KeyRow(*(getattr(first, f"key_{column}") for column in KEY_COLUMNS))
+        key = KeyRow._make(_key_values(first))
 
         def touch(key_id: int, now: datetime) -> Any:
             touch_key = self._statements()["touch"]
