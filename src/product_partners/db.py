@@ -12,6 +12,7 @@ from collections import namedtuple
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -60,6 +61,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
         )
     elif backend == "sqlite":
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        _ensure_sqlite_directory(url.database)
     # JSON columns decode with orjson, ~4x faster than the json module SQLAlchemy uses otherwise.
     kwargs["json_deserializer"] = orjson.loads
     kwargs.update(overrides)
@@ -116,6 +118,13 @@ async def text_timestamps(connection: asyncpg.Connection) -> None:
         decoder=datetime.fromisoformat,
         format="text",
     )
+
+
+def _ensure_sqlite_directory(database: str | None) -> None:
+    """Create the directory of a SQLite file (the default one lives in the user's data
+    directory, which may not exist yet); SQLite creates the file itself."""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 def _configure_postgres(engine: AsyncEngine) -> None:

@@ -1,21 +1,64 @@
-"""Configuration, read from environment variables only (see README, "Configuration")."""
+"""Configuration, read from environment variables only (see README, "Configuration").
 
+Every setting is validated when read: a wrong value is refused with a message that names the
+variable and the forms it accepts (``describe_settings_error``), never a traceback.
+"""
+
+import os
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from limits import parse as parse_rate_limit
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("auto", "json", "text")
+
+# What each variable accepts, for the one-line error of a wrong value.
+ACCEPTED_FORMS = {
+    "database_url": "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DB "
+    "(postgres:// and postgresql:// URLs are read as asyncpg ones)",
+    "database_pgbouncer": "true or false",
+    "database_pool_size": "a whole number of connections, at least 1",
+    "database_max_overflow": "a whole number of connections, 0 or more",
+    "database_timeout": "a number of seconds above 0, e.g. 5 or 2.5",
+    "host": "an address to listen on, e.g. 127.0.0.1 or 0.0.0.0",
+    "port": "a port number from 1 to 65535",
+    "workers": "a whole number of processes, at least 1",
+    "log_level": " | ".join(LOG_LEVELS),
+    "log_format": " | ".join(LOG_FORMATS),
+    "rate_limit": "N/second, N/minute, N/hour or N/day, e.g. 600/minute",
+    "rate_limit_enabled": "true or false",
+    "hot_path": "true or false",
+    "max_body_bytes": "a number of bytes, at least 1024",
+    "link_scheme": "https or http",
+}
+
+
+def default_database_url() -> str:
+    """The embedded default: one SQLite file in the user's data directory
+    (``$XDG_DATA_HOME/product-partners/``, else ``~/.local/share/product-partners/``), so the
+    CLI and the server find the same database whichever directory they start from."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite+aiosqlite:///{Path(data_home) / 'product-partners' / 'product-partners.db'}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     # SQLAlchemy URL. SQLite (aiosqlite) is the embedded default; PostgreSQL uses asyncpg.
-    database_url: str = "sqlite+aiosqlite:///./product-partners.db"
+    database_url: str = Field(default_factory=default_database_url)
     # Set when DATABASE_URL points at PgBouncer in transaction-pooling mode: server-side
     # prepared statements cannot survive a connection switch, so asyncpg's cache is turned off.
     database_pgbouncer: bool = False
-    database_pool_size: int = Field(default=10, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # Connections per worker process. A fixed pool (no overflow) is the fast configuration:
+    # overflow connections are opened and closed under load, which costs more than waiting
+    # for a pooled one (bench/NOTES.md). See README, "Sizing the pool".
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
     # Seconds a request may wait for the database (connect, pool checkout, statement) before 503.
     database_timeout: float = Field(default=5.0, gt=0)
 
@@ -42,6 +85,89 @@ class Settings(BaseSettings):
 
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        choice = value.strip().lower()
+        if choice not in LOG_FORMATS:
+            raise ValueError(f"unknown log format {value!r}")
+        return choice
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r}") from None
+        return value
+
+    @field_validator("link_scheme")
+    @classmethod
+    def _link_scheme(cls, value: str) -> str:
+        scheme = value.strip().lower()
+        if scheme not in ("https", "http"):
+            raise ValueError(f"unknown scheme {value!r}")
+        return scheme
+
+
+def normalize_database_url(raw: str) -> str:
+    """``raw`` with the driver this service uses for its database (asyncpg, aiosqlite);
+    ValueError for a URL that is neither PostgreSQL nor SQLite."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError("not a database URL") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        if driver not in ("", "asyncpg", "psycopg2", "psycopg"):
+            raise ValueError(f"PostgreSQL is reached with asyncpg, not {driver}")
+        url = url.set(drivername="postgresql+asyncpg")
+    elif backend == "sqlite":
+        if driver not in ("", "aiosqlite", "pysqlite"):
+            raise ValueError(f"SQLite is reached with aiosqlite, not {driver}")
+        url = url.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"unsupported database {backend!r}")
+    return url.render_as_string(hide_password=False)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per wrong variable: its name, what was wrong, and the forms it accepts."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error.get("loc") else "?"
+        given = error.get("input")
+        if field == "database_url" and isinstance(given, str):
+            given = _redacted_url(given)
+        reason = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        forms = ACCEPTED_FORMS.get(field)
+        line = f"{field.upper()}={given!r}: {reason}" if given is not None else field.upper()
+        if forms:
+            line += f"; accepted: {forms}"
+        lines.append(line)
+    return "invalid setting: " + "; ".join(lines)
+
+
+def _redacted_url(raw: str) -> str:
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<not a URL>"
 
 
 @lru_cache
