@@ -50,7 +50,7 @@ async def test_revoked_key_is_refused_at_once(api):
     assert ok.status_code == 200
 
     async with api.engine.connect() as conn:
-        revoked = await revoke_key(conn, owner.key_id)
+        revoked = await revoke_key(conn, owner.id, owner.key_id)
     assert revoked["revoked_at"] is not None
 
     response = await api.client.get(partners_url(product["id"]), headers=owner.headers)

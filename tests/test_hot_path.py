@@ -147,7 +147,7 @@ async def test_every_refusal_comes_from_the_route(api, plain_client, method, pat
         headers, body = {"Authorization": f"Bearer {owner.key[:-6]}AAAAAA"}, None
     elif body == "revoked":
         async with api.engine.connect() as conn:
-            await revoke_key(conn, owner.key_id)
+            await revoke_key(conn, owner.id, owner.key_id)
         body = None
     elif body is not None:
         body = {

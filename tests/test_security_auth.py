@@ -196,7 +196,9 @@ async def test_revoked_key_is_refused_at_once_by_every_worker(api: Api, database
 
     with serve(database_url, workers=2, RATE_LIMIT_ENABLED="false") as base:
         assert set(await burst(base, 40)) == {200}
-        revoked = run_cli(database_url, "key", "revoke", str(key["id"]))
+        revoked = run_cli(
+            database_url, "key", "revoke", str(key["id"]), "--business", owner.unique_id
+        )
         assert revoked.returncode == 0, revoked.stderr
         assert json.loads(revoked.stdout)["revoked_at"] is not None
         assert set(await burst(base, 60)) == {401}

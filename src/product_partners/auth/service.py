@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.auth.keys import generate_key
@@ -73,14 +73,36 @@ async def list_keys(conn: AsyncConnection, business_unique_id: str) -> list[dict
     return [_public(r) for r in rows]
 
 
-async def revoke_key(conn: AsyncConnection, key_id: int) -> dict[str, Any]:
-    """Revoke a key. Takes effect on the next request in every process: nothing caches keys."""
+def key_not_found(key_id: int) -> NotFound:
+    return NotFound(
+        f"This business has no API key with id {key_id}.", error_code="api_key_not_found"
+    )
+
+
+async def revoke_key(conn: AsyncConnection, business_id: int, key_id: int) -> dict[str, Any]:
+    """Revoke one of the business's keys (another business's key is not found). Takes effect on
+    the next request in every process: nothing caches keys."""
+    mine = and_(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
     await conn.execute(
         update(api_keys)
-        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .where(mine, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+    row = (await conn.execute(select(api_keys).where(mine))).first()
     if row is None:
-        raise NotFound(f"No API key with id {key_id}.", error_code="api_key_not_found")
+        raise key_not_found(key_id)
     return _public(row)
+
+
+async def rotate_key(conn: AsyncConnection, business_id: int, key_id: int) -> str:
+    """Give one of the business's keys a new secret (the old one stops working at once) and
+    lift a revocation; returns the new key. Its id, name and scopes stay."""
+    new = generate_key()
+    updated = await conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.business_id == business_id)
+        .values(prefix=new.prefix, key_hash=new.key_hash, revoked_at=None, last_used_at=None)
+    )
+    if updated.rowcount == 0:
+        raise key_not_found(key_id)
+    return new.key

@@ -1,143 +1,29 @@
-"""The ``product-partners`` command line.
+"""The ``product-partners`` command line: the command groups, and how a failure is told.
 
-Every command prints one JSON document on stdout; errors go to stderr with a non-zero exit.
+Every command prints one JSON document on stdout (``--print-secret`` and the review tables are
+the documented exceptions). Anything that goes wrong is one line on stderr that says what is
+wrong and what to do, with a non-zero exit: 2 for a wrong command line or setting, 1 for
+everything else. ``--debug`` (or ``LOG_LEVEL=debug``) adds the traceback.
 """
 
 import argparse
-import asyncio
+import os
 import sys
-from collections.abc import Awaitable, Callable
+import traceback
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import exc as sa_exc
 
 from product_partners import __version__
-from product_partners.db import create_engine
+from product_partners.cli import admin, partners, products, stores
+from product_partners.cli.runtime import EXIT_ERROR, EXIT_USAGE, CliError, print_json, redacted
+from product_partners.db_errors import is_database_unavailable
 from product_partners.errors import DomainError
-from product_partners.jsonutil import dumps
-from product_partners.settings import Settings, get_settings
+from product_partners.settings import Settings, describe_settings_error, get_settings
 
-EXIT_USAGE = 2
-EXIT_ERROR = 1
-
-
-class CliError(Exception):
-    pass
-
-
-def _print(data: Any) -> None:
-    sys.stdout.write(dumps(data).decode() + "\n")
-    sys.stdout.flush()
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
-
-
-def run_with_connection(settings: Settings, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
-    async def runner() -> Any:
-        engine = create_engine(settings)
-        try:
-            async with engine.connect() as conn:
-                return await fn(conn)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(runner())
-
-
-# --- commands -------------------------------------------------------------------------------
-
-
-def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.migrate import head_revision, upgrade
-
-    upgrade(settings.database_url)
-    return {"database": _redacted(settings.database_url), "revision": head_revision()}
-
-
-def cmd_business_create(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.businesses.schemas import BusinessCreate
-    from product_partners.businesses.service import create_business
-
-    data = BusinessCreate(
-        unique_id=args.unique_id,
-        username=args.username,
-        account_holder=args.account_holder,
-        email=args.email,
-        logo=args.logo,
-    )
-    return run_with_connection(settings, lambda conn: create_business(conn, data))
-
-
-def cmd_key_create(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.auth.scopes import ALL_SCOPES, InvalidScope
-    from product_partners.auth.service import create_key
-
-    scopes = list(ALL_SCOPES) if args.all_scopes else list(args.scope or [])
-    if not scopes:
-        raise CliError("give at least one --scope (e.g. --scope product:update) or --all-scopes")
-    try:
-        return run_with_connection(
-            settings, lambda conn: create_key(conn, args.business, scopes, name=args.name)
-        )
-    except InvalidScope as exc:
-        raise CliError(str(exc)) from None
-
-
-def cmd_key_list(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.auth.service import list_keys
-
-    return run_with_connection(settings, lambda conn: list_keys(conn, args.business))
-
-
-def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.auth.service import revoke_key
-
-    return run_with_connection(settings, lambda conn: revoke_key(conn, args.id))
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners import demo
-
-    async def run(conn: AsyncConnection) -> Any:
-        seeded = False
-        if await demo.is_empty(conn):
-            await demo.seed(conn)
-            seeded = True
-        base_url = f"http://{settings.host}:{settings.port}"
-        return {"seeded": seeded, **await demo.demo_key_and_target(conn, base_url)}
-
-    result = run_with_connection(settings, run)
-    if args.print_curl:
-        sys.stderr.write(
-            f"\nDemo ready. Once the server is up, add a partner with:\n\n  {result['curl']}\n\n"
-        )
-    return result
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.serving import serve
-
-    serve(
-        settings,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        graceful_timeout=args.graceful_timeout,
-    )
-    return None
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-# --- parser ---------------------------------------------------------------------------------
+# Every command group, in the order ``--help`` lists them.
+COMMAND_GROUPS = (admin, products, partners, stores)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,92 +31,85 @@ def build_parser() -> argparse.ArgumentParser:
         prog="product-partners", description="Run and administer product-partners."
     )
     parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback when a command fails"
+    )
     sub = parser.add_subparsers(dest="group", required=True)
-
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
-    db.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
-        func=cmd_db_upgrade
-    )
-
-    business = sub.add_parser("business", help="businesses").add_subparsers(
-        dest="action", required=True
-    )
-    bc = business.add_parser("create", help="create a business; prints BusinessSimple")
-    bc.add_argument("--unique-id", required=True)
-    bc.add_argument("--username", required=True)
-    bc.add_argument("--account-holder", required=True)
-    bc.add_argument("--email", required=True)
-    bc.add_argument("--logo")
-    bc.set_defaults(func=cmd_business_create)
-
-    key = sub.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
-    kc = key.add_parser("create", help="create an API key (the secret is shown once)")
-    kc.add_argument("--business", required=True, help="the business's unique id")
-    kc.add_argument("--scope", action="append", help="resource:action; repeat for more")
-    kc.add_argument("--all-scopes", action="store_true", help="every scope")
-    kc.add_argument("--name")
-    kc.set_defaults(func=cmd_key_create)
-    kl = key.add_parser("list", help="list a business's keys (never the secrets)")
-    kl.add_argument("--business", required=True)
-    kl.set_defaults(func=cmd_key_list)
-    kr = key.add_parser("revoke", help="revoke a key at once, in every process")
-    kr.add_argument("id", type=int)
-    kr.set_defaults(func=cmd_key_revoke)
-
-    serve = sub.add_parser("serve", help="serve the HTTP API")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
-    serve.add_argument(
-        "--graceful-timeout", type=int, default=30, help="seconds to finish in-flight requests"
-    )
-    serve.set_defaults(func=cmd_serve)
-
-    demo = sub.add_parser("demo", help="seed demo data if empty; print a demo key and curl line")
-    demo.add_argument(
-        "--print-curl", action="store_true", help="also print the curl line to stderr"
-    )
-    demo.set_defaults(func=cmd_demo)
-
-    for extend in _EXTENSIONS:
-        extend(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     return parser
 
 
-# Other modules register their command groups here (see e.g. partnerships/cli.py).
-_EXTENSIONS: list[Callable[[Any], None]] = []
-
-
 def main(argv: list[str] | None = None) -> int:
-    _load_extensions()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    settings = get_settings()
+    args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("LOG_LEVEL", "").strip().lower() == "debug"
     try:
-        result = args.func(args, settings)
-    except CliError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        settings = get_settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
-        return _fail(f"invalid input: {problems}", EXIT_USAGE)
-    except DomainError as exc:
-        return _fail(f"{exc.message} ({exc.error_code})")
+        return _fail(describe_settings_error(exc), EXIT_USAGE)
+    try:
+        if getattr(args, "needs_schema", True):
+            admin.check_schema(settings)
+        result = args.func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure leaves as one line (see module doc)
+        if debug:
+            traceback.print_exc()
+        message, code = explain(exc, settings)
+        return _fail(message, code)
     if result is not None:
-        _print(result)
+        print_json(result)
     return 0
 
 
-def _load_extensions() -> None:
-    """Import the modules that add command groups (kept out of import time of this module)."""
-    import product_partners.partnerships.cli  # noqa: F401  (partners)
-    import product_partners.stores.cli  # noqa: F401  (store, domain)
+def explain(exc: BaseException, settings: Settings) -> tuple[str, int]:
+    """The one line (and exit code) that tells a person what went wrong and what to do."""
+    if isinstance(exc, CliError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, ValidationError):
+        return f"invalid input: {_input_problems(exc)}", EXIT_USAGE
+    if isinstance(exc, DomainError):
+        return f"{exc.message} ({exc.error_code})", EXIT_ERROR
+    database = redacted(settings.database_url)
+    if is_database_unavailable(exc) or _is_unopenable_sqlite(exc):
+        return (
+            f"cannot reach the database {database} ({_reason(exc)}): is it running, and is "
+            "DATABASE_URL right?",
+            EXIT_ERROR,
+        )
+    if isinstance(exc, sa_exc.SQLAlchemyError):
+        return (
+            f"the database {database} refused the command ({_reason(exc)}); run again with "
+            "--debug for the details",
+            EXIT_ERROR,
+        )
+    return (
+        f"unexpected error ({_reason(exc)}); run again with --debug to see the traceback",
+        EXIT_ERROR,
+    )
+
+
+def _input_problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+def _is_unopenable_sqlite(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.OperationalError) and "unable to open database" in str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    cause: Any = getattr(exc, "orig", None) or exc
+    text = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {text[:200]}" if text else type(cause).__name__
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return code
 
 
 if __name__ == "__main__":
-    # Run through the importable module, where the command groups register themselves
-    # (as ``__main__`` this file would be a second copy with an empty registry).
-    from product_partners.cli import main as _main
-
-    raise SystemExit(_main())
+    raise SystemExit(main())

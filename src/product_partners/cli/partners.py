@@ -10,34 +10,13 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from product_partners.businesses.repository import get_business_by_unique_id
-from product_partners.cli import _EXTENSIONS, run_with_connection
-from product_partners.errors import NotFound
-from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
+from product_partners.cli.runtime import as_business, page_arguments, page_of
 from product_partners.partnerships import service
 from product_partners.partnerships.transitions import BAN_REASONS, STATUSES
 from product_partners.settings import Settings
 from product_partners.tables import PARTNERSHIP_TYPES
 
 COLUMNS = ("ID", "PARTNER", "TYPE", "STATUS", "REQUESTED", "DECIDED", "NOTE")
-
-
-async def _owner_id(conn: AsyncConnection, unique_id: str) -> int:
-    business = await get_business_by_unique_id(conn, unique_id)
-    if business is None:
-        raise NotFound(
-            f"No business with unique id {unique_id!r}.", error_code="business_not_found"
-        )
-    return business["id"]
-
-
-def _as_owner(args: argparse.Namespace, settings: Settings, fn: Any) -> Any:
-    async def run(conn: AsyncConnection) -> Any:
-        return await fn(conn, await _owner_id(conn, args.business))
-
-    return run_with_connection(settings, run)
 
 
 def _when(value: datetime | None) -> str:
@@ -91,9 +70,8 @@ def _output(args: argparse.Namespace, body: dict[str, Any]) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> Any:
-    after = decode_cursor(args.next_cursor, "next_cursor") if args.next_cursor else None
-    page = PageRequest(page_size=args.page_size, after_id=after)
-    body = _as_owner(
+    page = page_of(args)
+    body = as_business(
         args,
         settings,
         lambda conn, owner: service.list_partners(
@@ -110,7 +88,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
-    body = _as_owner(
+    body = as_business(
         args,
         settings,
         lambda conn, owner: service.approve_partner(
@@ -121,7 +99,7 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> Any:
-    body = _as_owner(
+    body = as_business(
         args,
         settings,
         lambda conn, owner: service.reject_partner(
@@ -138,7 +116,7 @@ def cmd_reject(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_ban(args: argparse.Namespace, settings: Settings) -> Any:
-    body = _as_owner(
+    body = as_business(
         args,
         settings,
         lambda conn, owner: service.ban_partner(
@@ -156,7 +134,7 @@ def cmd_ban(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_unban(args: argparse.Namespace, settings: Settings) -> Any:
-    body = _as_owner(
+    body = as_business(
         args,
         settings,
         lambda conn, owner: service.unban_partner(
@@ -187,10 +165,7 @@ def register(sub: Any) -> None:
     _common(pl)
     pl.add_argument("--status", choices=STATUSES)
     pl.add_argument("--type", choices=PARTNERSHIP_TYPES)
-    pl.add_argument(
-        "--page-size", type=int, default=MAX_PAGE_SIZE, choices=range(1, 26), metavar="1-25"
-    )
-    pl.add_argument("--next-cursor")
+    page_arguments(pl)
     pl.set_defaults(func=cmd_list)
 
     pa = partners.add_parser("approve", help="approve a pending request")
@@ -211,7 +186,3 @@ def register(sub: Any) -> None:
     pu = partners.add_parser("unban", help="lift a ban (the partnership becomes rejected)")
     _decision(pu)
     pu.set_defaults(func=cmd_unban)
-
-
-if register not in _EXTENSIONS:
-    _EXTENSIONS.append(register)

@@ -10,57 +10,32 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import get_business_by_unique_id
-from product_partners.cli import _EXTENSIONS, run_with_connection
+from product_partners.cli.runtime import as_business, page_arguments, page_of, run_with_connection
 from product_partners.domains import service as domains
-from product_partners.errors import NotFound
-from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
 from product_partners.settings import Settings
 from product_partners.stores import service as stores
 from product_partners.stores.schemas import BusinessStoreCreateRequest, BusinessStoreUpdateRequest
-
-
-async def _business_id(conn: AsyncConnection, unique_id: str) -> int:
-    business = await get_business_by_unique_id(conn, unique_id)
-    if business is None:
-        raise NotFound(
-            f"No business with unique id {unique_id!r}.", error_code="business_not_found"
-        )
-    return business["id"]
-
-
-def _page(args: argparse.Namespace) -> PageRequest:
-    after = decode_cursor(args.next_cursor, "next_cursor") if args.next_cursor else None
-    return PageRequest(page_size=args.page_size, after_id=after)
-
-
-def _for_business(args: argparse.Namespace, settings: Settings, fn: Any) -> Any:
-    async def run(conn: AsyncConnection) -> Any:
-        return await fn(conn, await _business_id(conn, args.business))
-
-    return run_with_connection(settings, run)
-
 
 # --- stores ----------------------------------------------------------------------------------
 
 
 def cmd_store_list(args: argparse.Namespace, settings: Settings) -> Any:
-    return _for_business(
+    return as_business(
         args,
         settings,
         lambda conn, b: stores.list_stores(
-            conn, b, _page(args), search=args.search, domain=args.domain
+            conn, b, page_of(args), search=args.search, domain=args.domain
         ),
     )
 
 
 def cmd_store_create(args: argparse.Namespace, settings: Settings) -> Any:
     data = BusinessStoreCreateRequest(name=args.name, custom_domain_id=args.custom_domain_id)
-    return _for_business(args, settings, lambda conn, b: stores.create_store(conn, b, data))
+    return as_business(args, settings, lambda conn, b: stores.create_store(conn, b, data))
 
 
 def cmd_store_get(args: argparse.Namespace, settings: Settings) -> Any:
-    return _for_business(args, settings, lambda conn, b: stores.get_store(conn, b, args.id))
+    return as_business(args, settings, lambda conn, b: stores.get_store(conn, b, args.id))
 
 
 def cmd_store_update(args: argparse.Namespace, settings: Settings) -> Any:
@@ -78,9 +53,7 @@ def cmd_store_update(args: argparse.Namespace, settings: Settings) -> Any:
     if args.logo is not None:
         fields["logo"] = args.logo
     data = BusinessStoreUpdateRequest(**fields)
-    return _for_business(
-        args, settings, lambda conn, b: stores.update_store(conn, b, args.id, data)
-    )
+    return as_business(args, settings, lambda conn, b: stores.update_store(conn, b, args.id, data))
 
 
 def cmd_store_delete(args: argparse.Namespace, settings: Settings) -> Any:
@@ -88,24 +61,24 @@ def cmd_store_delete(args: argparse.Namespace, settings: Settings) -> Any:
         await stores.delete_store(conn, b, args.id)
         return {"deleted": args.id}
 
-    return _for_business(args, settings, run)
+    return as_business(args, settings, run)
 
 
 # --- custom domains --------------------------------------------------------------------------
 
 
 def cmd_domain_list(args: argparse.Namespace, settings: Settings) -> Any:
-    return _for_business(args, settings, lambda conn, b: domains.list_domains(conn, b, _page(args)))
+    return as_business(args, settings, lambda conn, b: domains.list_domains(conn, b, page_of(args)))
 
 
 def cmd_domain_create(args: argparse.Namespace, settings: Settings) -> Any:
-    return _for_business(
+    return as_business(
         args, settings, lambda conn, b: domains.create_domain(conn, b, args.full_url)
     )
 
 
 def cmd_domain_get(args: argparse.Namespace, settings: Settings) -> Any:
-    return _for_business(args, settings, lambda conn, b: domains.get_domain(conn, b, args.id))
+    return as_business(args, settings, lambda conn, b: domains.get_domain(conn, b, args.id))
 
 
 def cmd_domain_delete(args: argparse.Namespace, settings: Settings) -> Any:
@@ -113,7 +86,7 @@ def cmd_domain_delete(args: argparse.Namespace, settings: Settings) -> Any:
         await domains.delete_domain(conn, b, args.id)
         return {"deleted": args.id}
 
-    return _for_business(args, settings, run)
+    return as_business(args, settings, run)
 
 
 def cmd_domain_verify(args: argparse.Namespace, settings: Settings) -> Any:
@@ -126,8 +99,7 @@ def cmd_domain_verify(args: argparse.Namespace, settings: Settings) -> Any:
 
 def _list_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--business", required=True, help="the business's unique id")
-    parser.add_argument("--page-size", type=int, default=MAX_PAGE_SIZE, choices=range(1, 26))
-    parser.add_argument("--next-cursor", help="next_cursor of the previous page")
+    page_arguments(parser)
 
 
 def register(sub: Any) -> None:
@@ -188,6 +160,3 @@ def register(sub: Any) -> None:
     dv.add_argument("id")
     dv.add_argument("--undo", action="store_true", help="mark it unverified again")
     dv.set_defaults(func=cmd_domain_verify)
-
-
-_EXTENSIONS.append(register)
