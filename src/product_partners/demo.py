@@ -1,6 +1,12 @@
-"""Demo data for a first run: two businesses, a product, and a key to try the API with."""
+"""Demo data for a first run: an owner with a product open to affiliates, three businesses to
+partner with, and one API key to try the API with.
 
-import secrets
+:func:`prepare` is idempotent: the first run on an empty database seeds the data, later runs
+reuse it. Nothing new is created on a later run: the one demo key gets a new secret (keys are
+stored hashed, so the old secret cannot be shown again) and the printed curl line adds a
+business that is not a partner yet, or lists the product's partners once all of them are.
+"""
+
 from decimal import Decimal
 from typing import Any
 
@@ -8,23 +14,76 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.auth.scopes import ALL_SCOPES
-from product_partners.auth.service import create_key
+from product_partners.auth.service import create_key, rotate_key
 from product_partners.businesses.repository import get_business_by_unique_id
 from product_partners.businesses.schemas import BusinessCreate
 from product_partners.businesses.service import create_business
 from product_partners.products.schemas import CreateRequestProduct
 from product_partners.products.service import create_product
-from product_partners.tables import businesses, product_partners, products
+from product_partners.tables import api_keys, businesses, product_partners, products
 
 OWNER = "demo-owner"
+# demo-partner is the one the printed curl adds; the README's flows use the other two.
 PARTNER_CANDIDATES = ("demo-partner", "acme-store", "globex-shop")
+DEMO_KEY_NAME = "demo"
 
 
-async def is_empty(conn: AsyncConnection) -> bool:
+class NotADemoDatabase(Exception):
+    """The database holds data, but not the demo's: the demo never writes into it."""
+
+
+async def prepare(conn: AsyncConnection, base_url: str) -> dict[str, Any]:
+    """Seed the demo data (empty database) or reuse it; a working key and curl line."""
+    owner = await get_business_by_unique_id(conn, OWNER)
+    seeded = False
+    if owner is None:
+        if not await _is_empty(conn):
+            raise NotADemoDatabase(
+                "this database already holds data, but no demo data (no business "
+                f"{OWNER!r}); the demo only seeds an empty database: point DATABASE_URL at a "
+                "new file to try it, or run `product-partners serve` to serve this one"
+            )
+        owner = await _seed(conn)
+        seeded = True
+    product_id = (
+        await conn.execute(
+            select(func.min(products.c.id)).where(products.c.business_id == owner["id"])
+        )
+    ).scalar_one()
+    key = await _demo_key(conn, owner["id"])
+    target = await _not_yet_partner(conn, product_id)
+    auth = f"-H 'Authorization: Bearer {key}'"
+    if target is not None:
+        curl = (
+            f"curl -X POST {base_url}/v3/products/{product_id}/partners {auth} "
+            f"-H 'Content-Type: application/json' -d '{{\"partner_unique_id\": \"{target}\"}}'"
+        )
+    else:
+        curl = f"curl {base_url}/v3/products/{product_id}/partners {auth}"
+    return {
+        "seeded": seeded,
+        "business": OWNER,
+        "product_id": product_id,
+        "key": key,
+        "curl": curl,
+    }
+
+
+def welcome(result: dict[str, Any]) -> str:
+    """What ``make run`` shows a newcomer once the demo is ready."""
+    return (
+        f"\nDemo data {'created' if result['seeded'] else 'reused'} in {result['database']}.\n"
+        f"Once the server is up, try:\n\n  {result['curl']}\n\n"
+        'The CLI is in .venv/bin: export PATH="$PWD/.venv/bin:$PATH" to call it as '
+        "product-partners.\n\n"
+    )
+
+
+async def _is_empty(conn: AsyncConnection) -> bool:
     return (await conn.execute(select(func.count()).select_from(businesses))).scalar_one() == 0
 
 
-async def seed(conn: AsyncConnection) -> None:
+async def _seed(conn: AsyncConnection) -> dict[str, Any]:
     owner = await create_business(
         conn,
         BusinessCreate(
@@ -54,20 +113,25 @@ async def seed(conn: AsyncConnection) -> None:
             affiliate_commission_rate=Decimal("10"),
         ),
     )
+    return owner
 
 
-async def demo_key_and_target(conn: AsyncConnection, base_url: str) -> dict[str, Any]:
-    """A fresh demo key for the owner and a curl line that adds a not-yet partner."""
-    owner = await get_business_by_unique_id(conn, OWNER)
-    if owner is None:
-        raise RuntimeError("no demo data: the database was not empty when first seeded")
-    product_id = (
+async def _demo_key(conn: AsyncConnection, owner_id: int) -> str:
+    """The demo key's secret: the one demo key, created once and given a new secret on every
+    later run (a secret is shown once: only its hash is stored)."""
+    key_id = (
         await conn.execute(
-            select(products.c.id)
-            .where(products.c.business_id == owner["id"])
-            .order_by(products.c.id)
+            select(func.min(api_keys.c.id)).where(
+                api_keys.c.business_id == owner_id, api_keys.c.name == DEMO_KEY_NAME
+            )
         )
-    ).scalar()
+    ).scalar_one()
+    if key_id is None:
+        return (await create_key(conn, OWNER, list(ALL_SCOPES), name=DEMO_KEY_NAME))["key"]
+    return await rotate_key(conn, owner_id, key_id)
+
+
+async def _not_yet_partner(conn: AsyncConnection, product_id: int) -> str | None:
     taken = set(
         (
             await conn.execute(
@@ -77,22 +141,4 @@ async def demo_key_and_target(conn: AsyncConnection, base_url: str) -> dict[str,
             )
         ).scalars()
     )
-    target = next((u for u in PARTNER_CANDIDATES if u not in taken), None)
-    if target is None:
-        target = f"demo-partner-{secrets.token_hex(3)}"
-        await create_business(
-            conn,
-            BusinessCreate(
-                unique_id=target,
-                username=target.replace("-", "")[:64],
-                account_holder="Another Demo Partner",
-                email=f"hello@{target}.example",
-            ),
-        )
-    key = await create_key(conn, OWNER, list(ALL_SCOPES), name="demo")
-    curl = (
-        f"curl -X POST {base_url}/v3/products/{product_id}/partners "
-        f"-H 'Authorization: Bearer {key['key']}' -H 'Content-Type: application/json' "
-        f'-d \'{{"partner_unique_id": "{target}"}}\''
-    )
-    return {"business": OWNER, "product_id": product_id, "key": key["key"], "curl": curl}
+    return next((u for u in PARTNER_CANDIDATES if u not in taken), None)
