@@ -25,6 +25,9 @@ from sqlalchemy import (
 
 # SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# Every table whose ids leave the service is created with sqlite_autoincrement=True (SQLite's
+# AUTOINCREMENT): without it SQLite hands a deleted row's id to the next insert, so a stale id,
+# URL or If-Match a client kept would name the new row. PostgreSQL's sequences never go back.
 
 naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -57,6 +60,7 @@ businesses = Table(
     Column("logo", String(2048), nullable=True),
     Column("is_banned", Boolean, nullable=False, server_default=text("false")),
     _created_at(),
+    sqlite_autoincrement=True,
 )
 
 api_keys = Table(
@@ -75,6 +79,7 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Index("ix_api_keys_business_id", "business_id"),
+    sqlite_autoincrement=True,
 )
 
 custom_domains = Table(
@@ -87,6 +92,7 @@ custom_domains = Table(
     Column("is_verified", Boolean, nullable=False, server_default=text("false")),
     _created_at(),
     Index("ix_custom_domains_business_id", "business_id"),
+    sqlite_autoincrement=True,
 )
 
 stores = Table(
@@ -109,6 +115,7 @@ stores = Table(
     _created_at(),
     Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Index("ix_stores_business_id", "business_id"),
+    sqlite_autoincrement=True,
 )
 
 
@@ -143,6 +150,7 @@ products = Table(
     Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Index("ix_products_business_id_id", "business_id", "id"),
     UniqueConstraint("business_id", "slug"),
+    sqlite_autoincrement=True,
 )
 
 bundles = Table(
@@ -159,6 +167,7 @@ bundles = Table(
     Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Index("ix_bundles_business_id_id", "business_id", "id"),
     UniqueConstraint("business_id", "slug"),
+    sqlite_autoincrement=True,
 )
 
 PARTNERSHIP_TYPES = ("affiliate", "affiliate_pro", "reseller")
@@ -203,6 +212,7 @@ product_partners = Table(
     ),
     # The partner side: every partnership of one partner business.
     Index("ix_product_partners_partner_business_id_id", "partner_business_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 # The partner's own custom domains that the owner approved for one affiliate_pro partnership.
@@ -237,4 +247,5 @@ bundle_partners = Table(
     UniqueConstraint("bundle_id", "partner_business_id"),
     Index("ix_bundle_partners_bundle_id_id", "bundle_id", "id"),
     Index("ix_bundle_partners_partner_business_id_id", "partner_business_id", "id"),
+    sqlite_autoincrement=True,
 )
