@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
@@ -46,7 +47,10 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             if owns_engine:
                 await app.state.engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from files that
+    # ship with the fastapi-offline package, served by this process (no CDN: the pages work
+    # on a host without internet).
+    app = FastAPIOffline(
         title="product-partners",
         version=__version__,
         description=DESCRIPTION,
