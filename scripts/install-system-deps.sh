@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite and the benchmark need beyond Python: PgBouncer (the
 # transaction-pooling test) and wrk (the load generator of `make bench`). Idempotent: installs
-# only what is missing. Needs root (or sudo) and Debian's apt.
+# only what is missing, with Debian's apt (as root, or through sudo). Without apt or the rights
+# to use it, stops at once with one line naming what to install.
 set -euo pipefail
 
 missing=()
@@ -11,17 +12,22 @@ command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-system-deps: apt-get not found; install ${missing[*]} by hand" >&2
-  exit 1
-fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-  SUDO="sudo"
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo"
+  else
+    echo "install-system-deps: missing ${missing[*]}: install them as root (Debian: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
 fi
-echo "install-system-deps: installing ${missing[*]}"
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-system-deps: missing ${missing[*]} and apt-get is not available: install them with your package manager" >&2
+  exit 1
+fi
+echo "install-system-deps: installing ${missing[*]} (Debian packages)"
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; then
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -q >/dev/null
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
