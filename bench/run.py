@@ -12,7 +12,9 @@ Environment (defaults in brackets):
   BENCH_REPEATS [3]  measurements per operation and server, interleaved; medians reported
   BENCH_CONNECTIONS [64]  BENCH_THREADS [1] (wrk)   BENCH_WORKERS [1]  uvicorn workers
   BENCH_SIZES [10000,100000,1000000]  partnerships per run; BENCH_FLOOR_SIZE [100000]
-  BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]  BENCH_POOL_SIZE [20] connections per worker
+  BENCH_BUSINESSES [1000]  BENCH_PRODUCTS [10000]
+  The service runs on its default settings (its pool included; the floor gets as many
+  connections), except a rate limit far above the load: counting stays on, 429s do not.
   BENCH_PG_DSN [postgresql://postgres@127.0.0.1:5432/postgres]  an admin DSN
   BENCH_DB [pp_bench_<pid>: concurrent runs never share one]  BENCH_KEEP_DB [0]  keep the
   last database (its name is printed) for profiling
@@ -48,6 +50,7 @@ import asyncpg
 from bench.seed import Seeded, seed
 from product_partners.migrate import upgrade
 from product_partners.pagination import encode_cursor
+from product_partners.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "wrk.lua"
@@ -87,8 +90,10 @@ class Config:
     profile_dir: str | None = os.environ.get("BENCH_PROFILE") or None
     results: Path = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results.json"))
 
-    # Connections per worker, for the service and the floor alike.
-    pool_size: int = field(default_factory=lambda: env_int("BENCH_POOL_SIZE", 20))
+    # The floor's connections per worker: the service's default pool, so both hold as many.
+    pool_size: int = field(
+        default_factory=lambda: Settings.model_fields["database_pool_size"].default
+    )
 
     def dsn(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
@@ -461,6 +466,22 @@ def get_one_path(base: str) -> str | None:
     return None
 
 
+def service_environment(database_url: str) -> dict[str, str]:
+    """What the service runs with: its defaults (the pool included), plus a rate limit far
+    above the load (counting stays on, 429s do not) and any BENCH_SERVICE_ENV experiment."""
+    env = {
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "info",
+        "LOG_FORMAT": "json",
+        "RATE_LIMIT": "100000000/minute",
+    }
+    # Experiments: BENCH_SERVICE_ENV="LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false".
+    for pair in filter(None, os.environ.get("BENCH_SERVICE_ENV", "").split(",")):
+        key, _, value = pair.partition("=")
+        env[key.strip()] = value.strip()
+    return env
+
+
 def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
     log(f"\n== {size:,} partnerships ==")
     with bench_database(cfg) as dsn:
@@ -469,21 +490,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
         upgrade(sa_url)
         seeded = asyncio.run(seed(dsn, cfg.businesses, cfg.products, size))
         log(f"  seeded {seeded.partnerships:,} partnerships in {time.monotonic() - started:.1f} s")
-        service_env = {
-            "DATABASE_URL": sa_url,
-            "LOG_LEVEL": "info",
-            "LOG_FORMAT": "json",
-            # Rate limiting stays on (its cost is part of a request) but far above the load.
-            "RATE_LIMIT": "100000000/minute",
-            # The floor's pool: a fixed number of connections per worker. (With the defaults,
-            # 10 + 10 overflow, overflow connections are closed and reopened as load wavers.)
-            "DATABASE_POOL_SIZE": str(cfg.pool_size),
-            "DATABASE_MAX_OVERFLOW": "0",
-        }
-        # Experiments: BENCH_SERVICE_ENV="LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false".
-        for pair in filter(None, os.environ.get("BENCH_SERVICE_ENV", "").split(",")):
-            key, _, value = pair.partition("=")
-            service_env[key.strip()] = value.strip()
+        service_env = service_environment(sa_url)
         floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
         floor_ready = f"/floor/products/{seeded.hot_product_id}/partners"
         # (name, command, environment, readiness path). At the floor size, the floor (asyncpg's
