@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
-from product_partners.db_errors import is_database_unavailable
+from product_partners.db_errors import is_connection_broken, is_database_unavailable
+from product_partners.db_outages import (
+    forget_pooled_connections,
+    may_retry,
+    statements_in_transaction,
+    survive_outages,
+)
 from product_partners.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -35,7 +41,8 @@ def is_sqlite(url: str) -> bool:
 def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: Any) -> AsyncEngine:
     """Build the service's engine for ``settings.database_url``.
 
-    ``autocommit=False`` gives ordinary transactional connections (migrations use it).
+    ``autocommit=False`` gives ordinary transactional connections (migrations use it): no
+    statement is retried there.
     """
     url = make_url(settings.database_url)
     backend = url.get_backend_name()
@@ -68,6 +75,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
         _configure_sqlite(engine, autocommit)
     elif backend == "postgresql" and text_timestamps_enabled(settings):
         _configure_postgres(engine)
+    survive_outages(engine, autocommit=autocommit)
     return engine
 
 
@@ -153,17 +161,21 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     """
     begin = "BEGIN IMMEDIATE" if conn.dialect.name == "sqlite" else "BEGIN"
     await conn.exec_driver_sql(begin)
-    try:
-        yield conn
-    except BaseException:
+    # From here to COMMIT no statement may run again on another connection (db_outages): the
+    # transaction's earlier statements died with the connection (a COMMIT that "succeeded" on
+    # a fresh connection would acknowledge a write that was lost).
+    with statements_in_transaction():
         try:
-            await conn.exec_driver_sql("ROLLBACK")
+            yield conn
         except BaseException:
-            # A connection whose transaction state is unknown must never go back to the pool.
-            await conn.invalidate()
-        raise
-    else:
-        await conn.exec_driver_sql("COMMIT")
+            try:
+                await conn.exec_driver_sql("ROLLBACK")
+            except BaseException:
+                # A connection whose transaction state is unknown must never go back to the pool.
+                await conn.invalidate()
+            raise
+        else:
+            await conn.exec_driver_sql("COMMIT")
 
 
 def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any) -> Any:
@@ -202,9 +214,7 @@ async def request_connection(
 
 
 @asynccontextmanager
-async def driver_connection(
-    engine: AsyncEngine, wait_seconds: float
-) -> AsyncIterator[asyncpg.Connection]:
+async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIterator["Driver"]:
     """The bare asyncpg connection of a pooled connection, for code that runs its statements
     on the driver (the hot path, fastpath.py); same pool, same queue as request_connection.
 
@@ -214,15 +224,68 @@ async def driver_connection(
     server its state is unknown (and asyncpg would wait for the statement's cancellation).
     """
     async with _admitted(engine, wait_seconds):
-        pooled = await engine.raw_connection()
-        driver = pooled.driver_connection
-        assert driver is not None  # a checked-out connection has one
+        driver = Driver(engine, await engine.raw_connection())
         try:
             yield driver
-        except BaseException:
-            driver.terminate()
-            await greenlet_spawn(pooled.invalidate)
+        except BaseException as error:
+            await driver.discard(error)
             raise
+        else:
+            await driver.give_back()
+
+
+class Driver:
+    """A pooled connection's asyncpg connection, checked out by :func:`driver_connection`.
+
+    ``fetch`` and ``execute`` are asyncpg's; a statement that the driver refused unsent,
+    because the server had terminated the connection (a restart), runs once more on a fresh
+    connection (``db_outages.may_retry``). ``connection`` is the asyncpg connection itself.
+    """
+
+    __slots__ = ("_engine", "_pooled", "connection")
+
+    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
+        self._engine = engine
+        self._pooled = pooled
+        self.connection: asyncpg.Connection = pooled.driver_connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        try:
+            return await self.connection.fetch(sql, *args)
+        except Exception as error:
+            if not may_retry(error):
+                raise
+            await self._reconnect(error)
+            return await self.connection.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        try:
+            return await self.connection.execute(sql, *args)
+        except Exception as error:
+            if not may_retry(error):
+                raise
+            await self._reconnect(error)
+            return await self.connection.execute(sql, *args)
+
+    async def _reconnect(self, error: BaseException) -> None:
+        await self.discard(error)
+        self._pooled = await self._engine.raw_connection()
+        self.connection = self._pooled.driver_connection
+
+    async def discard(self, error: BaseException) -> None:
+        """Close the connection for good: after a failed statement its state is unknown. One
+        the server terminated also condemns the pool's others of its generation."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:  # None: a reconnect failed, nothing is checked out
+            await _discard(self._engine, pooled, error)
+
+    async def give_back(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        pool = self._engine.sync_engine.pool
+        if isinstance(pool, QueuePool) and pool.checkedin() >= pool.size():
+            # A full pool closes an overflow connection as it comes back: I/O, which SQLAlchemy
+            # can only do in a greenlet.
+            await greenlet_spawn(pooled.close)
         else:
             # The pool's reset on return rolls back nothing: the connection is in AUTOCOMMIT
             # mode and the caller ran single statements.
@@ -333,10 +396,14 @@ class PreparedQuery:
                 sql, names = compiled
                 try:
                     records = await driver.fetch(sql, *[params[n] for n in names])
-                except BaseException as exc:
+                except Exception as exc:
                     await _discard_if_broken(conn, exc)
-                    raise
-                return self._rows(records)
+                    if not may_retry(exc):
+                        raise
+                    # Once more, on a fresh connection, through SQLAlchemy (which reconnects).
+                    await conn.rollback()
+                else:
+                    return self._rows(records)
         return list((await conn.execute(self.statement, params)).all())
 
     async def first(self, conn: AsyncConnection, **params: Any) -> Any | None:
@@ -360,11 +427,24 @@ async def _plain_asyncpg(conn: AsyncConnection) -> asyncpg.Connection | None:
 
 
 async def _discard_if_broken(conn: AsyncConnection, exc: BaseException) -> None:
-    # What SQLAlchemy does for its own statements: a connection that lost the server must not
-    # go back to the pool.
-    if is_database_unavailable(exc):
-        with contextlib.suppress(Exception):
-            await conn.invalidate()
+    # What SQLAlchemy does for its own statements (db_outages): a connection that lost the
+    # server must not go back to the pool; one the server terminated condemns the others
+    # opened on that server too.
+    if not is_database_unavailable(exc):
+        return
+    with contextlib.suppress(Exception):
+        await _discard(conn.engine, await conn.get_raw_connection(), exc)
+        await conn.invalidate()
+
+
+async def _discard(engine: AsyncEngine, pooled: Any, error: BaseException) -> None:
+    """Close the asyncpg connection of ``pooled`` for good, after ``error``. One the server
+    terminated condemns the pool's other connections opened on that server too."""
+    pooled.driver_connection.terminate()  # at once: a graceful close would wait for the server
+    if is_connection_broken(error):
+        await greenlet_spawn(forget_pooled_connections, engine.sync_engine.pool, pooled)
+    else:
+        await greenlet_spawn(pooled.invalidate)
 
 
 # --- PgBouncer in transaction-pooling mode ------------------------------------------------
