@@ -31,8 +31,6 @@ from product_partners.db_outages import (
 )
 from product_partners.settings import Settings
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -42,7 +40,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     """Build the service's engine for ``settings.database_url``.
 
     ``autocommit=False`` gives ordinary transactional connections (migrations use it): no
-    statement is retried there.
+    statement timeout (a migration may rewrite a large table), no statement retried.
     """
     url = make_url(settings.database_url)
     backend = url.get_backend_name()
@@ -50,7 +48,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     if backend == "postgresql":
         if url.get_driver_name() != "asyncpg":
             url = url.set(drivername="postgresql+asyncpg")
-        connect_args = asyncpg_connect_args(settings)
+        connect_args = asyncpg_connect_args(settings, bounded=autocommit)
         if settings.database_pgbouncer:
             # PgBouncer (transaction pooling) may hand each transaction a different server
             # connection: no prepared statement may outlive its transaction (see
@@ -66,26 +64,40 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
             pool_pre_ping=False,
         )
     elif backend == "sqlite":
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        # sqlite3's busy handler: how long a statement waits for another connection's write
+        # lock before "database is locked" (a 503, like a statement timeout on PostgreSQL).
+        kwargs["connect_args"] = {"timeout": settings.statement_timeout}
     # JSON columns decode with orjson, ~4x faster than the json module SQLAlchemy uses otherwise.
     kwargs["json_deserializer"] = orjson.loads
     kwargs.update(overrides)
     engine = create_async_engine(url, **kwargs)
     if backend == "sqlite":
-        _configure_sqlite(engine, autocommit)
+        _configure_sqlite(
+            engine, autocommit, busy_timeout_ms=round(settings.statement_timeout * 1000)
+        )
     elif backend == "postgresql" and text_timestamps_enabled(settings):
         _configure_postgres(engine)
     survive_outages(engine, autocommit=autocommit)
     return engine
 
 
-def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    """asyncpg's connection arguments for the engine (PgBouncer mode adds its own)."""
+def asyncpg_connect_args(settings: Settings, *, bounded: bool = True) -> dict[str, Any]:
+    """asyncpg's connection arguments for the engine (PgBouncer mode adds its own).
+    ``bounded``: statements end at ``DATABASE_STATEMENT_TIMEOUT`` (the service's connections)."""
     connect_args: dict[str, Any] = {
         "timeout": settings.database_timeout,
+        # The client's own limit, for a server that does not answer at all. Never shorter than
+        # the statement timeout (settings.statement_timeout), so that a server that answers
+        # cancels a long statement itself: a clear error, and the connection stays usable.
         "command_timeout": settings.database_timeout,
         "server_settings": {"application_name": "product-partners"},
     }
+    if bounded and not settings.database_pgbouncer:
+        # A runaway statement (a lock held elsewhere, a plan gone wrong) ends here with a 503
+        # instead of holding a pooled connection. (PgBouncer refuses unknown startup
+        # parameters: there, set it on the database, see README.)
+        milliseconds = round(settings.statement_timeout * 1000)
+        connect_args["server_settings"]["statement_timeout"] = str(milliseconds)
     if not settings.database_pgbouncer:
         # asyncpg prepares statements; after five runs PostgreSQL may switch one to a generic
         # plan, estimated for an average product (~10 partners). With the default
@@ -132,7 +144,7 @@ def _configure_postgres(engine: AsyncEngine) -> None:
         dbapi_connection.run_async(text_timestamps)
 
 
-def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, autocommit: bool, busy_timeout_ms: int) -> None:
     if not autocommit:
         # SQLAlchemy's recipe for pysqlite: the driver's own transaction handling is off (see
         # on_connect), so a SQLAlchemy transaction begins with an explicit BEGIN.
@@ -148,7 +160,7 @@ def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
 

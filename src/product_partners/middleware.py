@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.db_errors import database_fault
+from product_partners.db_errors import STATEMENT_TIMEOUT, database_fault
 from product_partners.errors import database_unavailable, domain_error_response, error_response
 from product_partners.logs import Throttle, access_log, log_request
 from product_partners.metrics import Metrics
@@ -121,6 +121,8 @@ class RequestContextMiddleware:
         fault = database_fault(exc)
         if fault is not None:
             self._log_fault(fault, exc)
+            if fault == STATEMENT_TIMEOUT and self.metrics is not None:
+                self.metrics.statement_timeouts.inc()
             response = domain_error_response(database_unavailable(fault))
         else:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
