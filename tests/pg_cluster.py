@@ -7,6 +7,7 @@ the ``postgres`` user, in a directory that user owns. The cluster is always stop
 (``-m immediate``) and its directory removed, whatever the test did.
 """
 
+import asyncio
 import glob
 import os
 import pwd
@@ -17,8 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from product_partners.migrate import upgrade
 from tests.servers import free_port
 
 SERVER_USER = "postgres"
@@ -62,6 +65,21 @@ class PgCluster:
 
     def admin_dsn(self) -> str:
         return f"postgresql://{SERVER_USER}@127.0.0.1:{self.port}/postgres"
+
+    def migrated_database(self, name: str = "product_partners") -> str:
+        """Create database ``name``, migrate it to the head; its URL."""
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.admin_dsn())
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        url = self.url(name)
+        upgrade(url)
+        return url
 
     def init(self) -> None:
         self._run("initdb", "-D", str(self.data), "-U", SERVER_USER, "-A", "trust", "-E", "UTF8")

@@ -1,5 +1,6 @@
 """Running the real service in subprocesses (``product-partners serve``) for tests."""
 
+import json
 import os
 import socket
 import subprocess
@@ -110,3 +111,16 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def log_records(path: Path, level: str) -> list[dict]:
+    """The JSON log records (``LOG_FORMAT=json``) at ``level`` in a server's log file."""
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # not ours (a crash's traceback, a third party's print)
+        if isinstance(record, dict) and record.get("level") == level:
+            records.append(record)
+    return records

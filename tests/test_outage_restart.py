@@ -14,24 +14,20 @@ workers with SIGKILL, in ten cycles with a burst of writes between them. Then:
 """
 
 import asyncio
-import json
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.db import create_engine
-from product_partners.migrate import upgrade
 from product_partners.settings import Settings
 from tests.pg_cluster import PgCluster, pg_cluster
-from tests.servers import serve_with_pid, worker_pids
-from tests.support import Actor
-from tests.write_load import WriteLoad, seed_partners
+from tests.servers import log_records, serve_with_pid, worker_pids
+from tests.write_load import WriteLoad, owner_and_product, seed_partners
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
@@ -61,17 +57,7 @@ def cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture(scope="module")
 def cluster_url(cluster: PgCluster) -> str:
-    async def create() -> None:
-        conn = await asyncpg.connect(cluster.admin_dsn())
-        try:
-            await conn.execute("CREATE DATABASE product_partners")
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    url = cluster.url("product_partners")
-    upgrade(url)
-    return url
+    return cluster.migrated_database()
 
 
 @pytest.fixture
@@ -81,35 +67,11 @@ async def cluster_engine(cluster_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _owner_and_product(api_base: str, engine: AsyncEngine) -> tuple[Actor, int]:
-    import httpx
-
-    from tests.support import Api
-
-    async with httpx.AsyncClient(base_url=api_base, timeout=30) as client:
-        api = Api(client, engine)
-        owner = await api.actor()
-        product = await api.product(owner)
-    return owner, product["id"]
-
-
 async def _inject(fault: str, cluster: PgCluster, supervisor: int) -> None:
     if fault == "kill-worker":
         os.kill(worker_pids(supervisor)[0], signal.SIGKILL)
     else:
         await asyncio.to_thread(cluster.restart, fault)
-
-
-def _log_lines(path: Path, level: str) -> list[dict]:
-    lines = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("level") == level:
-            lines.append(record)
-    return lines
 
 
 async def test_restarts_crashes_and_killed_workers_answer_503_and_lose_no_write(
@@ -120,7 +82,7 @@ async def test_restarts_crashes_and_killed_workers_answer_503_and_lose_no_write(
     with serve_with_pid(
         cluster_url, WORKERS, log=log, RATE_LIMIT_ENABLED="false", LOG_FORMAT="json"
     ) as (base, supervisor):
-        owner, product_id = await _owner_and_product(base, cluster_engine)
+        owner, product_id = await owner_and_product(base, cluster_engine)
         load = WriteLoad(base, owner, product_id, partners)
         stop = asyncio.Event()
         running = asyncio.create_task(load.run(stop))
@@ -140,8 +102,8 @@ async def test_restarts_crashes_and_killed_workers_answer_503_and_lose_no_write(
             await running
 
     statuses = {s: load.count(s) for s in sorted({a.status for a in load.answers.values()})}
-    errors = _log_lines(log, "error")
-    warnings = _log_lines(log, "warning")
+    errors = log_records(log, "error")
+    warnings = log_records(log, "warning")
     print(f"\nanswers by status: {statuses}; back after: {recoveries}")
     print(f"server log: {len(errors)} errors, {len(warnings)} warnings")
     load.assert_faults_answered_503()

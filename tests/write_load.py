@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.tables import businesses, product_partners
-from tests.support import Actor
+from tests.support import Actor, Api
 
 ERROR_BODY_FIELDS = {"error", "error_code", "message", "errors"}
 LOST = -1  # the connection died without an answer (a killed worker): outcome unknown
@@ -34,6 +34,15 @@ async def seed_partners(engine: AsyncEngine, count: int) -> list[str]:
     async with engine.connect() as conn:
         await conn.execute(insert(businesses), rows)
     return uids
+
+
+async def owner_and_product(base: str, engine: AsyncEngine) -> tuple[Actor, int]:
+    """A new owner business with a key, and a product of its own created through ``base``."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        api = Api(client, engine)
+        owner = await api.actor()
+        product = await api.product(owner)
+    return owner, product["id"]
 
 
 async def stored_partnerships(engine: AsyncEngine, product_id: int) -> dict[str, list[int]]:
@@ -57,6 +66,7 @@ class Answer:
     body: Any
     retry_after: str | None
     at: float  # time.monotonic() when the answer arrived
+    seconds: float  # how long it took
 
 
 @dataclass
@@ -106,6 +116,7 @@ class WriteLoad:
             await self._progress.wait()
 
     async def _add(self, client: httpx.AsyncClient, uid: str) -> Answer:
+        started = time.monotonic()
         try:
             response = await client.post(
                 f"/v3/products/{self.product_id}/partners",
@@ -113,14 +124,12 @@ class WriteLoad:
                 headers=self.owner.headers,
             )
         except httpx.TransportError:
-            return Answer(LOST, None, None, time.monotonic())
+            return _answer(started, LOST)
         try:
             body = response.json()
         except ValueError:
             body = response.text
-        return Answer(
-            response.status_code, body, response.headers.get("retry-after"), time.monotonic()
-        )
+        return _answer(started, response.status_code, body, response.headers.get("retry-after"))
 
     def acknowledged(self) -> dict[str, int]:
         """Partner unique id -> the partnership id of every add answered 200."""
@@ -128,6 +137,9 @@ class WriteLoad:
 
     def count(self, status: int) -> int:
         return sum(1 for a in self.answers.values() if a.status == status)
+
+    def slowest(self) -> float:
+        return max(a.seconds for a in self.answers.values())
 
     def first_success_after(self, moment: float) -> float | None:
         times = [a.at for a in self.answers.values() if a.status == 200 and a.at >= moment]
@@ -163,3 +175,10 @@ class WriteLoad:
         assert len(set(ids)) == len(ids), "two acknowledged adds share an id"
         unexplained = set(stored) - set(self.answers)
         assert not unexplained, f"rows for partners never sent: {list(unexplained)[:5]}"
+
+
+def _answer(
+    started: float, status: int, body: Any = None, retry_after: str | None = None
+) -> Answer:
+    now = time.monotonic()
+    return Answer(status, body, retry_after, now, now - started)
