@@ -5,15 +5,20 @@ Every command prints one JSON document on stdout; errors go to stderr with a non
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners import __version__
 from product_partners.db import create_engine
+from product_partners.db_errors import is_database_unavailable, root_cause
 from product_partners.errors import DomainError
 from product_partners.jsonutil import dumps
 from product_partners.settings import Settings, get_settings
@@ -23,7 +28,13 @@ EXIT_ERROR = 1
 
 
 class CliError(Exception):
-    pass
+    """A command refused or failed; the message says why, in one line."""
+
+    exit_code = EXIT_USAGE
+
+
+class CommandFailed(CliError):
+    exit_code = EXIT_ERROR
 
 
 def _print(data: Any) -> None:
@@ -56,6 +67,35 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> Any:
 
     upgrade(settings.database_url)
     return {"database": _redacted(settings.database_url), "revision": head_revision()}
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> Any:
+    from product_partners.backup import BackupError, backup
+
+    try:
+        result = backup(settings, Path(args.path))
+    except BackupError as exc:
+        raise CommandFailed(str(exc)) from None
+    return {"database": _redacted(settings.database_url), **result}
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> Any:
+    from product_partners.backup import BackupError, restore, table_names
+    from product_partners.migrate import current_revision
+
+    path = Path(args.path)
+    tables = run_with_connection(settings, table_names)
+    if tables and not args.force:
+        raise CommandFailed(
+            f"the database of DATABASE_URL is not empty ({len(tables)} tables): restore into"
+            " a new database, or pass --force to replace what it holds"
+        )
+    try:
+        result = restore(settings, path, replace=bool(tables))
+    except BackupError as exc:
+        raise CommandFailed(str(exc)) from None
+    revision = run_with_connection(settings, current_revision)
+    return {"database": _redacted(settings.database_url), **result, "revision": revision}
 
 
 def cmd_business_create(args: argparse.Namespace, settings: Settings) -> Any:
@@ -151,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
         func=cmd_db_upgrade
     )
+    dbb = db.add_parser("backup", help="back up DATABASE_URL to PATH, while it serves")
+    dbb.add_argument("path", help="the backup file to write")
+    dbb.set_defaults(func=cmd_db_backup)
+    dbr = db.add_parser("restore", help="restore a backup into the empty DATABASE_URL")
+    dbr.add_argument("path", help="a file written by db backup")
+    dbr.add_argument(
+        "--force", action="store_true", help="replace what the database holds (stop serving it)"
+    )
+    dbr.set_defaults(func=cmd_db_restore)
 
     business = sub.add_parser("business", help="businesses").add_subparsers(
         dest="action", required=True
@@ -209,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = args.func(args, settings)
     except CliError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(str(exc), exc.exit_code)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
@@ -217,9 +266,22 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"invalid input: {problems}", EXIT_USAGE)
     except DomainError as exc:
         return _fail(f"{exc.message} ({exc.error_code})")
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        cause = root_cause(exc)
+        first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        return _fail(f"database of DATABASE_URL: {type(cause).__name__}: {first_line}")
     if result is not None:
         _print(result)
     return 0
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """The database refused or could not be reached: one line for the operator, no traceback
+    (a bug in our code still shows one)."""
+    driver_errors = (sa_exc.DBAPIError, asyncpg.PostgresError, sqlite3.Error)
+    return isinstance(exc, driver_errors) or is_database_unavailable(exc)
 
 
 def _load_extensions() -> None:

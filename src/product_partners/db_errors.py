@@ -72,6 +72,15 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The driver's or the server's own exception under SQLAlchemy's wrappers (for logs)."""
+    seen = {id(exc)}
+    while (cause := exc.__cause__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        exc = cause
+    return exc
+
+
 def _sqlstate(exc: BaseException) -> str:
     state = getattr(exc, "sqlstate", None)
     return state if isinstance(state, str) else ""

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.db_errors import STATEMENT_TIMEOUT, database_fault
+from product_partners.db_errors import STATEMENT_TIMEOUT, database_fault, root_cause
 from product_partners.errors import database_unavailable, domain_error_response, error_response
 from product_partners.logs import Throttle, access_log, log_request
 from product_partners.metrics import Metrics
@@ -134,7 +134,7 @@ class RequestContextMiddleware:
     def _log_fault(self, fault: str, exc: Exception) -> None:
         left_out = self._fault_logs.setdefault(fault, Throttle()).admit()
         if left_out is not None:
-            cause = _root_cause(exc)
+            cause = root_cause(exc)
             log.warning(
                 "database unavailable (%s): %s: %s; answering 503 (%d more since the last line)",
                 fault,
@@ -172,15 +172,6 @@ class RequestContextMiddleware:
                 "business_id": state.get("business_id"),
             }
             log_request(level, fields)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The driver's or the server's own exception under SQLAlchemy's wrappers."""
-    seen = {id(exc)}
-    while (cause := exc.__cause__) is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        exc = cause
-    return exc
 
 
 def request_id_of(scope_or_request: Any) -> str | None:
