@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from product_partners.app import create_app
 from product_partners.settings import Settings
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from product_partners.db import create_engine
 from product_partners.migrate import head_revision
 from product_partners.settings import Settings
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import _pg_admin
 from tests.servers import run_cli, serve
 from tests.write_load import WriteLoad, owner_and_product, seed_partners, stored_partnerships
 
@@ -41,14 +40,6 @@ def _refused(done: subprocess.CompletedProcess, says: str) -> None:
     assert says in done.stderr, done.stderr
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def fresh_database_url(backend: str, database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of the same kind (no tables), dropped afterwards."""
@@ -56,11 +47,11 @@ async def fresh_database_url(backend: str, database_url: str, tmp_path: Path) ->
         yield f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
         return
     name = f"pp_restore_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await _pg_admin(f'CREATE DATABASE "{name}"')
     try:
         yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _backup_during_writes(

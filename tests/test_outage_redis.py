@@ -8,35 +8,17 @@ Redis is the machine's, reached through a TCP proxy that the test cuts and freez
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import pytest
-import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.ops_support import TcpProxy, app_client
 from tests.support import Api
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379  # the machine's, as ops_support.REDIS_URL
 DATABASE_TIMEOUT = 2.0
 CLIENTS = 8
 FLAPS = 3
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    prefix = f"pp-test-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = aioredis.from_url(f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 @dataclass

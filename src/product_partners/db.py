@@ -265,21 +265,20 @@ class Driver:
         try:
             return await self.connection.fetch(sql, *args)
         except Exception as error:
-            if not may_retry(error):
-                raise
-            await self._reconnect(error)
+            await self._reconnect_if_unsent(error)
             return await self.connection.fetch(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
         try:
             return await self.connection.execute(sql, *args)
         except Exception as error:
-            if not may_retry(error):
-                raise
-            await self._reconnect(error)
+            await self._reconnect_if_unsent(error)
             return await self.connection.execute(sql, *args)
 
-    async def _reconnect(self, error: BaseException) -> None:
+    async def _reconnect_if_unsent(self, error: Exception) -> None:
+        """Check out a fresh connection for a statement that may run again; else re-raise."""
+        if not may_retry(error):
+            raise error
         await self.discard(error)
         self._pooled = await self._engine.raw_connection()
         self.connection = self._pooled.driver_connection
@@ -452,10 +451,10 @@ async def _discard_if_broken(conn: AsyncConnection, exc: BaseException) -> None:
 async def _discard(engine: AsyncEngine, pooled: Any, error: BaseException) -> None:
     """Close the asyncpg connection of ``pooled`` for good, after ``error``. One the server
     terminated condemns the pool's other connections opened on that server too."""
-    pooled.driver_connection.terminate()  # at once: a graceful close would wait for the server
     if is_connection_broken(error):
         await greenlet_spawn(forget_pooled_connections, engine.sync_engine.pool, pooled)
     else:
+        pooled.driver_connection.terminate()  # at once: a graceful close would wait
         await greenlet_spawn(pooled.invalidate)
 
 

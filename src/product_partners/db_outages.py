@@ -68,7 +68,10 @@ def may_retry(exc: BaseException) -> bool:
 def forget_pooled_connections(pool: Pool, broken: Any) -> None:
     """Discard ``broken`` (a pooled connection) and make the pool replace every connection
     opened before it at their next checkout: what SQLAlchemy does itself on a disconnect
-    (``Pool._invalidate``; SQLAlchemy is pinned in requirements.lock)."""
+    (``Pool._invalidate``; SQLAlchemy is pinned in requirements.lock). Runs in a greenlet."""
+    terminate = getattr(broken.driver_connection, "terminate", None)
+    if terminate is not None:
+        terminate()  # asyncpg: at once; a graceful close would wait for a server that is gone
     pool._invalidate(broken)
 
 
