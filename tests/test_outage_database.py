@@ -11,6 +11,7 @@ processed. Real restarts and crashes are in test_outage_restart.py.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -23,10 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.db import create_engine, request_connection, transaction
 from product_partners.db_errors import is_database_unavailable
+from product_partners.db_outages import QuietPoolNoise
+from product_partners.logs import Throttle
 from product_partners.migrate import upgrade
 from product_partners.settings import Settings
 from tests.conftest import PG_ADMIN_DSN
-from tests.ops_support import TcpProxy, app_client, postgres_partnership_locked, via_port
+from tests.ops_support import (
+    TcpProxy,
+    app_client,
+    free_port,
+    postgres_partnership_locked,
+    via_port,
+)
 from tests.support import Api
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
@@ -303,5 +312,31 @@ async def test_a_write_cut_off_while_it_ran_is_answered_503_and_not_retried(
             # could not commit: it waited on the lock.) Adding again succeeds.
             again = await api.add_partner(owner, product["id"], partner["unique_id"])
             assert again.status_code == 200, again.text
+    finally:
+        await engine.dispose()
+
+
+async def test_pool_noise_about_terminated_connections_is_one_warning_and_bugs_stay_errors(
+    migrated_pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(Settings(database_url=migrated_pg_url))
+    try:
+        pool_logger = engine.sync_engine.pool.logger
+        quiet = next(f for f in pool_logger.filters if isinstance(f, QuietPoolNoise))
+        quiet.throttle = Throttle()  # as at the start of an outage
+        with caplog.at_level(logging.WARNING, logger="sqlalchemy.pool"):
+            for _ in range(50):  # a restart: every pooled connection fails to close
+                try:
+                    await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+                except OSError:
+                    pool_logger.error("Exception closing connection %r", "c", exc_info=True)
+            try:
+                _ = 1 / 0  # what is not the database's fault stays an error, traceback and all
+            except ZeroDivisionError:
+                pool_logger.error("Exception closing connection %r", "c", exc_info=True)
+        records = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+        assert [r.levelname for r in records] == ["WARNING", "ERROR"], records
+        assert "database terminated" in records[0].getMessage() and not records[0].exc_info
+        assert records[1].exc_info is not None
     finally:
         await engine.dispose()

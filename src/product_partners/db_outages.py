@@ -13,16 +13,18 @@ When PostgreSQL comes back, pooled connections opened before the outage are dead
 - A restart (``pg_ctl restart -m fast``) first sends every idle connection a FATAL
   "terminating connection"; until asyncpg has processed the close that follows, the
   connection looks open and refuses its next statement *before sending it* ("cannot switch to
-  state"). Such a statement runs once more on a fresh connection (:func:`retry_unsent`), unless
-  it belongs to a transaction (``db.transaction``: its earlier statements died with the
-  connection). A connection lost while a statement ran is not retried: whether it ran is
-  unknown, so the request gets 503 (a retried add could not duplicate a partnership, its
-  insert is ``ON CONFLICT DO NOTHING``, but it would answer 409 for the caller's own add).
+  state"). Such a statement runs once more on a fresh connection (:func:`may_retry` decides;
+  ``db.Driver`` and ``db.PreparedQuery`` retry their own statements, :func:`survive_outages`
+  SQLAlchemy's), unless it belongs to a transaction (``db.transaction``: its earlier
+  statements died with the connection). A connection lost while a statement ran is not
+  retried: whether it ran is unknown, so the request gets 503 (a retried add could not
+  duplicate a partnership, its insert is ``ON CONFLICT DO NOTHING``, but it would answer 409
+  to the caller's own add, which did commit).
 - A broken connection is a disconnect to SQLAlchemy (:func:`_broken_is_disconnect`): the pool
   discards it and replaces every connection opened before it at their next checkout (they
   were opened on the same, now gone, server).
 - The pool logs an error with a traceback for every such connection it fails to close or
-  reset; during a restart, hundreds. :class:`QuietPoolNoise` makes that one warning a minute.
+  reset: during a restart, a flood. :class:`QuietPoolNoise` makes that one warning a minute.
 """
 
 import contextvars
@@ -39,8 +41,6 @@ from sqlalchemy.pool import Pool
 
 from product_partners.db_errors import is_connection_broken, is_database_unavailable, was_not_sent
 from product_partners.logs import Throttle
-
-log = logging.getLogger("product_partners.db")
 
 # Set while the current task runs the statements of a db.transaction block: none of them may
 # move to another connection.

@@ -136,7 +136,7 @@ class RequestContextMiddleware:
         if left_out is not None:
             cause = root_cause(exc)
             log.warning(
-                "database unavailable (%s): %s: %s; answering 503 (%d more since the last line)",
+                "database fault (%s): %s: %s; answering 503 (%d more since the last line)",
                 fault,
                 type(cause).__name__,
                 cause,
