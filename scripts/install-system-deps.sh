@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # System packages the test suite and the benchmark need beyond Python: PgBouncer (the
-# transaction-pooling test) and wrk (the load generator of `make bench`). Idempotent: installs
-# only what is missing, with Debian's apt (as root, or through sudo). Without apt or the rights
-# to use it, stops at once with one line naming what to install.
+# transaction-pooling test), wrk (the load generator of `make bench`), PostgreSQL's server
+# binaries (initdb and pg_ctl: the restart tests start clusters of their own) and client tools
+# (pg_dump and pg_restore: the backup tests). Idempotent: installs only what is missing, with
+# Debian's apt (as root, or through sudo). Without apt or the rights to use it, stops at once
+# with one line naming what to install.
 set -euo pipefail
+
+have_postgres_server() {
+  local bindir
+  if bindir=$(pg_config --bindir 2>/dev/null) && [ -x "$bindir/initdb" ]; then
+    return 0
+  fi
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
 
 missing=()
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+have_postgres_server || missing+=(postgresql)
+{ command -v pg_dump && command -v pg_restore; } >/dev/null 2>&1 || missing+=(postgresql-client)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

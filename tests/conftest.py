@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.app import create_app
@@ -21,6 +22,7 @@ from product_partners.db import create_engine
 from product_partners.migrate import upgrade
 from product_partners.settings import Settings
 from tests.openapi_check import OpenApi, load_openapi
+from tests.ops_support import REDIS_URL
 from tests.support import Api
 
 PG_ADMIN_DSN = os.environ.get(
@@ -102,6 +104,20 @@ def api(client: httpx.AsyncClient, engine: AsyncEngine) -> Api:
 async def openapi(client: httpx.AsyncClient) -> "OpenApi":
     """The app's own OpenAPI document, for validating responses against it."""
     return await load_openapi(client)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A Redis key prefix of the test's own; its keys are deleted afterwards."""
+    prefix = f"pp-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,6 @@
 """Running the real service in subprocesses (``product-partners serve``) for tests."""
 
+import json
 import os
 import socket
 import subprocess
@@ -41,28 +42,42 @@ def serve(
     database_url: str, workers: int = 1, port: int | None = None, **extra_env: str
 ) -> Iterator[str]:
     """Start ``product-partners serve`` and yield its base URL once it answers."""
+    with serve_with_pid(database_url, workers, port=port, **extra_env) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def serve_with_pid(
+    database_url: str,
+    workers: int = 1,
+    *,
+    port: int | None = None,
+    log: Path | None = None,
+    **extra_env: str,
+) -> Iterator[tuple[str, int]]:
+    """Start ``product-partners serve``; yield its base URL and the supervisor's pid (with
+    ``workers`` > 1 its children are the workers) once every worker runs and it answers.
+    ``log``: a file for the server's log lines (stdout)."""
     port = port or free_port()
+    log_file = log.open("ab") if log is not None else None
     proc = subprocess.Popen(
         [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=cli_env(database_url, **extra_env),
-        stdout=subprocess.DEVNULL,
+        stdout=log_file if log_file is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    expected_workers = workers if workers > 1 else 0
     try:
         deadline = time.monotonic() + 30
-        while True:
+        while len(worker_pids(proc.pid)) < expected_workers or not _answers(base):
             if proc.poll() is not None:
                 raise RuntimeError(f"serve exited: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("serve did not start in 30 s") from None
-                time.sleep(0.2)
-        yield base
+            if time.monotonic() > deadline:
+                raise TimeoutError("serve did not start in 30 s")
+            time.sleep(0.2)
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -70,3 +85,42 @@ def serve(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if log_file is not None:
+            log_file.close()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The worker processes of the ``serve`` supervisor ``parent``."""
+    children: list[int] = []
+    for task in Path(f"/proc/{parent}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        children += [int(pid) for pid in text.split()]
+    # uvicorn's workers are the children running our app (not e.g. a resource tracker).
+    return [pid for pid in children if "multiprocessing.resource_tracker" not in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def log_records(path: Path, level: str) -> list[dict]:
+    """The JSON log records (``LOG_FORMAT=json``) at ``level`` in a server's log file."""
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # not ours (a crash's traceback, a third party's print)
+        if isinstance(record, dict) and record.get("level") == level:
+            records.append(record)
+    return records

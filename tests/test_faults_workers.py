@@ -12,74 +12,18 @@ test PostgreSQL database.
 import asyncio
 import os
 import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from product_partners.tables import businesses, product_partners
-from tests.servers import BIN, cli_env, free_port
+from tests.servers import serve_with_pid, worker_pids
 from tests.support import Actor, Api
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 ROUNDS = 5
-
-
-@contextmanager
-def serve_with_pid(database_url: str, workers: int) -> Iterator[tuple[str, int]]:
-    """Like tests.servers.serve, also giving the supervisor's pid (its children are workers)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=cli_env(database_url, RATE_LIMIT_ENABLED="false"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while len(worker_pids(proc.pid)) < workers or not _answers(base):
-            assert proc.poll() is None, "serve exited"
-            assert time.monotonic() < deadline, "serve did not start in 30 s"
-            time.sleep(0.2)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def worker_pids(parent: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{parent}/task").glob("*"):
-        text = (task / "children").read_text() if (task / "children").exists() else ""
-        children += [int(pid) for pid in text.split()]
-    # uvicorn's workers are the children running our app (not e.g. a resource tracker).
-    return [pid for pid in children if "multiprocessing.resource_tracker" not in _cmdline(pid)]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 async def _request(base: str, method: str, path: str, actor: Actor, **kw: object) -> int:
@@ -102,7 +46,7 @@ async def test_kill_9_a_worker_under_write_load_loses_no_acknowledged_write(
     path = f"/v3/products/{product['id']}/partners"
     answers: dict[str, int] = {}
 
-    with serve_with_pid(database_url, workers=2) as (base, supervisor):
+    with serve_with_pid(database_url, workers=2, RATE_LIMIT_ENABLED="false") as (base, supervisor):
         victims = worker_pids(supervisor)
         assert len(victims) == 2
         gate = asyncio.Semaphore(24)
@@ -192,7 +136,7 @@ async def test_races_on_every_state_change_have_one_winner(
     owner, pid = race_product
     base_path = f"/v3/products/{pid}/partners"
     outcomes: dict[str, list[tuple[int, ...]]] = {}
-    with serve_with_pid(database_url, workers=3) as (base, _):
+    with serve_with_pid(database_url, workers=3, RATE_LIMIT_ENABLED="false") as (base, _):
 
         async def race(*calls: tuple[str, str, dict]) -> tuple[int, ...]:
             return tuple(

@@ -2,21 +2,40 @@
 away, and the same process serves again once it is back, without a restart.
 
 The app reaches the real PostgreSQL server through a TCP proxy that the test stops, starts and
-freezes (the server itself is shared with other test runs and is never stopped).
+freezes (the server itself is shared with other test runs and is never stopped). To see what a
+restart does to pooled connections, the test terminates the server processes behind the
+proxy's own connections (``pg_terminate_backend``: the server sends FATAL "terminating
+connection" and closes), and the proxy can hold that close back from the client: the
+connection then looks open to asyncpg, as it does in the moment before a restart's close is
+processed. Real restarts and crashes are in test_outage_restart.py.
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine
+from product_partners.db import create_engine, request_connection, transaction
+from product_partners.db_errors import is_database_unavailable
+from product_partners.db_outages import QuietPoolNoise
+from product_partners.logs import Throttle
 from product_partners.migrate import upgrade
 from product_partners.settings import Settings
-from tests.ops_support import TcpProxy, app_client, via_port
+from tests.conftest import PG_ADMIN_DSN
+from tests.ops_support import (
+    TcpProxy,
+    app_client,
+    free_port,
+    postgres_partnership_locked,
+    via_port,
+)
 from tests.support import Api
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
@@ -156,5 +175,168 @@ async def test_a_hung_postgres_gives_503_within_the_database_timeout_then_recove
                     break
             assert statuses[-1] == 200, statuses
             assert statuses.count(503) <= 1, statuses
+    finally:
+        await engine.dispose()
+
+
+# --- connections the server terminated ---------------------------------------------------------
+
+
+async def _admin_fetchval(sql: str, *args: object) -> object:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+_BEHIND_PROXY = "client_addr = '127.0.0.1' AND client_port = ANY($1::int[])"
+
+
+async def _terminate_backends_behind(proxy: TcpProxy, waiting_on_lock: bool = False) -> int:
+    """Terminate the server processes of the proxy's connections (those waiting on a lock
+    only, with ``waiting_on_lock``); how many."""
+    where = _BEHIND_PROXY + (" AND wait_event_type = 'Lock'" if waiting_on_lock else "")
+    sql = f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE {where}"
+    count = await _admin_fetchval(sql, list(proxy.upstream_ports))
+    await asyncio.sleep(0.3)  # the FATAL reaches the client (its close, with hold_closes, not)
+    return int(count)  # type: ignore[call-overload]
+
+
+async def _assert_pool_hands_out_a_terminated_connection(engine: AsyncEngine) -> None:
+    """What the fix is for: a pooled connection whose server process is gone looks open."""
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert not driver.is_closed()
+        alive = await _admin_fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", driver.get_server_pid()
+        )
+        assert alive == 0
+    finally:
+        pooled.close()
+
+
+def _proxied(url: str, proxy: TcpProxy, **settings: object) -> Settings:
+    return Settings(database_url=via_port(url, proxy.port), **settings)  # type: ignore[arg-type]
+
+
+async def test_connections_the_server_terminated_while_idle_are_replaced_and_the_request_served(
+    proxy: TcpProxy, migrated_pg_url: str
+) -> None:
+    engine = create_engine(_proxied(migrated_pg_url, proxy), pool_size=2, max_overflow=0)
+    try:
+        async with app_client(engine, rate_limit_enabled=False) as (client, _app):
+            api = Api(client, engine)
+            owner = await api.actor()
+            product = await api.product(owner)
+            partner = await api.business()
+            partners_url = f"/v3/products/{product['id']}/partners"
+            added: list[int] = []
+
+            async def hot_path_add() -> httpx.Response:
+                response = await api.add_partner(owner, product["id"], partner["unique_id"])
+                added.append(response.json().get("id"))
+                return response
+
+            requests = {
+                "hot path add": hot_path_add,
+                "hot path get": lambda: client.get(
+                    f"{partners_url}/{added[0]}", headers=owner.headers
+                ),
+                "route": lambda: client.get("/v3/products", headers=owner.headers),
+            }
+            proxy.hold_closes = True
+            for name, request in requests.items():
+                assert (await client.get(partners_url, headers=owner.headers)).status_code == 200
+                assert await _terminate_backends_behind(proxy) >= 1
+                await _assert_pool_hands_out_a_terminated_connection(engine)
+                response = await request()
+                assert response.status_code == 200, (name, response.text)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_statement_refused_unsent_runs_once_more_but_never_inside_a_transaction(
+    proxy: TcpProxy, migrated_pg_url: str
+) -> None:
+    engine = create_engine(_proxied(migrated_pg_url, proxy), pool_size=1, max_overflow=0)
+    backend_pid = text("SELECT pg_backend_pid()")
+    try:
+        async with request_connection(engine, 1.0) as conn:
+            first = (await conn.execute(backend_pid)).scalar()
+        proxy.hold_closes = True
+        assert await _terminate_backends_behind(proxy) == 1
+        async with request_connection(engine, 1.0) as conn:
+            # The statement SQLAlchemy sends is refused unsent, and runs on a fresh connection.
+            second = (await conn.execute(backend_pid)).scalar()
+        assert second != first
+
+        with pytest.raises(Exception) as caught:
+            async with request_connection(engine, 1.0) as conn, transaction(conn):
+                await conn.execute(text("SELECT 1"))
+                assert await _terminate_backends_behind(proxy) == 1
+                # The transaction died with its connection: this statement must not run on
+                # another one, outside it.
+                await conn.execute(text("SELECT 2"))
+        assert is_database_unavailable(caught.value), repr(caught.value)
+        async with request_connection(engine, 1.0) as conn:
+            assert (await conn.execute(text("SELECT 3"))).scalar() == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_a_write_cut_off_while_it_ran_is_answered_503_and_not_retried(
+    proxy: TcpProxy, migrated_pg_url: str
+) -> None:
+    settings = _proxied(migrated_pg_url, proxy, database_timeout=5.0)
+    engine = create_engine(settings, pool_size=2, max_overflow=0)
+    try:
+        async with app_client(engine, rate_limit_enabled=False) as (client, _app):
+            api = Api(client, engine)
+            owner = await api.actor()
+            product = await api.product(owner)
+            partner = await api.business()
+            async with postgres_partnership_locked(migrated_pg_url, product["id"], partner["id"]):
+                add = asyncio.create_task(
+                    api.add_partner(owner, product["id"], partner["unique_id"])
+                )
+                deadline = time.monotonic() + 2
+                # The add waits on the other client's row: cut its connection there.
+                while not await _terminate_backends_behind(proxy, waiting_on_lock=True):
+                    assert time.monotonic() < deadline, "the add never waited on the lock"
+                response = await add
+            _assert_unavailable(response, 0.0)
+            # Whether an add cut off like this committed is unknown to the service: it answers
+            # 503, never a retry that could turn the caller's own add into a 409. (Here it
+            # could not commit: it waited on the lock.) Adding again succeeds.
+            again = await api.add_partner(owner, product["id"], partner["unique_id"])
+            assert again.status_code == 200, again.text
+    finally:
+        await engine.dispose()
+
+
+async def test_pool_noise_about_terminated_connections_is_one_warning_and_bugs_stay_errors(
+    migrated_pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(Settings(database_url=migrated_pg_url))
+    try:
+        pool_logger = engine.sync_engine.pool.logger
+        quiet = next(f for f in pool_logger.filters if isinstance(f, QuietPoolNoise))
+        quiet.throttle = Throttle()  # as at the start of an outage
+        with caplog.at_level(logging.WARNING, logger="sqlalchemy.pool"):
+            for _ in range(50):  # a restart: every pooled connection fails to close
+                try:
+                    await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+                except OSError:
+                    pool_logger.error("Exception closing connection %r", "c", exc_info=True)
+            try:
+                _ = 1 / 0  # what is not the database's fault stays an error, traceback and all
+            except ZeroDivisionError:
+                pool_logger.error("Exception closing connection %r", "c", exc_info=True)
+        records = [r for r in caplog.records if r.name.startswith("sqlalchemy.pool")]
+        assert [r.levelname for r in records] == ["WARNING", "ERROR"], records
+        assert "database terminated" in records[0].getMessage() and not records[0].exc_info
+        assert records[1].exc_info is not None
     finally:
         await engine.dispose()

@@ -103,21 +103,21 @@ async def test_driver_connections_share_the_pool_and_a_failed_one_is_not_reused(
     engine = create_engine(settings, pool_size=1, max_overflow=0)
     try:
         async with driver_connection(engine, 1.0) as conn:
-            first_pid = conn.get_server_pid()
-            assert await conn.fetchval("SELECT 1") == 1
+            first_pid = conn.connection.get_server_pid()
+            assert await conn.connection.fetchval("SELECT 1") == 1
         # Back in the engine's pool: the next checkout, by either way, gets the same one.
         async with driver_connection(engine, 1.0) as conn:
-            assert conn.get_server_pid() == first_pid
+            assert conn.connection.get_server_pid() == first_pid
         async with engine.connect() as sa_conn:
             raw = (await sa_conn.get_raw_connection()).driver_connection
             assert raw.get_server_pid() == first_pid
 
         with pytest.raises(asyncpg.PostgresError):
             async with driver_connection(engine, 1.0) as conn:
-                await conn.fetchval("SELECT 1/0")
+                await conn.fetch("SELECT 1/0")
         # Invalidated, not returned: the next request gets a fresh connection.
         async with driver_connection(engine, 1.0) as conn:
-            assert conn.get_server_pid() != first_pid
+            assert conn.connection.get_server_pid() != first_pid
         assert engine.sync_engine.pool.checkedout() == 0
     finally:
         await engine.dispose()
@@ -129,9 +129,9 @@ async def test_timestamps_read_as_text_are_the_same_aware_datetimes(settings):
     moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
     try:
         async with driver_connection(engine, 1.0) as conn:
-            value = await conn.fetchval("SELECT $1::timestamptz", moment)
+            value = await conn.connection.fetchval("SELECT $1::timestamptz", moment)
             assert value == moment and value.utcoffset() == timedelta(0)
-            whole = await conn.fetchval("SELECT '2026-03-01 05:30:15+00'::timestamptz")
+            whole = await conn.connection.fetchval("SELECT '2026-03-01 05:30:15+00'::timestamptz")
             assert whole == datetime(2026, 3, 1, 5, 30, 15, tzinfo=UTC)
         async with engine.connect() as sa_conn:
             assert (

@@ -23,10 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 
-from product_partners.db_errors import is_database_unavailable
+from product_partners.db_errors import is_connection_broken, is_database_unavailable
+from product_partners.db_outages import (
+    forget_pooled_connections,
+    may_retry,
+    statements_in_transaction,
+    survive_outages,
+)
 from product_partners.settings import Settings
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def is_sqlite(url: str) -> bool:
@@ -36,7 +40,8 @@ def is_sqlite(url: str) -> bool:
 def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: Any) -> AsyncEngine:
     """Build the service's engine for ``settings.database_url``.
 
-    ``autocommit=False`` gives ordinary transactional connections (migrations use it).
+    ``autocommit=False`` gives ordinary transactional connections (migrations use it): no
+    statement timeout (a migration may rewrite a large table), no statement retried.
     """
     url = make_url(settings.database_url)
     backend = url.get_backend_name()
@@ -44,7 +49,7 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
     if backend == "postgresql":
         if url.get_driver_name() != "asyncpg":
             url = url.set(drivername="postgresql+asyncpg")
-        connect_args = asyncpg_connect_args(settings)
+        connect_args = asyncpg_connect_args(settings, bounded=autocommit)
         if settings.database_pgbouncer:
             # PgBouncer (transaction pooling) may hand each transaction a different server
             # connection: no prepared statement may outlive its transaction (see
@@ -60,26 +65,41 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
             pool_pre_ping=False,
         )
     elif backend == "sqlite":
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        # sqlite3's busy handler: how long a statement waits for another connection's write
+        # lock before "database is locked" (a 503, like a statement timeout on PostgreSQL).
+        kwargs["connect_args"] = {"timeout": settings.statement_timeout}
         _ensure_sqlite_directory(url.database)
     # JSON columns decode with orjson, ~4x faster than the json module SQLAlchemy uses otherwise.
     kwargs["json_deserializer"] = orjson.loads
     kwargs.update(overrides)
     engine = create_async_engine(url, **kwargs)
     if backend == "sqlite":
-        _configure_sqlite(engine, autocommit)
+        _configure_sqlite(
+            engine, autocommit, busy_timeout_ms=round(settings.statement_timeout * 1000)
+        )
     elif backend == "postgresql" and text_timestamps_enabled(settings):
         _configure_postgres(engine)
+    survive_outages(engine, autocommit=autocommit)
     return engine
 
 
-def asyncpg_connect_args(settings: Settings) -> dict[str, Any]:
-    """asyncpg's connection arguments for the engine (PgBouncer mode adds its own)."""
+def asyncpg_connect_args(settings: Settings, *, bounded: bool = True) -> dict[str, Any]:
+    """asyncpg's connection arguments for the engine (PgBouncer mode adds its own).
+    ``bounded``: statements end at ``DATABASE_STATEMENT_TIMEOUT`` (the service's connections)."""
     connect_args: dict[str, Any] = {
         "timeout": settings.database_timeout,
+        # The client's own limit, for a server that does not answer at all. Never shorter than
+        # the statement timeout (settings.statement_timeout), so that a server that answers
+        # cancels a long statement itself: a clear error, and the connection stays usable.
         "command_timeout": settings.database_timeout,
         "server_settings": {"application_name": "product-partners"},
     }
+    if bounded and not settings.database_pgbouncer:
+        # A runaway statement (a lock held elsewhere, a plan gone wrong) ends here with a 503
+        # instead of holding a pooled connection. (PgBouncer refuses unknown startup
+        # parameters: there, set it on the database, see README.)
+        milliseconds = round(settings.statement_timeout * 1000)
+        connect_args["server_settings"]["statement_timeout"] = str(milliseconds)
     if not settings.database_pgbouncer:
         # asyncpg prepares statements; after five runs PostgreSQL may switch one to a generic
         # plan, estimated for an average product (~10 partners). With the default
@@ -133,7 +153,7 @@ def _configure_postgres(engine: AsyncEngine) -> None:
         dbapi_connection.run_async(text_timestamps)
 
 
-def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, autocommit: bool, busy_timeout_ms: int) -> None:
     if not autocommit:
         # SQLAlchemy's recipe for pysqlite: the driver's own transaction handling is off (see
         # on_connect), so a SQLAlchemy transaction begins with an explicit BEGIN.
@@ -149,7 +169,7 @@ def _configure_sqlite(engine: AsyncEngine, autocommit: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
 
@@ -162,17 +182,21 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     """
     begin = "BEGIN IMMEDIATE" if conn.dialect.name == "sqlite" else "BEGIN"
     await conn.exec_driver_sql(begin)
-    try:
-        yield conn
-    except BaseException:
+    # From here to COMMIT no statement may run again on another connection (db_outages): the
+    # transaction's earlier statements died with the connection (a COMMIT that "succeeded" on
+    # a fresh connection would acknowledge a write that was lost).
+    with statements_in_transaction():
         try:
-            await conn.exec_driver_sql("ROLLBACK")
+            yield conn
         except BaseException:
-            # A connection whose transaction state is unknown must never go back to the pool.
-            await conn.invalidate()
-        raise
-    else:
-        await conn.exec_driver_sql("COMMIT")
+            try:
+                await conn.exec_driver_sql("ROLLBACK")
+            except BaseException:
+                # A connection whose transaction state is unknown must never go back to the pool.
+                await conn.invalidate()
+            raise
+        else:
+            await conn.exec_driver_sql("COMMIT")
 
 
 def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any) -> Any:
@@ -211,9 +235,7 @@ async def request_connection(
 
 
 @asynccontextmanager
-async def driver_connection(
-    engine: AsyncEngine, wait_seconds: float
-) -> AsyncIterator[asyncpg.Connection]:
+async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIterator["Driver"]:
     """The bare asyncpg connection of a pooled connection, for code that runs its statements
     on the driver (the hot path, fastpath.py); same pool, same queue as request_connection.
 
@@ -223,15 +245,67 @@ async def driver_connection(
     server its state is unknown (and asyncpg would wait for the statement's cancellation).
     """
     async with _admitted(engine, wait_seconds):
-        pooled = await engine.raw_connection()
-        driver = pooled.driver_connection
-        assert driver is not None  # a checked-out connection has one
+        driver = Driver(engine, await engine.raw_connection())
         try:
             yield driver
-        except BaseException:
-            driver.terminate()
-            await greenlet_spawn(pooled.invalidate)
+        except BaseException as error:
+            await driver.discard(error)
             raise
+        else:
+            await driver.give_back()
+
+
+class Driver:
+    """A pooled connection's asyncpg connection, checked out by :func:`driver_connection`.
+
+    ``fetch`` and ``execute`` are asyncpg's; a statement that the driver refused unsent,
+    because the server had terminated the connection (a restart), runs once more on a fresh
+    connection (``db_outages.may_retry``). ``connection`` is the asyncpg connection itself.
+    """
+
+    __slots__ = ("_engine", "_pooled", "connection")
+
+    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
+        self._engine = engine
+        self._pooled = pooled
+        self.connection: asyncpg.Connection = pooled.driver_connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        try:
+            return await self.connection.fetch(sql, *args)
+        except Exception as error:
+            await self._reconnect_if_unsent(error)
+            return await self.connection.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        try:
+            return await self.connection.execute(sql, *args)
+        except Exception as error:
+            await self._reconnect_if_unsent(error)
+            return await self.connection.execute(sql, *args)
+
+    async def _reconnect_if_unsent(self, error: Exception) -> None:
+        """Check out a fresh connection for a statement that may run again; else re-raise."""
+        if not may_retry(error):
+            raise error
+        await self.discard(error)
+        self._pooled = await self._engine.raw_connection()
+        self.connection = self._pooled.driver_connection
+
+    async def discard(self, error: BaseException) -> None:
+        """Close the connection for good: after a failed statement its state is unknown. One
+        the server terminated also condemns the pool's others of its generation."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:  # None: a reconnect failed, nothing is checked out
+            await _discard(self._engine, pooled, error)
+
+    async def give_back(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        pool = self._engine.sync_engine.pool
+        if isinstance(pool, QueuePool) and pool.checkedin() >= pool.size():
+            # A full pool closes an overflow connection as it comes back: I/O, which SQLAlchemy
+            # can only do in a greenlet.
+            await greenlet_spawn(pooled.close)
         else:
             # The pool's reset on return rolls back nothing: the connection is in AUTOCOMMIT
             # mode and the caller ran single statements.
@@ -342,10 +416,14 @@ class PreparedQuery:
                 sql, names = compiled
                 try:
                     records = await driver.fetch(sql, *[params[n] for n in names])
-                except BaseException as exc:
+                except Exception as exc:
                     await _discard_if_broken(conn, exc)
-                    raise
-                return self._rows(records)
+                    if not may_retry(exc):
+                        raise
+                    # Once more, on a fresh connection, through SQLAlchemy (which reconnects).
+                    await conn.rollback()
+                else:
+                    return self._rows(records)
         return list((await conn.execute(self.statement, params)).all())
 
     async def first(self, conn: AsyncConnection, **params: Any) -> Any | None:
@@ -369,11 +447,24 @@ async def _plain_asyncpg(conn: AsyncConnection) -> asyncpg.Connection | None:
 
 
 async def _discard_if_broken(conn: AsyncConnection, exc: BaseException) -> None:
-    # What SQLAlchemy does for its own statements: a connection that lost the server must not
-    # go back to the pool.
-    if is_database_unavailable(exc):
-        with contextlib.suppress(Exception):
-            await conn.invalidate()
+    # What SQLAlchemy does for its own statements (db_outages): a connection that lost the
+    # server must not go back to the pool; one the server terminated condemns the others
+    # opened on that server too.
+    if not is_database_unavailable(exc):
+        return
+    with contextlib.suppress(Exception):
+        await _discard(conn.engine, await conn.get_raw_connection(), exc)
+        await conn.invalidate()
+
+
+async def _discard(engine: AsyncEngine, pooled: Any, error: BaseException) -> None:
+    """Close the asyncpg connection of ``pooled`` for good, after ``error``. One the server
+    terminated condemns the pool's other connections opened on that server too."""
+    if is_connection_broken(error):
+        await greenlet_spawn(forget_pooled_connections, engine.sync_engine.pool, pooled)
+    else:
+        pooled.driver_connection.terminate()  # at once: a graceful close would wait
+        await greenlet_spawn(pooled.invalidate)
 
 
 # --- PgBouncer in transaction-pooling mode ------------------------------------------------

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from product_partners import db_errors
 from product_partners.jsonutil import json_response
 
 FieldErrors = Mapping[str, Sequence[str]]
@@ -95,6 +96,29 @@ class ServiceUnavailable(DomainError):
     status_code = 503
     error_code = "service_unavailable"
     message = "The service cannot reach its database right now; retry shortly."
+
+
+class DatabaseTimedOut(ServiceUnavailable):
+    message = "The database did not finish this request in time; retry shortly."
+
+
+class DatabaseFull(ServiceUnavailable):
+    message = "The database has no space left for this write; retry later."
+
+
+# What a client is told for each kind of database fault (db_errors.database_fault), and when
+# to come back: a full disk needs an operator, the others pass in seconds.
+_DATABASE_FAULTS: dict[str, tuple[type[ServiceUnavailable], int]] = {
+    db_errors.UNREACHABLE: (ServiceUnavailable, 1),
+    db_errors.STATEMENT_TIMEOUT: (DatabaseTimedOut, 1),
+    db_errors.DISK_FULL: (DatabaseFull, 30),
+}
+
+
+def database_unavailable(fault: str) -> ServiceUnavailable:
+    """The 503 for a database fault of kind ``fault``, with ``Retry-After``."""
+    error_class, retry_after = _DATABASE_FAULTS[fault]
+    return error_class(headers={"Retry-After": str(retry_after)})
 
 
 def error_body(

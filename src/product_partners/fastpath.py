@@ -27,7 +27,6 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
-import asyncpg
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Text, and_, bindparam, cast, func, literal_column, select, true, update
@@ -37,7 +36,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
-from product_partners.db import NamedRows, compile_for_asyncpg, driver_connection
+from product_partners.db import Driver, NamedRows, compile_for_asyncpg, driver_connection
 from product_partners.errors import DomainError
 from product_partners.guards import read_body, replay_body
 from product_partners.ids import MAX_ID
@@ -286,7 +285,7 @@ class HotPath:
                     break
         return route
 
-    async def _run(self, conn: asyncpg.Connection, name: str, params: dict[str, Any]) -> list[Any]:
+    async def _run(self, conn: Driver, name: str, params: dict[str, Any]) -> list[Any]:
         statement = self._statements()[name]
         return statement.rows(await conn.fetch(statement.sql, *statement.args(params)))
 
@@ -302,7 +301,7 @@ class HotPath:
         self,
         scope: Scope,
         receive: Receive,
-        conn: asyncpg.Connection,
+        conn: Driver,
         name: str,
         params: dict[str, Any],
         needed: str,

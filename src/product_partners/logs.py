@@ -8,7 +8,9 @@ ever put there: no API keys, tokens or Authorization headers, no query strings.
 
 import logging
 import logging.config
+import math
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +37,26 @@ def log_request(level: int, fields: dict[str, Any]) -> None:
                 access_log.name, level, "", 0, "request", (), None, extra={"fields": fields}
             )
         )
+
+
+class Throttle:
+    """At most one log line per ``interval`` seconds about a recurring condition (a database
+    outage answers every request with 503: one line each would flood the log)."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last = -math.inf
+        self._left_out = 0
+
+    def admit(self) -> int | None:
+        """None: leave this occurrence out. Otherwise log it, with the returned number of
+        occurrences left out since the last line."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._left_out += 1
+            return None
+        left_out, self._left_out, self._last = self._left_out, 0, now
+        return left_out
 
 
 class JsonFormatter(logging.Formatter):

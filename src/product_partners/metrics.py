@@ -7,6 +7,8 @@
 - ``product_partners_partnerships{status}``: product partnerships by status, counted with one
   ``GROUP BY`` query when scraped (nothing is kept in the process).
 - ``product_partners_database_up``: 1 when that query succeeded.
+- ``product_partners_database_statement_timeouts_total``: requests answered 503 because a
+  statement exceeded ``DATABASE_STATEMENT_TIMEOUT``.
 
 Several worker processes: ``prometheus_client``'s multiprocess mode. When
 ``PROMETHEUS_MULTIPROC_DIR`` is set (``serve --workers N`` with N > 1 sets it to a fresh
@@ -69,6 +71,12 @@ class Metrics:
             "Time to answer HTTP requests, by method, route template and status.",
             labels,
             buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.statement_timeouts = Counter(
+            "product_partners_database_statement_timeouts",
+            "Requests answered 503 because a database statement exceeded"
+            " DATABASE_STATEMENT_TIMEOUT (or, on SQLite, waited that long for a lock).",
             registry=self.registry,
         )
         # Label lookups cost more than the increments: keep each series' children at hand.

@@ -13,9 +13,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.db_errors import is_database_unavailable
-from product_partners.errors import ServiceUnavailable, domain_error_response, error_response
-from product_partners.logs import access_log, log_request
+from product_partners.db_errors import STATEMENT_TIMEOUT, database_fault, root_cause
+from product_partners.errors import database_unavailable, domain_error_response, error_response
+from product_partners.logs import Throttle, access_log, log_request
 from product_partners.metrics import Metrics
 
 log = logging.getLogger("product_partners.http")
@@ -41,6 +41,8 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        # One warning a minute per kind of database fault, however many requests it fails.
+        self._fault_logs: dict[str, Throttle] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,15 +118,30 @@ class RequestContextMiddleware:
     async def _last_resort(
         self, exc: Exception, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        if is_database_unavailable(exc):
-            log.warning("database unavailable: %s", type(exc).__name__)
-            response = domain_error_response(ServiceUnavailable(headers={"Retry-After": "1"}))
+        fault = database_fault(exc)
+        if fault is not None:
+            self._log_fault(fault, exc)
+            if fault == STATEMENT_TIMEOUT and self.metrics is not None:
+                self.metrics.statement_timeouts.inc()
+            response = domain_error_response(database_unavailable(fault))
         else:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             response = error_response(
                 500, "internal_error", "Something went wrong on our side; it has been logged."
             )
         await response(scope, receive, send)
+
+    def _log_fault(self, fault: str, exc: Exception) -> None:
+        left_out = self._fault_logs.setdefault(fault, Throttle()).admit()
+        if left_out is not None:
+            cause = root_cause(exc)
+            log.warning(
+                "database fault (%s): %s: %s; answering 503 (%d more since the last line)",
+                fault,
+                type(cause).__name__,
+                cause,
+                left_out,
+            )
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(

@@ -7,7 +7,7 @@ serves from; the per-request work happens in ``middleware.py`` and ``ratelimit.p
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db_outages import discard_closed_connections
+from product_partners.db_outages import survive_outages
 from product_partners.health import healthz, readyz
 from product_partners.metrics import Metrics, metrics_endpoint
 from product_partners.ratelimit import RateLimiter, build_rate_limiter
@@ -29,7 +29,8 @@ def install_operations(app: FastAPI, settings: Settings) -> Metrics:
 
 
 def on_engine(engine: AsyncEngine) -> AsyncEngine:
-    discard_closed_connections(engine)
+    # db.create_engine installs it already; an engine made otherwise serves requests too.
+    survive_outages(engine, autocommit=True)
     return engine
 
 

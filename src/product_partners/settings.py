@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=0, ge=0)
     # Seconds a request may wait for the database (connect, pool checkout, statement) before 503.
     database_timeout: float = Field(default=5.0, gt=0)
+    # Seconds one statement may run (PostgreSQL's statement_timeout) or wait for a lock
+    # (SQLite's busy timeout) before the request gets 503; at most DATABASE_TIMEOUT.
+    database_statement_timeout: float = Field(default=3.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
 
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
+
+    @property
+    def statement_timeout(self) -> float:
+        """``database_statement_timeout``, capped by ``database_timeout``: the client gives up
+        on a statement at ``database_timeout`` (asyncpg's command timeout), so a longer
+        server-side limit would never be reached."""
+        return min(self.database_statement_timeout, self.database_timeout)
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,6 +42,36 @@ def check_schema(settings: Settings) -> None:
             f"revision {head}: run `product-partners db upgrade` first",
             exit_code=1,
         )
+
+
+def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> Any:
+    from product_partners.backup import BackupError, backup
+
+    try:
+        result = backup(settings, Path(args.path))
+    except BackupError as exc:
+        raise CliError(str(exc), exit_code=1) from None
+    return {"database": redacted(settings.database_url), **result}
+
+
+def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> Any:
+    from product_partners.backup import BackupError, restore, table_names
+    from product_partners.migrate import current_revision
+
+    path = Path(args.path)
+    tables = run_with_connection(settings, table_names)
+    if tables and not args.force:
+        raise CliError(
+            f"the database of DATABASE_URL is not empty ({len(tables)} tables): restore into"
+            " a new database, or pass --force to replace what it holds",
+            exit_code=1,
+        )
+    try:
+        result = restore(settings, path, replace=bool(tables))
+    except BackupError as exc:
+        raise CliError(str(exc), exit_code=1) from None
+    revision = run_with_connection(settings, current_revision)
+    return {"database": redacted(settings.database_url), **result, "revision": revision}
 
 
 # --- businesses and keys --------------------------------------------------------------------
@@ -130,6 +161,15 @@ def register(sub: Any) -> None:
     db.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
         func=cmd_db_upgrade, needs_schema=False
     )
+    dbb = db.add_parser("backup", help="back up DATABASE_URL to PATH, while it serves")
+    dbb.add_argument("path", help="the backup file to write")
+    dbb.set_defaults(func=cmd_db_backup, needs_schema=False)
+    dbr = db.add_parser("restore", help="restore a backup into the empty DATABASE_URL")
+    dbr.add_argument("path", help="a file written by db backup")
+    dbr.add_argument(
+        "--force", action="store_true", help="replace what the database holds (stop serving it)"
+    )
+    dbr.set_defaults(func=cmd_db_restore, needs_schema=False)
 
     business = sub.add_parser("business", help="businesses").add_subparsers(
         dest="action", required=True
