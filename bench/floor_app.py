@@ -24,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from product_partners.db import compile_for_asyncpg, text_timestamps
-from product_partners.fastpath import ADD_SQL, partner_rows, pp
+from product_partners.db.engine import text_timestamps
+from product_partners.db.prepared import compile_for_asyncpg
+from product_partners.partnerships.hotpath import ADD_SQL, partner_rows, pp
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 # The bench owner (bench/seed.py): the service learns it from the API key; the floor has none.

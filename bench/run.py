@@ -48,8 +48,8 @@ from typing import Any
 import asyncpg
 
 from bench.seed import Seeded, seed
-from product_partners.migrate import upgrade
-from product_partners.pagination import encode_cursor
+from product_partners.db.migrate import upgrade
+from product_partners.kit.pagination import encode_cursor
 from product_partners.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.app import create_app
-from product_partners.db import create_engine
-from product_partners.migrate import upgrade
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
 from tests.openapi_check import OpenApi, load_openapi
 from tests.ops_support import REDIS_URL

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, update
 
-from product_partners.tables import product_partners
+from product_partners.db.tables import product_partners
 from tests.support import Actor, Api
 
 ERROR_FIELDS = {"error", "error_code", "message", "errors"}

@@ -21,7 +21,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from product_partners.migrate import upgrade
+from product_partners.db.migrate import upgrade
 from tests.servers import free_port
 
 SERVER_USER = "postgres"

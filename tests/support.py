@@ -12,7 +12,7 @@ from product_partners.auth.scopes import ALL_SCOPES
 from product_partners.auth.service import create_key
 from product_partners.businesses.schemas import BusinessCreate
 from product_partners.businesses.service import create_business
-from product_partners.tables import businesses
+from product_partners.db.tables import businesses
 
 
 def unique(prefix: str = "biz") -> str:

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from product_partners.auth.keys import generate_key, hash_key, parse_prefix
 from product_partners.auth.service import revoke_key
-from product_partners.tables import api_keys
+from product_partners.db.tables import api_keys
 from tests.test_add_partner import assert_error
 
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine
-from product_partners.migrate import head_revision
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import head_revision
 from product_partners.settings import Settings
 from tests.conftest import _pg_admin
 from tests.servers import run_cli, serve

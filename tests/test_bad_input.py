@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from product_partners.guards import MAX_DEPTH, json_depth
+from product_partners.kit.http.guards import MAX_DEPTH, json_depth
 from tests.security_support import World, app_for_docs, build_world, fill_path, v3_routes
 from tests.support import Api
 from tests.test_bola_tenant_isolation import BOLA_TABLE

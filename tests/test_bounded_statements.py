@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine
-from product_partners.migrate import upgrade_async
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import upgrade_async
 from product_partners.settings import Settings
 from tests.ops_support import app_client, postgres_partnership_locked, sqlite_write_locked
 from tests.support import Api

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from product_partners.tables import product_partners
+from product_partners.db.tables import product_partners
 from tests.servers import serve
 
 ATTEMPTS = 24

@@ -3,7 +3,7 @@
 from bench.run import Config, service_environment
 from sqlalchemy.pool import QueuePool
 
-from product_partners.db import create_engine
+from product_partners.db.engine import create_engine
 from product_partners.settings import Settings
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from product_partners.tables import businesses, product_partners
+from product_partners.db.tables import businesses, product_partners
 from tests.servers import serve_with_pid, worker_pids
 from tests.support import Actor, Api
 

@@ -39,8 +39,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from product_partners.app import create_app
-from product_partners.db import create_engine
-from product_partners.migrate import upgrade
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
 from tests.security_support import World, app_for_docs, build_world
 

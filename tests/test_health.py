@@ -5,8 +5,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine
-from product_partners.migrate import head_revision
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import head_revision
 from product_partners.settings import Settings
 from tests.ops_support import app_client, free_port
 

@@ -12,7 +12,7 @@ import pytest
 
 from product_partners.app import create_app
 from product_partners.auth.service import revoke_key
-from product_partners.fastpath import HotPath
+from product_partners.partnerships.hotpath import HotPath
 from tests.store_support import domain, host, store
 from tests.test_affiliate_pro_domains import pro_partnership
 

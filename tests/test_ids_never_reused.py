@@ -5,7 +5,7 @@ import sqlite3
 
 from alembic import command
 
-from product_partners.migrate import alembic_config
+from product_partners.db.migrate import alembic_config
 from tests.lifecycle_support import assert_error, parties
 from tests.servers import run_cli
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.logs import JsonFormatter, TextFormatter, access_log, resolve_format
+from product_partners.kit.ops.logs import JsonFormatter, TextFormatter, access_log, resolve_format
 from tests.ops_support import app_client
 from tests.support import Api
 

@@ -4,7 +4,7 @@ and partnerships by status counted at scrape time."""
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine
+from product_partners.db.engine import create_engine
 from product_partners.settings import Settings
 from tests.ops_support import app_client, free_port
 from tests.support import Api

@@ -8,10 +8,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from product_partners.db import create_engine
-from product_partners.migrate import alembic_config, current_revision, head_revision
+from product_partners.db.engine import create_engine
+from product_partners.db.migrate import alembic_config, current_revision, head_revision
+from product_partners.db.tables import metadata
 from product_partners.settings import Settings
-from product_partners.tables import metadata
 from tests.conftest import PG_ADMIN_DSN, _pg_admin, _pg_url
 
 

@@ -22,11 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db import create_engine, request_connection, transaction
-from product_partners.db_errors import is_database_unavailable
-from product_partners.db_outages import QuietPoolNoise
-from product_partners.logs import Throttle
-from product_partners.migrate import upgrade
+from product_partners.db.connections import request_connection, transaction
+from product_partners.db.engine import create_engine
+from product_partners.db.faults import is_database_unavailable
+from product_partners.db.migrate import upgrade
+from product_partners.db.outages import QuietPoolNoise
+from product_partners.kit.ops.logs import Throttle
 from product_partners.settings import Settings
 from tests.conftest import PG_ADMIN_DSN
 from tests.ops_support import (

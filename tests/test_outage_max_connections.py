@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from product_partners.db import create_engine
+from product_partners.db.engine import create_engine
 from product_partners.settings import Settings
 from tests.pg_cluster import pg_cluster
 from tests.servers import log_records, serve_with_pid

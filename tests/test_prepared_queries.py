@@ -9,9 +9,11 @@ import asyncpg
 import pytest
 from sqlalchemy import DateTime, bindparam, func, select
 
-from product_partners.db import PreparedQuery, create_engine, driver_connection, request_connection
+from product_partners.db.connections import driver_connection, request_connection
+from product_partners.db.engine import create_engine
+from product_partners.db.prepared import PreparedQuery
+from product_partners.db.tables import businesses, product_partners
 from product_partners.settings import Settings
-from product_partners.tables import businesses, product_partners
 
 BY_UNIQUE_ID = PreparedQuery(
     select(businesses.c.id, businesses.c.unique_id, businesses.c.is_banned).where(

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from sqlalchemy import insert
 
-from product_partners.tables import custom_domains, partnership_domains, stores
+from product_partners.db.tables import custom_domains, partnership_domains, stores
 from tests.lifecycle_support import assert_error, db_state, parties, put_partnership
 
 

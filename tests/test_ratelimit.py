@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.ratelimit import RateLimiter
+from product_partners.kit.http.ratelimit import RateLimiter
 from tests.ops_support import REDIS_URL, TcpProxy, app_client, free_port
 from tests.support import Api
 
@@ -189,7 +189,7 @@ def test_in_memory_counting_starts_no_thread_per_request_and_frees_expired_count
 ) -> None:
     from limits import RateLimitItemPerSecond
 
-    from product_partners.ratelimit import SweptMemoryStorage
+    from product_partners.kit.http.ratelimit import SweptMemoryStorage
 
     storage = SweptMemoryStorage()
     started: list[object] = []

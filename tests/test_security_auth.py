@@ -15,7 +15,7 @@ from sqlalchemy import String, Text, select
 
 from product_partners.auth import dependencies, keys
 from product_partners.auth.scopes import ALL_SCOPES
-from product_partners.tables import metadata
+from product_partners.db.tables import metadata
 from tests.security_support import World, build_world, fill_path, v3_routes
 from tests.servers import run_cli, serve
 from tests.support import Api
@@ -166,7 +166,7 @@ def test_key_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> Non
     accept_source = inspect.getsource(dependencies.accept_key)
     assert "matches(" in accept_source and "key_hash ==" not in accept_source
     assert "accept_key(" in inspect.getsource(dependencies.authenticate)
-    from product_partners import fastpath
+    from product_partners.partnerships import hotpath as fastpath
 
     assert "accept_key(" in inspect.getsource(fastpath)
     assert "key_hash ==" not in inspect.getsource(fastpath)

@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.tables import businesses, product_partners
+from product_partners.db.tables import businesses, product_partners
 from tests.support import Actor, Api
 
 ERROR_BODY_FIELDS = {"error", "error_code", "message", "errors"}

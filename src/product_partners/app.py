@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
 from product_partners.bundles.endpoints import router as bundles_router
-from product_partners.db import create_engine
+from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
-from product_partners.errors import install_error_handlers
-from product_partners.fastpath import HotPath
-from product_partners.guards import RequestGuardsMiddleware
-from product_partners.middleware import RequestContextMiddleware
-from product_partners.ops import install_operations, on_engine, shutdown_operations
+from product_partners.kit.http.errors import install_error_handlers
+from product_partners.kit.http.guards import RequestGuardsMiddleware
+from product_partners.kit.http.middleware import RequestContextMiddleware
+from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.endpoints import router as partnerships_router
+from product_partners.partnerships.hotpath import HotPath
 from product_partners.partnerships.pro_domains import router as pro_domains_router
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings

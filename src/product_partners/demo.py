@@ -18,9 +18,9 @@ from product_partners.auth.service import create_key, rotate_key
 from product_partners.businesses.repository import get_business_by_unique_id
 from product_partners.businesses.schemas import BusinessCreate
 from product_partners.businesses.service import create_business
+from product_partners.db.tables import api_keys, businesses, product_partners, products
 from product_partners.products.schemas import CreateRequestProduct
 from product_partners.products.service import create_product
-from product_partners.tables import api_keys, businesses, product_partners, products
 
 OWNER = "demo-owner"
 # demo-partner is the one the printed curl adds; the README's flows use the other two.

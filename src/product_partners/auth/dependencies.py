@@ -15,11 +15,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.auth.keys import matches, parse_prefix
-from product_partners.db import PreparedQuery
-from product_partners.deps import Conn
-from product_partners.errors import Forbidden, Unauthorized
-from product_partners.ratelimit import enforce_rate_limit
-from product_partners.tables import api_keys
+from product_partners.db.prepared import PreparedQuery
+from product_partners.db.tables import api_keys
+from product_partners.kit.errors import Forbidden, Unauthorized
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.ratelimit import enforce_rate_limit
 
 # last_used_at is written at most this often per key: a write per request would cost more
 # than the request itself.

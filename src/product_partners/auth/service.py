@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.auth.keys import generate_key
 from product_partners.auth.scopes import validate_scopes
 from product_partners.businesses.repository import get_business_by_unique_id
-from product_partners.errors import NotFound
-from product_partners.tables import api_keys
+from product_partners.db.tables import api_keys
+from product_partners.kit.errors import NotFound
 
 
 async def create_key(

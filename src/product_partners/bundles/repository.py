@@ -6,8 +6,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
-from product_partners.db import insert_or_nothing
-from product_partners.tables import bundle_partners, bundles, businesses
+from product_partners.db.sql import insert_or_nothing
+from product_partners.db.tables import bundle_partners, bundles, businesses
 
 _OWNER_COLUMNS = tuple(c.label(f"owner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
 

@@ -3,7 +3,7 @@
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
-from product_partners.pagination import PaginatedFields
+from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.schemas import CreatePartnerRequest
 
 

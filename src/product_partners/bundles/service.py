@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners import partnering
 from product_partners.bundles import repository as repo
 from product_partners.bundles.schemas import BundleCreateRequest
 from product_partners.businesses.repository import business_simple
-from product_partners.errors import Conflict
-from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
+from product_partners.db.tables import bundle_partners, bundles
+from product_partners.kit.errors import Conflict
+from product_partners.kit.ids import parse_id
+from product_partners.kit.pagination import PageRequest, fetch_page
+from product_partners.partnerships import partnering
 from product_partners.partnerships.repository import partner_of
 from product_partners.products.service import slugify
 from product_partners.products.views import owner_of
-from product_partners.tables import bundle_partners, bundles
 
 KIND = partnering.BUNDLES
 

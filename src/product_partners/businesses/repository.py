@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db import insert_or_nothing
-from product_partners.tables import businesses
+from product_partners.db.sql import insert_or_nothing
+from product_partners.db.tables import businesses
 
 BUSINESS_SIMPLE_COLUMNS = (
     businesses.c.id,

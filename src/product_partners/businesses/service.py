@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import insert_business
 from product_partners.businesses.schemas import BusinessCreate
-from product_partners.errors import Conflict
+from product_partners.kit.errors import Conflict
 
 
 async def create_business(conn: AsyncConnection, data: BusinessCreate) -> dict[str, Any]:

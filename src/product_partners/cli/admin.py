@@ -15,7 +15,7 @@ from product_partners.settings import Settings
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.migrate import head_revision, upgrade
+    from product_partners.db.migrate import head_revision, upgrade
 
     upgrade(settings.database_url)
     return {"database": redacted(settings.database_url), "revision": head_revision()}
@@ -23,8 +23,8 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> Any:
 
 def check_schema(settings: Settings) -> None:
     """Refuse to go on (one line) unless the database's schema is at the migrations' head."""
-    from product_partners.db import create_engine
-    from product_partners.migrate import current_revision, head_revision
+    from product_partners.db.engine import create_engine
+    from product_partners.db.migrate import current_revision, head_revision
 
     async def revision() -> str | None:
         engine = create_engine(settings)
@@ -45,7 +45,7 @@ def check_schema(settings: Settings) -> None:
 
 
 def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.backup import BackupError, backup
+    from product_partners.db.backup import BackupError, backup
 
     try:
         result = backup(settings, Path(args.path))
@@ -55,8 +55,8 @@ def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.backup import BackupError, restore, table_names
-    from product_partners.migrate import current_revision
+    from product_partners.db.backup import BackupError, restore, table_names
+    from product_partners.db.migrate import current_revision
 
     path = Path(args.path)
     tables = run_with_connection(settings, table_names)
@@ -126,7 +126,7 @@ def cmd_key_revoke(args: argparse.Namespace, settings: Settings) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> Any:
-    from product_partners.serving import serve
+    from product_partners.kit.ops.serving import serve
 
     serve(
         settings,

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from product_partners.cli.runtime import as_business, page_arguments, page_of
+from product_partners.db.tables import PARTNERSHIP_TYPES
 from product_partners.partnerships import service
 from product_partners.partnerships.transitions import BAN_REASONS, STATUSES
 from product_partners.settings import Settings
-from product_partners.tables import PARTNERSHIP_TYPES
 
 COLUMNS = ("ID", "PARTNER", "TYPE", "STATUS", "REQUESTED", "DECIDED", "NOTE")
 

@@ -14,10 +14,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import get_business_by_unique_id
-from product_partners.db import create_engine
-from product_partners.errors import NotFound
-from product_partners.jsonutil import dumps
-from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
+from product_partners.db.engine import create_engine
+from product_partners.kit.errors import NotFound
+from product_partners.kit.jsonutil import dumps
+from product_partners.kit.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
 from product_partners.settings import Settings
 
 EXIT_ERROR = 1

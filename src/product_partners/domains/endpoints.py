@@ -6,16 +6,16 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import StoreCreate, StoreDelete, StoreList, StoreRead
-from product_partners.deps import Conn
 from product_partners.domains import service
 from product_partners.domains.schemas import (
     CustomDomain,
     CustomDomainCreateRequest,
     ListCustomDomainsResponseBody,
 )
-from product_partners.http_docs import error_responses
-from product_partners.jsonutil import json_response
-from product_partners.pagination import Page
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import Page
 
 router = APIRouter(prefix="/v3", tags=["Custom domains (ours)"])
 

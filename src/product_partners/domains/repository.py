@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db import insert_or_nothing
-from product_partners.tables import custom_domains, stores
+from product_partners.db.sql import insert_or_nothing
+from product_partners.db.tables import custom_domains, stores
 
 cd = custom_domains
 

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from product_partners.pagination import PaginatedFields
+from product_partners.kit.pagination import PaginatedFields
 
 
 class SimpleCustomDomain(BaseModel):

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db.tables import custom_domains
 from product_partners.domains import repository as repo
 from product_partners.domains.hostnames import InvalidHostname, normalize_hostname
-from product_partners.errors import Conflict, NotFound, Unprocessable
-from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
-from product_partners.tables import custom_domains
+from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.ids import parse_id
+from product_partners.kit.pagination import PageRequest, fetch_page
 
 
 def domain_not_found() -> NotFound:

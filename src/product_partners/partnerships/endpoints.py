@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
-from product_partners.deps import Conn
-from product_partners.http_docs import error_responses
-from product_partners.jsonutil import json_response
-from product_partners.pagination import Page
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import Page
 from product_partners.partnerships import service, transitions
 from product_partners.partnerships.schemas import (
     AffiliateStatus,

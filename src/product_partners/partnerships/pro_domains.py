@@ -26,17 +26,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductUpdate
-from product_partners.db import insert_or_nothing, transaction
-from product_partners.deps import Conn
-from product_partners.errors import Conflict, NotFound, Unprocessable
-from product_partners.http_docs import error_responses
-from product_partners.ids import parse_id
-from product_partners.jsonutil import json_response
-from product_partners.pagination import Page, PageRequest, PaginatedFields, fetch_page
+from product_partners.db.connections import transaction
+from product_partners.db.sql import insert_or_nothing
+from product_partners.db.tables import (
+    custom_domains,
+    partnership_domains,
+    product_partners,
+    products,
+)
+from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.ids import parse_id
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import Page, PageRequest, PaginatedFields, fetch_page
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships.schemas import ProductPartner
 from product_partners.partnerships.service import render_partnerships
-from product_partners.tables import custom_domains, partnership_domains, product_partners, products
 
 pp = product_partners
 cd = custom_domains

@@ -16,10 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners import partnering
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
-from product_partners.db import PreparedQuery
-from product_partners.tables import (
+from product_partners.db.prepared import PreparedQuery
+from product_partners.db.tables import (
     businesses,
     custom_domains,
     partnership_domains,
@@ -27,6 +26,7 @@ from product_partners.tables import (
     products,
     stores,
 )
+from product_partners.partnerships import partnering
 
 pp = product_partners
 partner_store = stores.alias("partner_store")

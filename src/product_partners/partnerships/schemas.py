@@ -5,8 +5,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
-from product_partners.ids import MAX_ID
-from product_partners.pagination import PaginatedFields
+from product_partners.kit.ids import MAX_ID
+from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.transitions import BAN_REASONS
 
 

@@ -7,16 +7,16 @@ from typing import Any, NoReturn
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners import partnering
 from product_partners.businesses.repository import business_simple
-from product_partners.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
-from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
+from product_partners.db.tables import product_partners as pp
+from product_partners.kit.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from product_partners.kit.ids import parse_id
+from product_partners.kit.pagination import PageRequest, fetch_page
+from product_partners.partnerships import partnering
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.schemas import PartnershipRequest, ProductPartnerUpdate
 from product_partners.partnerships.views import etag, product_partner
-from product_partners.tables import product_partners as pp
 
 
 def product_not_found() -> NotFound:

@@ -16,7 +16,7 @@ directly, or waits for the partner to request again.
 
 from dataclasses import dataclass
 
-from product_partners.errors import Conflict
+from product_partners.kit.errors import Conflict
 
 OWNER = "owner"
 PARTNER = "partner"

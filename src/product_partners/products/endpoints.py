@@ -11,10 +11,10 @@ from product_partners.auth.dependencies import (
     ProductRead,
     ProductUpdate,
 )
-from product_partners.deps import Conn
-from product_partners.http_docs import error_responses
-from product_partners.jsonutil import json_response
-from product_partners.pagination import Page
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import Page
 from product_partners.products import service
 from product_partners.products.schemas import (
     CreateRequestProduct,

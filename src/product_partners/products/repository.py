@@ -6,7 +6,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
-from product_partners.tables import businesses, product_partners, products
+from product_partners.db.tables import businesses, product_partners, products
 
 _OWNER_COLUMNS = tuple(c.label(f"owner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
 
@@ -20,7 +20,7 @@ def products_query() -> Select:
 
 async def insert_product(conn: AsyncConnection, values: dict[str, Any]) -> int | None:
     """Insert a product; None when the owner already has a product with this slug."""
-    from product_partners.db import insert_or_nothing
+    from product_partners.db.sql import insert_or_nothing
 
     stmt = (
         insert_or_nothing(conn, products, products.c.business_id, products.c.slug)

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from product_partners.businesses.schemas import BusinessSimple
-from product_partners.pagination import PaginatedFields
+from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.schemas import Domain, ProductPartner
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db import transaction
-from product_partners.errors import Conflict, NotFound
-from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
+from product_partners.db.connections import transaction
+from product_partners.db.tables import AFFILIATE_STATUSES, product_partners, products
+from product_partners.kit.errors import Conflict, NotFound
+from product_partners.kit.ids import parse_id
+from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.partnerships import repository as partnership_repo
 from product_partners.partnerships.service import render_partnerships
 from product_partners.partnerships.transitions import AUTO_ACCEPT_TYPES
@@ -22,7 +23,6 @@ from product_partners.products.schemas import (
     ProductPartnershipSettings,
     ProgrammeSettings,
 )
-from product_partners.tables import AFFILIATE_STATUSES, product_partners, products
 
 
 def product_not_found() -> NotFound:

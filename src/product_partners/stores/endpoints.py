@@ -12,10 +12,10 @@ from product_partners.auth.dependencies import (
     StoreRead,
     StoreUpdate,
 )
-from product_partners.deps import Conn
-from product_partners.http_docs import error_responses
-from product_partners.jsonutil import json_response
-from product_partners.pagination import Page
+from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import Page
 from product_partners.stores import service
 from product_partners.stores.schemas import (
     BusinessStore,

@@ -3,8 +3,8 @@
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from product_partners.domains.schemas import SimpleCustomDomain
-from product_partners.ids import MAX_ID
-from product_partners.pagination import PaginatedFields
+from product_partners.kit.ids import MAX_ID
+from product_partners.kit.pagination import PaginatedFields
 
 
 class BusinessStore(BaseModel):

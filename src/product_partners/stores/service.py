@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db.tables import custom_domains, stores
 from product_partners.domains.service import normalized
-from product_partners.errors import Conflict, NotFound, Unprocessable
-from product_partners.ids import parse_id
-from product_partners.pagination import PageRequest, fetch_page
+from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.ids import parse_id
+from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.stores import repository as repo
 from product_partners.stores.schemas import BusinessStoreCreateRequest, BusinessStoreUpdateRequest
-from product_partners.tables import custom_domains, stores
 
 STORE_UNIQUE_ID_PREFIX = "store_"
 

@@ -7,10 +7,10 @@ serves from; the per-request work happens in ``middleware.py`` and ``ratelimit.p
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.db_outages import survive_outages
-from product_partners.health import healthz, readyz
-from product_partners.metrics import Metrics, metrics_endpoint
-from product_partners.ratelimit import RateLimiter, build_rate_limiter
+from product_partners.db.outages import survive_outages
+from product_partners.kit.http.ratelimit import RateLimiter, build_rate_limiter
+from product_partners.kit.ops.health import healthz, readyz
+from product_partners.kit.ops.metrics import Metrics, metrics_endpoint
 from product_partners.settings import Settings
 
 

@@ -16,9 +16,9 @@ from functools import cache
 from starlette.requests import Request
 from starlette.responses import Response
 
-from product_partners.errors import error_response
-from product_partners.jsonutil import json_response
-from product_partners.migrate import current_revision, head_revision
+from product_partners.db.migrate import current_revision, head_revision
+from product_partners.kit.http.errors import error_response
+from product_partners.kit.jsonutil import json_response
 
 log = logging.getLogger("product_partners.health")
 

@@ -1,6 +1,6 @@
 """Ids from the URL: Scalev declares them as strings; ours are positive 63-bit integers."""
 
-from product_partners.errors import NotFound
+from product_partners.kit.errors import NotFound
 
 MAX_ID = 2**63 - 1
 

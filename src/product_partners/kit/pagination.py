@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.errors import BadRequest
+from product_partners.kit.errors import BadRequest
 
 MAX_PAGE_SIZE = 25
 # Longest cursor accepted (ours are ~12 characters): the query parameters' limit, and checked

@@ -13,10 +13,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.db_errors import STATEMENT_TIMEOUT, database_fault, root_cause
-from product_partners.errors import database_unavailable, domain_error_response, error_response
-from product_partners.logs import Throttle, access_log, log_request
-from product_partners.metrics import Metrics
+from product_partners.db.faults import STATEMENT_TIMEOUT, database_fault, root_cause
+from product_partners.kit.http.errors import (
+    database_unavailable,
+    domain_error_response,
+    error_response,
+)
+from product_partners.kit.ops.logs import Throttle, access_log, log_request
+from product_partners.kit.ops.metrics import Metrics
 
 log = logging.getLogger("product_partners.http")
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db import request_connection
+from product_partners.db.connections import request_connection
 
 
 async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -36,16 +36,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
-from product_partners.db import Driver, NamedRows, compile_for_asyncpg, driver_connection
-from product_partners.errors import DomainError
-from product_partners.guards import read_body, replay_body
-from product_partners.ids import MAX_ID
-from product_partners.jsonutil import json_response
-from product_partners.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor, page_of
-from product_partners.partnerships.repository import partnerships_query
-from product_partners.partnerships.schemas import CreatePartnerRequest
-from product_partners.partnerships.views import etag, product_partner
-from product_partners.tables import (
+from product_partners.db.connections import Driver, driver_connection
+from product_partners.db.prepared import NamedRows, compile_for_asyncpg
+from product_partners.db.tables import (
     api_keys,
     custom_domains,
     partnership_domains,
@@ -53,6 +46,14 @@ from product_partners.tables import (
     products,
     stores,
 )
+from product_partners.kit.errors import DomainError
+from product_partners.kit.http.guards import read_body, replay_body
+from product_partners.kit.ids import MAX_ID
+from product_partners.kit.jsonutil import json_response
+from product_partners.kit.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor, page_of
+from product_partners.partnerships.repository import partnerships_query
+from product_partners.partnerships.schemas import CreatePartnerRequest
+from product_partners.partnerships.views import etag, product_partner
 
 pp = product_partners
 _PATH = re.compile(r"^/v3/products/([0-9]{1,19})/partners(?:/([0-9]{1,19}))?$")

@@ -1,11 +1,12 @@
-"""Domain errors and the one place where they become HTTP responses.
+"""The one place where errors become HTTP responses.
 
-Services raise :class:`DomainError` subclasses (never ``HTTPException``). Every error a client
-sees, ours or the framework's, leaves through :func:`install_error_handlers` in Scalev's
-``ApiErrorResponse`` shape: ``{"error", "error_code", "message", "errors"}``.
+Every error a client sees, a :class:`~product_partners.kit.errors.DomainError` raised by a
+service, the framework's (validation, unknown route, method) or a database fault caught by the
+request middleware, leaves in Scalev's ``ApiErrorResponse`` shape:
+``{"error", "error_code", "message", "errors"}``.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -14,97 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from product_partners import db_errors
-from product_partners.jsonutil import json_response
-
-FieldErrors = Mapping[str, Sequence[str]]
-
-
-class DomainError(Exception):
-    """Base of every error a service raises on purpose."""
-
-    status_code: int = 400
-    error_code: str = "bad_request"
-    message: str = "The request could not be processed."
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        error_code: str | None = None,
-        errors: FieldErrors | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.message = message or self.message
-        self.error_code = error_code or self.error_code
-        self.errors: FieldErrors = errors or {}
-        self.headers = dict(headers or {})
-        super().__init__(self.message)
-
-
-class BadRequest(DomainError):
-    status_code = 400
-    error_code = "bad_request"
-
-
-class Unauthorized(DomainError):
-    status_code = 401
-    error_code = "unauthorized"
-    message = "A valid API key is required: send 'Authorization: Bearer <api key>'."
-
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(message, **kwargs)
-
-
-class Forbidden(DomainError):
-    status_code = 403
-    error_code = "forbidden"
-    message = "This API key is not allowed to do that."
-
-
-class NotFound(DomainError):
-    status_code = 404
-    error_code = "not_found"
-    message = "Not found."
-
-
-class Conflict(DomainError):
-    status_code = 409
-    error_code = "conflict"
-
-
-class PreconditionFailed(DomainError):
-    status_code = 412
-    error_code = "precondition_failed"
-    message = "The resource changed since you read it: fetch it again and retry."
-
-
-class Unprocessable(DomainError):
-    status_code = 422
-    error_code = "validation_error"
-    message = "The request body failed validation."
-
-
-class RateLimited(DomainError):
-    status_code = 429
-    error_code = "rate_limited"
-    message = "Too many requests for this API key: retry after the time in Retry-After."
-
-
-class ServiceUnavailable(DomainError):
-    status_code = 503
-    error_code = "service_unavailable"
-    message = "The service cannot reach its database right now; retry shortly."
-
-
-class DatabaseTimedOut(ServiceUnavailable):
-    message = "The database did not finish this request in time; retry shortly."
-
-
-class DatabaseFull(ServiceUnavailable):
-    message = "The database has no space left for this write; retry later."
-
+from product_partners.db import faults as db_errors
+from product_partners.kit.errors import (
+    DatabaseFull,
+    DatabaseTimedOut,
+    DomainError,
+    FieldErrors,
+    ServiceUnavailable,
+)
+from product_partners.kit.jsonutil import json_response
 
 # What a client is told for each kind of database fault (db_errors.database_fault), and when
 # to come back: a full disk needs an operator, the others pass in seconds.

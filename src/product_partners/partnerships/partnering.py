@@ -20,16 +20,16 @@ from sqlalchemy import ColumnElement, Select, Table, delete, exists, literal, se
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
-from product_partners.db import insert_or_nothing
-from product_partners.errors import Conflict, NotFound, Unprocessable
-from product_partners.pagination import PageRequest, fetch_page
-from product_partners.tables import (
+from product_partners.db.sql import insert_or_nothing
+from product_partners.db.tables import (
     bundle_partners,
     bundles,
     businesses,
     product_partners,
     products,
 )
+from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.pagination import PageRequest, fetch_page
 
 
 @dataclass(frozen=True, slots=True)

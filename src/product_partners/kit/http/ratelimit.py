@@ -37,7 +37,7 @@ from limits.aio.storage import Storage as AsyncStorage
 from limits.storage import MemoryStorage
 from limits.storage import Storage as SyncStorage
 
-from product_partners.errors import RateLimited
+from product_partners.kit.errors import RateLimited
 from product_partners.settings import Settings
 
 log = logging.getLogger("product_partners.ratelimit")

@@ -5,9 +5,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from product_partners.db import create_engine
+from product_partners.db.engine import create_engine
+from product_partners.db.tables import metadata
 from product_partners.settings import Settings
-from product_partners.tables import metadata
 
 config = context.config
 target_metadata = metadata

@@ -20,7 +20,7 @@ more brackets than the limit).
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.errors import error_response
+from product_partners.kit.http.errors import error_response
 
 MAX_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.log import InstanceLogger
 from sqlalchemy.pool import Pool
 
-from product_partners.db_errors import is_connection_broken, is_database_unavailable, was_not_sent
-from product_partners.logs import Throttle
+from product_partners.db.faults import is_connection_broken, is_database_unavailable, was_not_sent
+from product_partners.kit.ops.logs import Throttle
 
 # Set while the current task runs the statements of a db.transaction block: none of them may
 # move to another connection.

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from product_partners.tables import product_partners
+from product_partners.db.tables import product_partners
 
 log = logging.getLogger("product_partners.metrics")
 

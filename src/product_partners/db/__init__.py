@@ -1,0 +1,2 @@
+"""The database: engine and connections, prepared statements, PgBouncer, faults and
+outages; the schema (``tables``) and its migrations."""

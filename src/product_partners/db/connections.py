@@ -1,0 +1,181 @@
+"""Connections for requests: one pooled connection per request, handed out first come, first
+served; the bare asyncpg connection for the hot path; transactions on AUTOCOMMIT connections."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
+
+from product_partners.db.faults import is_connection_broken
+from product_partners.db.outages import (
+    forget_pooled_connections,
+    may_retry,
+    statements_in_transaction,
+)
+
+
+@asynccontextmanager
+async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """Run the block's statements as one transaction on an AUTOCOMMIT connection.
+
+    SQLite takes the write lock up front (BEGIN IMMEDIATE): a deferred transaction that reads
+    first and writes later can fail with "database is locked" instead of waiting its turn.
+    """
+    begin = "BEGIN IMMEDIATE" if conn.dialect.name == "sqlite" else "BEGIN"
+    await conn.exec_driver_sql(begin)
+    # From here to COMMIT no statement may run again on another connection (db_outages): the
+    # transaction's earlier statements died with the connection (a COMMIT that "succeeded" on
+    # a fresh connection would acknowledge a write that was lost).
+    with statements_in_transaction():
+        try:
+            yield conn
+        except BaseException:
+            try:
+                await conn.exec_driver_sql("ROLLBACK")
+            except BaseException:
+                # A connection whose transaction state is unknown must never go back to the pool.
+                await conn.invalidate()
+            raise
+        else:
+            await conn.exec_driver_sql("COMMIT")
+
+
+@asynccontextmanager
+async def request_connection(
+    engine: AsyncEngine, wait_seconds: float
+) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for one request, handed out first come, first served.
+
+    SQLAlchemy's async pool is not fair under contention: a connection put back wakes the
+    oldest waiter, but a request arriving meanwhile takes it first, and the woken waiter queues
+    again at the back. With more requests in flight than connections, some waited until the
+    pool timeout (503) while newer ones were served. A FIFO semaphore sized to the pool admits
+    requests in arrival order, so the pool itself never has waiters. Waiting longer than
+    ``wait_seconds`` raises TimeoutError: the request middleware answers 503.
+    """
+    async with _admitted(engine, wait_seconds), engine.connect() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIterator["Driver"]:
+    """The bare asyncpg connection of a pooled connection, for code that runs its statements
+    on the driver (the hot path, fastpath.py); same pool, same queue as request_connection.
+
+    An ``AsyncConnection`` (what ``engine.connect()`` gives) costs ~150 us of CPU to check out
+    and return: a greenlet hop each way, a ``Connection``, events. The pool's own checkout
+    costs ~30 us. A connection whose statement failed is invalidated: after a timeout or a lost
+    server its state is unknown (and asyncpg would wait for the statement's cancellation).
+    """
+    async with _admitted(engine, wait_seconds):
+        driver = Driver(engine, await engine.raw_connection())
+        try:
+            yield driver
+        except BaseException as error:
+            await driver.discard(error)
+            raise
+        else:
+            await driver.give_back()
+
+
+class Driver:
+    """A pooled connection's asyncpg connection, checked out by :func:`driver_connection`.
+
+    ``fetch`` and ``execute`` are asyncpg's; a statement that the driver refused unsent,
+    because the server had terminated the connection (a restart), runs once more on a fresh
+    connection (``db_outages.may_retry``). ``connection`` is the asyncpg connection itself.
+    """
+
+    __slots__ = ("_engine", "_pooled", "connection")
+
+    def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
+        self._engine = engine
+        self._pooled = pooled
+        self.connection: asyncpg.Connection = pooled.driver_connection
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        try:
+            return await self.connection.fetch(sql, *args)
+        except Exception as error:
+            await self._reconnect_if_unsent(error)
+            return await self.connection.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        try:
+            return await self.connection.execute(sql, *args)
+        except Exception as error:
+            await self._reconnect_if_unsent(error)
+            return await self.connection.execute(sql, *args)
+
+    async def _reconnect_if_unsent(self, error: Exception) -> None:
+        """Check out a fresh connection for a statement that may run again; else re-raise."""
+        if not may_retry(error):
+            raise error
+        await self.discard(error)
+        self._pooled = await self._engine.raw_connection()
+        self.connection = self._pooled.driver_connection
+
+    async def discard(self, error: BaseException) -> None:
+        """Close the connection for good: after a failed statement its state is unknown. One
+        the server terminated also condemns the pool's others of its generation."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None:  # None: a reconnect failed, nothing is checked out
+            await discard_pooled(self._engine, pooled, error)
+
+    async def give_back(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        pool = self._engine.sync_engine.pool
+        if isinstance(pool, QueuePool) and pool.checkedin() >= pool.size():
+            # A full pool closes an overflow connection as it comes back: I/O, which SQLAlchemy
+            # can only do in a greenlet.
+            await greenlet_spawn(pooled.close)
+        else:
+            # The pool's reset on return rolls back nothing: the connection is in AUTOCOMMIT
+            # mode and the caller ran single statements.
+            pooled.close()
+
+
+@asynccontextmanager
+async def _admitted(engine: AsyncEngine, wait_seconds: float) -> AsyncIterator[None]:
+    gate = _checkout_gate(engine)
+    if gate is None:
+        yield
+        return
+    if gate.locked():
+        async with asyncio.timeout(wait_seconds):
+            await gate.acquire()
+    else:
+        await gate.acquire()  # free: no timer to arm and cancel
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+def _checkout_gate(engine: AsyncEngine) -> asyncio.Semaphore | None:
+    pool = engine.sync_engine.pool
+    max_overflow = getattr(pool, "_max_overflow", -1)
+    if not isinstance(pool, QueuePool) or max_overflow < 0:
+        return None  # SQLite's pools, or an unbounded pool: nothing to queue for
+    # One per pool (a disposed engine gets a new one) and event loop (semaphores bind to one).
+    gates: dict[Any, asyncio.Semaphore] = pool.__dict__.setdefault("_pp_checkout_gates", {})
+    loop = asyncio.get_running_loop()
+    gate = gates.get(loop)
+    if gate is None:
+        gate = gates[loop] = asyncio.Semaphore(pool.size() + max_overflow)
+    return gate
+
+
+async def discard_pooled(engine: AsyncEngine, pooled: Any, error: BaseException) -> None:
+    """Close the asyncpg connection of ``pooled`` for good, after ``error``. One the server
+    terminated condemns the pool's other connections opened on that server too."""
+    if is_connection_broken(error):
+        await greenlet_spawn(forget_pooled_connections, engine.sync_engine.pool, pooled)
+    else:
+        pooled.driver_connection.terminate()  # at once: a graceful close would wait
+        await greenlet_spawn(pooled.invalidate)

@@ -1,0 +1,2 @@
+"""Shared machinery that knows nothing of partnerships: HTTP (middleware, guards, the error
+body, OpenAPI, rate limits), operations (health, metrics, logs, serving), errors, ids, pages."""

@@ -1,0 +1,1 @@
+"""Running in production: health routes, metrics, logs, the server."""
