@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from product_partners.db.engine import text_timestamps
 from product_partners.db.prepared import compile_for_asyncpg
-from product_partners.partnerships.hotpath import ADD_SQL, partner_rows, pp
+from product_partners.partnerships.hotpath import add_and_read, owned_rows, pp
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 # The bench owner (bench/seed.py): the service learns it from the API key; the floor has none.
@@ -39,12 +39,13 @@ def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
     return compiled
 
 
-# The service's own statements (fastpath.py): ADD_SQL as it is, and the reads without the API
-# key the service reads with them: the partnerships with their partner, product and store,
-# the owner's domains and the approved affiliate_pro domains as JSON. Compiled once at import,
-# as the service does.
-_PAGE = partner_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
-GET = _sql(partner_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
+# The service's own statements (partnerships/hotpath.py): its add as it is, and the reads
+# without the API key the service reads with them: the partnerships with their partner,
+# product and store, the owner's domains and the approved affiliate_pro domains as JSON.
+# Compiled once at import, as the service does.
+_PAGE = owned_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
+GET = _sql(owned_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
+ADD = _sql(add_and_read())
 LIST = _sql(_PAGE)
 LIST_AFTER = _sql(_PAGE.where(pp.c.id < bindparam("after")))
 JSON_COLUMNS = ("owner_domains_json", "pro_domains_json")
@@ -72,7 +73,14 @@ async def add(request: Request) -> Response:
     product_id = int(request.path_params["product_id"])
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(
-            ADD_SQL, product_id, OWNER, body["partner_unique_id"], datetime.now(UTC)
+            ADD[0],
+            *_run_args(
+                ADD,
+                product_id=product_id,
+                owner=OWNER,
+                partner_unique_id=body["partner_unique_id"],
+                now=datetime.now(UTC),
+            ),
         )
     if row is None:
         return _json({"error": "Conflict"}, 409)

@@ -362,7 +362,7 @@ async def test_partner_list_filters_by_status_and_type(api, openapi):
 
 
 def test_if_match_parsing():
-    from product_partners.partnerships.service import parse_if_match
+    from product_partners.partnerships.etags import parse_if_match
 
     assert parse_if_match(None) is None and parse_if_match(" * ") is None
     assert parse_if_match('"3", W/"4" , "x", 5, "²", ""') == [3, 4]

@@ -37,6 +37,8 @@ OPERATIONS = {
     ("partner", "request"): "requestProductPartnership",
     ("partner", "withdraw"): "withdrawProductPartnership",
     ("partner", "leave"): "leaveProductPartnership",
+    # The service's own move, on a settings change (walked in test_programme_settings.py).
+    ("system", "auto_approve"): "updateProductPartnership",
 }
 
 

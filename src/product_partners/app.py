@@ -19,7 +19,7 @@ from product_partners.kit.http.middleware import RequestContextMiddleware
 from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.endpoints import router as partnerships_router
 from product_partners.partnerships.hotpath import HotPath
-from product_partners.partnerships.pro_domains import router as pro_domains_router
+from product_partners.partnerships.metrics import PARTNERSHIPS_BY_STATUS
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
 from product_partners.stores.endpoints import router as stores_router
@@ -68,10 +68,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
-    app.include_router(pro_domains_router)
-    metrics = install_operations(app, settings)
+    metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
     # Innermost: the hot path sees requests that the guards and the request context passed.
-    app.add_middleware(HotPath, state=app.state)
+    app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
     app.add_middleware(

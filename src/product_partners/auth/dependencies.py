@@ -11,13 +11,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.auth.errors import (
+    InsufficientScope,
+    InvalidApiKey,
+    MalformedAuthorization,
+    MissingApiKey,
+    RevokedApiKey,
+)
 from product_partners.auth.keys import matches, parse_prefix
+from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.prepared import PreparedQuery
-from product_partners.db.tables import api_keys
-from product_partners.kit.errors import Forbidden, Unauthorized
 from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.ratelimit import enforce_rate_limit
 
@@ -26,16 +31,7 @@ from product_partners.kit.http.ratelimit import enforce_rate_limit
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 # Built and compiled once: the one query every authenticated request pays for.
-_KEY_LOOKUP = PreparedQuery(
-    select(
-        api_keys.c.id,
-        api_keys.c.business_id,
-        api_keys.c.key_hash,
-        api_keys.c.scopes,
-        api_keys.c.revoked_at,
-        api_keys.c.last_used_at,
-    ).where(api_keys.c.prefix == bindparam("prefix"))
-)
+_KEY_LOOKUP = PreparedQuery(KEY_BY_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +46,10 @@ class Caller:
 def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized(error_code="missing_api_key")
+        raise MissingApiKey()
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "The Authorization header must be 'Bearer <api key>'.",
-            error_code="malformed_authorization",
-        )
+        raise MalformedAuthorization()
     return token.strip()
 
 
@@ -65,7 +58,7 @@ def key_prefix(request: Request) -> tuple[str, str]:
     token = _bearer_token(request)
     prefix = parse_prefix(token)
     if prefix is None:
-        raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
+        raise InvalidApiKey()
     return token, prefix
 
 
@@ -78,10 +71,9 @@ async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     row = await _KEY_LOOKUP.first(conn, prefix=prefix)
 
     def touch(key_id: int, now: datetime) -> Awaitable[object]:
-        statement = update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now)
-        return conn.execute(statement)
+        return conn.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
 
-    return await accept_key(request, token, row, touch)
+    return await accept_key(request, token, key_row(row) if row else None, touch)
 
 
 async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
@@ -89,12 +81,12 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     live key: constant-time hash comparison, revocation, last use (``touch`` writes it), rate
     limit.
 
-    Split from :func:`authenticate` so that the hot path (fastpath.py) can read the key row in
-    the same statement as the data it serves, on the bare asyncpg connection."""
+    Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
+    the key row in the same statement as the data it serves, on the bare asyncpg connection."""
     if row is None or not matches(token, row.key_hash):
-        raise Unauthorized("The API key is not valid.", error_code="invalid_api_key")
+        raise InvalidApiKey()
     if row.revoked_at is not None:
-        raise Unauthorized("This API key has been revoked.", error_code="revoked_api_key")
+        raise RevokedApiKey()
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
@@ -118,12 +110,11 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     async def dependency(request: Request, conn: Conn) -> Caller:
         caller = await authenticate(request, conn)
         if scope not in caller.scopes:
-            raise Forbidden(
-                f"This API key lacks the '{scope}' scope.", error_code="insufficient_scope"
-            )
+            raise InsufficientScope(scope)
         return caller
 
-    dependency.required_scope = scope  # type: ignore[attr-defined]  # read by the route-table test
+    # Read from the route by the hot path (the scope it enforces) and the route-table tests.
+    dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
 
 

@@ -6,21 +6,17 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.auth.errors import ApiKeyNotFound
 from product_partners.auth.keys import generate_key
 from product_partners.auth.scopes import validate_scopes
-from product_partners.businesses.repository import get_business_by_unique_id
+from product_partners.businesses.service import business_named
 from product_partners.db.tables import api_keys
-from product_partners.kit.errors import NotFound
 
 
 async def create_key(
     conn: AsyncConnection, business_unique_id: str, scopes: list[str], name: str | None = None
 ) -> dict[str, Any]:
-    business = await get_business_by_unique_id(conn, business_unique_id)
-    if business is None:
-        raise NotFound(
-            f"No business with unique id {business_unique_id!r}.", error_code="business_not_found"
-        )
+    business = await business_named(conn, business_unique_id)
     canonical = validate_scopes(scopes)
     new = generate_key()
     row = (
@@ -60,23 +56,13 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 async def list_keys(conn: AsyncConnection, business_unique_id: str) -> list[dict[str, Any]]:
-    business = await get_business_by_unique_id(conn, business_unique_id)
-    if business is None:
-        raise NotFound(
-            f"No business with unique id {business_unique_id!r}.", error_code="business_not_found"
-        )
+    business = await business_named(conn, business_unique_id)
     rows = await conn.execute(
         select(api_keys)
         .where(api_keys.c.business_id == business["id"])
         .order_by(api_keys.c.id.desc())
     )
     return [_public(r) for r in rows]
-
-
-def key_not_found(key_id: int) -> NotFound:
-    return NotFound(
-        f"This business has no API key with id {key_id}.", error_code="api_key_not_found"
-    )
 
 
 async def revoke_key(conn: AsyncConnection, business_id: int, key_id: int) -> dict[str, Any]:
@@ -90,7 +76,7 @@ async def revoke_key(conn: AsyncConnection, business_id: int, key_id: int) -> di
     )
     row = (await conn.execute(select(api_keys).where(mine))).first()
     if row is None:
-        raise key_not_found(key_id)
+        raise ApiKeyNotFound(key_id)
     return _public(row)
 
 
@@ -104,5 +90,5 @@ async def rotate_key(conn: AsyncConnection, business_id: int, key_id: int) -> st
         .values(prefix=new.prefix, key_hash=new.key_hash, revoked_at=None, last_used_at=None)
     )
     if updated.rowcount == 0:
-        raise key_not_found(key_id)
+        raise ApiKeyNotFound(key_id)
     return new.key

@@ -5,11 +5,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
+from product_partners.businesses.repository import business_columns
 from product_partners.db.sql import insert_or_nothing
 from product_partners.db.tables import bundle_partners, bundles, businesses
 
-_OWNER_COLUMNS = tuple(c.label(f"owner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
+_OWNER_COLUMNS = business_columns("owner_")
 
 
 def owned_bundles(business_id: int) -> Select:
@@ -31,7 +31,7 @@ async def insert_bundle(conn: AsyncConnection, values: dict[str, Any]) -> int | 
     return (await conn.execute(stmt)).scalar()
 
 
-_PARTNER_COLUMNS = tuple(c.label(f"partner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
+_PARTNER_COLUMNS = business_columns("partner_")
 
 
 def bundle_partners_query() -> Select:

@@ -5,31 +5,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.businesses.views import FIELDS, business_simple
 from product_partners.db.sql import insert_or_nothing
 from product_partners.db.tables import businesses
 
-BUSINESS_SIMPLE_COLUMNS = (
-    businesses.c.id,
-    businesses.c.unique_id,
-    businesses.c.username,
-    businesses.c.account_holder,
-    businesses.c.email,
-    businesses.c.logo,
-    businesses.c.is_banned,
-)
+BUSINESS_SIMPLE_COLUMNS = tuple(businesses.c[name] for name in FIELDS)
 
 
-def business_simple(row: Any) -> dict[str, Any]:
-    """Scalev's BusinessSimple from a row holding BUSINESS_SIMPLE_COLUMNS."""
-    return {
-        "id": row.id,
-        "unique_id": row.unique_id,
-        "username": row.username,
-        "account_holder": row.account_holder,
-        "email": row.email,
-        "logo": row.logo,
-        "is_banned": bool(row.is_banned),
-    }
+def business_columns(prefix: str) -> tuple[Any, ...]:
+    """BusinessSimple's columns labelled ``<prefix><name>``, for a query that joins a business
+    to other rows (``views.business_simple(row, prefix)`` reads them)."""
+    return tuple(c.label(f"{prefix}{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
 
 
 async def get_business_by_unique_id(conn: AsyncConnection, unique_id: str) -> dict[str, Any] | None:

@@ -4,16 +4,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import insert_business
+from product_partners.businesses.errors import BusinessExists, BusinessNotFound
+from product_partners.businesses.repository import get_business_by_unique_id, insert_business
 from product_partners.businesses.schemas import BusinessCreate
-from product_partners.kit.errors import Conflict
 
 
 async def create_business(conn: AsyncConnection, data: BusinessCreate) -> dict[str, Any]:
     created = await insert_business(conn, data.model_dump())
     if created is None:
-        raise Conflict(
-            f"A business with unique id {data.unique_id!r} already exists.",
-            error_code="business_exists",
-        )
+        raise BusinessExists(data.unique_id)
     return created
+
+
+async def business_named(conn: AsyncConnection, unique_id: str) -> dict[str, Any]:
+    """The business (BusinessSimple) with this unique id; 404 ``business_not_found``."""
+    business = await get_business_by_unique_id(conn, unique_id)
+    if business is None:
+        raise BusinessNotFound(unique_id)
+    return business

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from product_partners.cli.runtime import as_business, page_arguments, page_of
-from product_partners.db.tables import PARTNERSHIP_TYPES
 from product_partners.partnerships import service
-from product_partners.partnerships.transitions import BAN_REASONS, STATUSES
+from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
+from product_partners.partnerships.etags import parse_if_match
 from product_partners.settings import Settings
 
 COLUMNS = ("ID", "PARTNER", "TYPE", "STATUS", "REQUESTED", "DECIDED", "NOTE")
@@ -25,9 +25,9 @@ def _when(value: datetime | None) -> str:
 
 def _note(item: dict[str, Any]) -> str:
     status = item["affiliate_status"]
-    if status == "banned":
+    if status == AffiliateStatus.banned:
         text = item["ban_reason"] + (f": {item['ban_note']}" if item["ban_note"] else "")
-    elif status == "rejected":
+    elif status == AffiliateStatus.rejected:
         text = item["rejection_reason"] or ""
     else:
         text = item["message_to_product_owner"] or ""
@@ -92,7 +92,12 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
         args,
         settings,
         lambda conn, owner: service.approve_partner(
-            conn, owner, args.product, args.id, settings.link_scheme, if_match=args.if_match
+            conn,
+            owner,
+            args.product,
+            args.id,
+            settings.link_scheme,
+            versions=parse_if_match(args.if_match),
         ),
     )
     return _output(args, body)
@@ -109,7 +114,7 @@ def cmd_reject(args: argparse.Namespace, settings: Settings) -> Any:
             args.id,
             settings.link_scheme,
             reason=args.reason,
-            if_match=args.if_match,
+            versions=parse_if_match(args.if_match),
         ),
     )
     return _output(args, body)
@@ -127,7 +132,7 @@ def cmd_ban(args: argparse.Namespace, settings: Settings) -> Any:
             settings.link_scheme,
             reason=args.reason,
             note=args.note,
-            if_match=args.if_match,
+            versions=parse_if_match(args.if_match),
         ),
     )
     return _output(args, body)
@@ -138,7 +143,12 @@ def cmd_unban(args: argparse.Namespace, settings: Settings) -> Any:
         args,
         settings,
         lambda conn, owner: service.unban_partner(
-            conn, owner, args.product, args.id, settings.link_scheme, if_match=args.if_match
+            conn,
+            owner,
+            args.product,
+            args.id,
+            settings.link_scheme,
+            versions=parse_if_match(args.if_match),
         ),
     )
     return _output(args, body)
@@ -163,8 +173,8 @@ def register(sub: Any) -> None:
 
     pl = partners.add_parser("list", help="one page of a product's partners, newest first")
     _common(pl)
-    pl.add_argument("--status", choices=STATUSES)
-    pl.add_argument("--type", choices=PARTNERSHIP_TYPES)
+    pl.add_argument("--status", choices=list(AffiliateStatus))
+    pl.add_argument("--type", choices=list(PartnershipType))
     page_arguments(pl)
     pl.set_defaults(func=cmd_list)
 
@@ -179,7 +189,7 @@ def register(sub: Any) -> None:
 
     pb = partners.add_parser("ban", help="ban a partner from the product")
     _decision(pb)
-    pb.add_argument("--reason", required=True, choices=BAN_REASONS)
+    pb.add_argument("--reason", required=True, choices=list(BanReason))
     pb.add_argument("--note", help="shown to the partner")
     pb.set_defaults(func=cmd_ban)
 

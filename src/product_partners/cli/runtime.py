@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import get_business_by_unique_id
+from product_partners.businesses.service import business_named
 from product_partners.db.engine import create_engine
-from product_partners.kit.errors import NotFound
 from product_partners.kit.jsonutil import dumps
 from product_partners.kit.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor
 from product_partners.settings import Settings
@@ -54,15 +53,6 @@ def run_with_connection(settings: Settings, fn: Callable[[AsyncConnection], Awai
     return asyncio.run(runner())
 
 
-async def business_id(conn: AsyncConnection, unique_id: str) -> int:
-    business = await get_business_by_unique_id(conn, unique_id)
-    if business is None:
-        raise NotFound(
-            f"No business with unique id {unique_id!r}.", error_code="business_not_found"
-        )
-    return business["id"]
-
-
 def as_business(
     args: argparse.Namespace,
     settings: Settings,
@@ -71,7 +61,7 @@ def as_business(
     """Run ``fn(conn, business_id)`` for the business named by ``--business``."""
 
     async def run(conn: AsyncConnection) -> Any:
-        return await fn(conn, await business_id(conn, args.business))
+        return await fn(conn, (await business_named(conn, args.business))["id"])
 
     return run_with_connection(settings, run)
 

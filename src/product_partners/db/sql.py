@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.kit.text import contains_pattern
+
 
 def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for the connection's database.
@@ -19,3 +21,8 @@ def insert_or_nothing(conn: AsyncConnection, table: Any, *conflict_columns: Any)
     if conflict_columns:
         return stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
     return stmt.on_conflict_do_nothing()
+
+
+def name_contains(column: Any, text: str) -> Any:
+    """``column`` contains ``text`` (case-insensitive), its wildcards taken literally."""
+    return column.ilike(contains_pattern(text), escape="\\")

@@ -23,6 +23,8 @@ from sqlalchemy import (
     text,
 )
 
+from product_partners.partnerships.enums import AffiliateStatus, PartnershipType, sql_values
+
 # SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 # Every table whose ids leave the service is created with sqlite_autoincrement=True (SQLite's
@@ -170,9 +172,6 @@ bundles = Table(
     sqlite_autoincrement=True,
 )
 
-PARTNERSHIP_TYPES = ("affiliate", "affiliate_pro", "reseller")
-AFFILIATE_STATUSES = ("pending", "approved", "rejected", "banned")
-
 product_partners = Table(
     "product_partners",
     metadata,
@@ -199,11 +198,10 @@ product_partners = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("product_id", "partner_business_id"),
     CheckConstraint(
-        "partnership_type IN ('affiliate', 'affiliate_pro', 'reseller')", name="partnership_type"
+        f"partnership_type IN ({sql_values(PartnershipType)})", name="partnership_type"
     ),
     CheckConstraint(
-        "affiliate_status IN ('pending', 'approved', 'rejected', 'banned')",
-        name="affiliate_status",
+        f"affiliate_status IN ({sql_values(AffiliateStatus)})", name="affiliate_status"
     ),
     # Keyset pagination: a product's partners by id descending, optionally by status.
     Index("ix_product_partners_product_id_id", "product_id", "id"),

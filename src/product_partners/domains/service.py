@@ -12,25 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.tables import custom_domains
 from product_partners.domains import repository as repo
+from product_partners.domains.errors import CustomDomainNotFound, DomainTaken, InvalidDomain
 from product_partners.domains.hostnames import InvalidHostname, normalize_hostname
-from product_partners.kit.errors import Conflict, NotFound, Unprocessable
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
-
-
-def domain_not_found() -> NotFound:
-    return NotFound("No such custom domain.", error_code="custom_domain_not_found")
 
 
 def normalized(full_url: str, field: str = "full_url") -> str:
     try:
         return normalize_hostname(full_url)
     except InvalidHostname as exc:
-        raise Unprocessable(
-            f"{full_url!r} is not a usable domain: {exc}.",
-            error_code="invalid_domain",
-            errors={field: [str(exc)]},
-        ) from None
+        raise InvalidDomain(full_url, str(exc), field) from None
 
 
 def domain_body(row: Any) -> dict[str, Any]:
@@ -49,20 +41,16 @@ async def create_domain(conn: AsyncConnection, business_id: int, full_url: str) 
     domain_id = await repo.insert_domain(conn, business_id, host)
     if domain_id is None:
         # Whose it is stays private: the same answer whether it is yours or another's.
-        raise Conflict(
-            f"The domain {host!r} is already registered.",
-            error_code="domain_taken",
-            errors={"full_url": ["is already registered"]},
-        )
+        raise DomainTaken(host)
     return await get_domain(conn, business_id, domain_id)
 
 
 async def get_domain(
     conn: AsyncConnection, business_id: int, domain_id: str | int
 ) -> dict[str, Any]:
-    row = await repo.get_domain(conn, business_id, parse_id(domain_id, domain_not_found()))
+    row = await repo.get_domain(conn, business_id, parse_id(domain_id, CustomDomainNotFound))
     if row is None:
-        raise domain_not_found()
+        raise CustomDomainNotFound()
     return domain_body(row)
 
 
@@ -84,16 +72,16 @@ async def list_domains(
 
 async def delete_domain(conn: AsyncConnection, business_id: int, domain_id: str | int) -> None:
     """Delete a domain: a store using it loses it, partnerships stop linking to it."""
-    if not await repo.delete_domain(conn, business_id, parse_id(domain_id, domain_not_found())):
-        raise domain_not_found()
+    if not await repo.delete_domain(conn, business_id, parse_id(domain_id, CustomDomainNotFound)):
+        raise CustomDomainNotFound()
 
 
 async def set_verified(
     conn: AsyncConnection, domain_id: str | int, verified: bool = True
 ) -> dict[str, Any]:
     """Operator action (CLI): mark a domain verified once control of it is proven."""
-    did = parse_id(domain_id, domain_not_found())
+    did = parse_id(domain_id, CustomDomainNotFound)
     business_id = await repo.set_verified(conn, did, verified)
     if business_id is None:
-        raise domain_not_found()
+        raise CustomDomainNotFound()
     return await get_domain(conn, business_id, did)

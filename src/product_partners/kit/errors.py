@@ -96,3 +96,21 @@ class DatabaseTimedOut(ServiceUnavailable):
 
 class DatabaseFull(ServiceUnavailable):
     message = "The database has no space left for this write; retry later."
+
+
+class InvalidCursor(BadRequest):
+    error_code = "invalid_cursor"
+
+    def __init__(self, name: str, message: str | None = None, problem: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"The {name} is not a cursor this service issued; use the value of a list response.",
+            errors={name: [problem or "is not a valid cursor"]},
+        )
+
+
+class NullNotAllowed(Unprocessable):
+    """A field that may be omitted but not cleared was sent as null."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} cannot be null.", errors={field: ["cannot be null"]})

@@ -16,13 +16,21 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.kit.errors import BadRequest
+from product_partners.kit.errors import InvalidCursor, Unprocessable
 
 MAX_PAGE_SIZE = 25
 # Longest cursor accepted (ours are ~12 characters): the query parameters' limit, and checked
 # again by decode_cursor for callers that read the query string themselves (the hot path).
 MAX_CURSOR_LENGTH = 200
 _CURSOR_VERSION = "1"
+
+
+class InvalidPageSize(Unprocessable):
+    def __init__(self) -> None:
+        super().__init__(
+            "A query or path parameter is invalid.",
+            errors={"page_size": [f"must be a whole number from 1 to {MAX_PAGE_SIZE}"]},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +55,35 @@ def decode_cursor(token: str, name: str) -> int:
         if version != _CURSOR_VERSION or not 0 < row_id < 2**63:
             raise ValueError
     except (ValueError, UnicodeError, binascii.Error):
-        raise BadRequest(
-            f"The {name} is not a cursor this service issued; use the value of a list response.",
-            error_code="invalid_cursor",
-            errors={name: ["is not a valid cursor"]},
-        ) from None
+        raise InvalidCursor(name) from None
     return row_id
+
+
+def parse_page(
+    next_cursor: str | None, previous_cursor: str | None, page_size: int | str | None
+) -> PageRequest:
+    """The page a list request asks for: the one parser, called by the lists' dependency and
+    by the hot path (which reads the query string itself). A refusal is raised."""
+    if next_cursor and previous_cursor:
+        raise InvalidCursor(
+            "next_cursor",
+            "Send either next_cursor or previous_cursor, not both.",
+            "cannot be combined with previous_cursor",
+        )
+    return PageRequest(
+        page_size=_page_size(page_size),
+        after_id=decode_cursor(next_cursor, "next_cursor") if next_cursor else None,
+        before_id=decode_cursor(previous_cursor, "previous_cursor") if previous_cursor else None,
+    )
+
+
+def _page_size(raw: int | str | None) -> int:
+    if raw is None:
+        return MAX_PAGE_SIZE
+    text = str(raw)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE):
+        raise InvalidPageSize()
+    return int(text)
 
 
 # ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
@@ -77,17 +108,7 @@ async def page_request(
         Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page. Default is 25, maximum is 25."),
     ] = MAX_PAGE_SIZE,
 ) -> PageRequest:
-    if next_cursor and previous_cursor:
-        raise BadRequest(
-            "Send either next_cursor or previous_cursor, not both.",
-            error_code="invalid_cursor",
-            errors={"next_cursor": ["cannot be combined with previous_cursor"]},
-        )
-    return PageRequest(
-        page_size=page_size,
-        after_id=decode_cursor(next_cursor, "next_cursor") if next_cursor else None,
-        before_id=decode_cursor(previous_cursor, "previous_cursor") if previous_cursor else None,
-    )
+    return parse_page(next_cursor, previous_cursor, page_size)
 
 
 Page = Annotated[PageRequest, Depends(page_request)]

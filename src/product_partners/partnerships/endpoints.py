@@ -1,37 +1,56 @@
-"""HTTP routes of partnerships: thin handlers over ``service``."""
+"""HTTP routes of partnerships: thin handlers over ``service`` and ``pro_domains``.
+
+The three operations that carry most traffic (createProductPartner, getProductPartner,
+listProductPartners) are also served by ``hotpath`` on PostgreSQL, which takes their path
+and required scope from these routes and hands every refusal back to them.
+"""
 
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
-from product_partners.kit.http.deps import Conn
+from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
+from product_partners.kit.http.deps import Conn, LinkScheme
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.kit.pagination import Page
-from product_partners.partnerships import service, transitions
+from product_partners.partnerships import pro_domains, service, transitions
+from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
+from product_partners.partnerships.errors import (
+    AffiliateProDomainNotFound,
+    ConcurrentChange,
+    DomainNotVerified,
+    InvalidTransition,
+    NotAffiliatePro,
+    PartnerAlreadyExists,
+    PartnerDomainNotFound,
+    PartnerNotFound,
+    PartnershipTypeNotOpen,
+    PartnerStoreNotFound,
+    RerequestCooldown,
+    SelfPartnership,
+    StalePartnership,
+    StoreRequiresAffiliatePro,
+)
+from product_partners.partnerships.etags import etag, parse_if_match
 from product_partners.partnerships.schemas import (
-    AffiliateStatus,
     BanProductPartnerRequest,
     CreatePartnerRequest,
+    ListAffiliateProDomainCandidatesResponseBody,
     ListMyPartnershipsResponseBody,
     ListProductPartnersResponseBody,
     PartnershipRequest,
-    PartnershipType,
     ProductPartner,
     ProductPartnerUpdate,
     RejectProductPartnerRequest,
 )
-from product_partners.partnerships.views import etag
+from product_partners.products.errors import ProductNotFound
 
 router = APIRouter(prefix="/v3", tags=["Product partners"])
-
-
-def _scheme(request: Request) -> str:
-    return request.app.state.settings.link_scheme
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,68 +77,21 @@ async def _filters(
 Filters = Annotated[PartnershipFilters, Depends(_filters)]
 
 
-@router.post(
-    "/products/{product_id}/partners",
-    status_code=200,
-    response_model=ProductPartner,
-    operation_id="createProductPartner",
-    summary="Add a partner to a product",
-    response_description="Product partner created successfully",
-    responses=error_responses(404, 409),
-)
-async def create_product_partner(
-    product_id: str, body: CreatePartnerRequest, caller: ProductUpdate, conn: Conn
-) -> Response:
-    """Add the business ``partner_unique_id`` as a partner of one of your products.
-
-    The partnership starts as an approved ``affiliate``. 404 if the product is not yours or
-    the business does not exist; 409 if it is already a partner; 422 for yourself or a banned
-    business.
-    """
-    created = await service.add_partner(
-        conn, caller.business_id, product_id, body.partner_unique_id
-    )
-    return json_response(created, headers={"ETag": etag(created["version"])})
+async def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The partnership\'s ETag (`"<version>"`): refuse with 412 if it changed.',
+        ),
+    ] = None,
+) -> list[int] | None:
+    return parse_if_match(if_match)
 
 
-@router.get(
-    "/products/{product_id}/partners",
-    response_model=ListProductPartnersResponseBody,
-    operation_id="listProductPartners",
-    summary="List a product's partners",
-    response_description="Paginated list of product partners",
-    responses=error_responses(404),
-)
-async def list_product_partners(
-    request: Request,
-    product_id: str,
-    caller: ProductList,
-    conn: Conn,
-    page: Page,
-    filters: Filters,
-) -> Response:
-    """The partners of one of your products, newest first, 25 per page at most."""
-    body = await service.list_partners(
-        conn,
-        caller.business_id,
-        product_id,
-        page,
-        _scheme(request),
-        affiliate_status=filters.affiliate_status,
-        partnership_type=filters.partnership_type,
-    )
-    return json_response(body)
+# The versions an If-Match header names (None: no precondition).
+IfMatch = Annotated[list[int] | None, Depends(_if_match)]
 
-
-# --- lifecycle: owner side ---------------------------------------------------------------------
-
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description='The partnership\'s ETag (`"<version>"`): refuse with 412 if it changed.',
-    ),
-]
 _ETAG_HEADER = {
     "ETag": {
         "description": 'The partnership\'s version, `"<version>"`; send it back as If-Match.',
@@ -132,15 +104,79 @@ def _one(body: dict[str, Any]) -> Response:
     return json_response(body, headers={"ETag": etag(body["version"])})
 
 
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {200: {"headers": _ETAG_HEADER}, **error_responses(*codes)}
+def _responses(*errors: Any) -> dict[int | str, dict[str, Any]]:
+    return {200: {"headers": _ETAG_HEADER}, **error_responses(*errors)}
 
 
 def _doc(text: str, actor: str, action: str) -> str:
     return f"{text}\n\n{transitions.describe(actor, action)}"
 
 
+# What each kind of write can be refused with.
+_DECISION_ERRORS = (ProductNotFound, PartnerNotFound, InvalidTransition, StalePartnership)
 _PARTNER_PATH = "/products/{product_id}/partners/{id}"
+
+
+@router.post(
+    "/products/{product_id}/partners",
+    status_code=200,
+    response_model=ProductPartner,
+    operation_id="createProductPartner",
+    summary="Add a partner to a product",
+    response_description="Product partner created successfully",
+    responses=error_responses(
+        ProductNotFound, BusinessNotFound, PartnerAlreadyExists, SelfPartnership, BusinessBanned
+    ),
+)
+async def create_product_partner(
+    product_id: str,
+    body: CreatePartnerRequest,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    """Add the business ``partner_unique_id`` as a partner of one of your products.
+
+    The partnership starts as an approved ``affiliate``. 404 if the product is not yours or
+    the business does not exist; 409 if it is already a partner; 422 for yourself or a banned
+    business.
+    """
+    created = await service.add_partner(
+        conn, caller.business_id, product_id, body.partner_unique_id, scheme
+    )
+    return _one(created)
+
+
+@router.get(
+    "/products/{product_id}/partners",
+    response_model=ListProductPartnersResponseBody,
+    operation_id="listProductPartners",
+    summary="List a product's partners",
+    response_description="Paginated list of product partners",
+    responses=error_responses(ProductNotFound),
+)
+async def list_product_partners(
+    product_id: str,
+    caller: ProductList,
+    conn: Conn,
+    page: Page,
+    filters: Filters,
+    scheme: LinkScheme,
+) -> Response:
+    """The partners of one of your products, newest first, 25 per page at most."""
+    body = await service.list_partners(
+        conn,
+        caller.business_id,
+        product_id,
+        page,
+        scheme,
+        affiliate_status=filters.affiliate_status,
+        partnership_type=filters.partnership_type,
+    )
+    return json_response(body)
+
+
+# --- lifecycle: owner side ---------------------------------------------------------------------
 
 
 @router.get(
@@ -148,7 +184,7 @@ _PARTNER_PATH = "/products/{product_id}/partners/{id}"
     response_model=ProductPartner,
     operation_id="getProductPartner",
     summary="Get one partner of a product (ours)",
-    responses=_responses(404),
+    responses=_responses(ProductNotFound, PartnerNotFound),
     description=(
         "One partnership of one of your products, with its ETag. The whole lifecycle "
         "(every actor, status and action; anything else is 409 `invalid_transition`):\n\n"
@@ -156,10 +192,9 @@ _PARTNER_PATH = "/products/{product_id}/partners/{id}"
     ),
 )
 async def get_product_partner(
-    request: Request, product_id: str, id: str, caller: ProductRead, conn: Conn
+    product_id: str, id: str, caller: ProductRead, conn: Conn, scheme: LinkScheme
 ) -> Response:
-    body = await service.get_partner(conn, caller.business_id, product_id, id, _scheme(request))
-    return _one(body)
+    return _one(await service.get_partner(conn, caller.business_id, product_id, id, scheme))
 
 
 @router.patch(
@@ -167,7 +202,9 @@ async def get_product_partner(
     response_model=ProductPartner,
     operation_id="updateProductPartner",
     summary="Change a partnership's type or store (ours)",
-    responses=_responses(404, 409, 412),
+    responses=_responses(
+        *_DECISION_ERRORS, ConcurrentChange, StoreRequiresAffiliatePro, PartnerStoreNotFound
+    ),
     description=_doc(
         "Change `partnership_type` and/or `store_id` (a store of the partner business, "
         "affiliate_pro only; leaving affiliate_pro clears it). Omitted fields stay.",
@@ -176,16 +213,16 @@ async def get_product_partner(
     ),
 )
 async def update_product_partner(
-    request: Request,
     product_id: str,
     id: str,
     body: ProductPartnerUpdate,
     caller: ProductUpdate,
     conn: Conn,
-    if_match: IfMatch = None,
+    scheme: LinkScheme,
+    versions: IfMatch,
 ) -> Response:
     updated = await service.update_partner(
-        conn, caller.business_id, product_id, id, body, _scheme(request), if_match
+        conn, caller.business_id, product_id, id, body, scheme, versions
     )
     return _one(updated)
 
@@ -196,7 +233,7 @@ async def update_product_partner(
     operation_id="deleteProductPartner",
     summary="Remove a partner from a product",
     response_description="Success with no response body",
-    responses=error_responses(404, 409, 412),
+    responses=error_responses(*_DECISION_ERRORS),
     description=_doc(
         "Delete the partnership `id` (the ProductPartner id). A banned partnership must be "
         "unbanned first, so that a ban is never lifted by accident.",
@@ -205,9 +242,9 @@ async def update_product_partner(
     ),
 )
 async def delete_product_partner(
-    product_id: str, id: str, caller: ProductUpdate, conn: Conn, if_match: IfMatch = None
+    product_id: str, id: str, caller: ProductUpdate, conn: Conn, versions: IfMatch
 ) -> Response:
-    await service.remove_partner(conn, caller.business_id, product_id, id, if_match)
+    await service.remove_partner(conn, caller.business_id, product_id, id, versions)
     return Response(status_code=204)
 
 
@@ -216,19 +253,19 @@ async def delete_product_partner(
     response_model=ProductPartner,
     operation_id="approveProductPartner",
     summary="Approve a partner (ours)",
-    responses=_responses(404, 409, 412),
+    responses=_responses(*_DECISION_ERRORS),
     description=_doc("Sets `approved_at`.", transitions.OWNER, "approve"),
 )
 async def approve_product_partner(
-    request: Request,
     product_id: str,
     id: str,
     caller: ProductUpdate,
     conn: Conn,
-    if_match: IfMatch = None,
+    scheme: LinkScheme,
+    versions: IfMatch,
 ) -> Response:
     approved = await service.approve_partner(
-        conn, caller.business_id, product_id, id, _scheme(request), if_match
+        conn, caller.business_id, product_id, id, scheme, versions
     )
     return _one(approved)
 
@@ -238,7 +275,7 @@ async def approve_product_partner(
     response_model=ProductPartner,
     operation_id="rejectProductPartner",
     summary="Reject a partnership request (ours)",
-    responses=_responses(404, 409, 412),
+    responses=_responses(*_DECISION_ERRORS),
     description=_doc(
         "Sets `rejected_at`; the optional `reason` is shown to the partner as "
         "`rejection_reason`. The partner may request again after the product's "
@@ -248,22 +285,22 @@ async def approve_product_partner(
     ),
 )
 async def reject_product_partner(
-    request: Request,
     product_id: str,
     id: str,
     caller: ProductUpdate,
     conn: Conn,
+    scheme: LinkScheme,
+    versions: IfMatch,
     body: RejectProductPartnerRequest | None = None,
-    if_match: IfMatch = None,
 ) -> Response:
     rejected = await service.reject_partner(
         conn,
         caller.business_id,
         product_id,
         id,
-        _scheme(request),
+        scheme,
         reason=body.reason if body else None,
-        if_match=if_match,
+        versions=versions,
     )
     return _one(rejected)
 
@@ -273,32 +310,32 @@ async def reject_product_partner(
     response_model=ProductPartner,
     operation_id="banProductPartner",
     summary="Ban a partner from a product (ours)",
-    responses=_responses(404, 409, 412),
+    responses=_responses(*_DECISION_ERRORS),
     description=_doc(
-        f"`reason` is one of: {', '.join(f'`{r}`' for r in transitions.BAN_REASONS)}; `note` is "
-        "free text. Both are shown to the partner. A banned partner cannot request again.",
+        f"`reason` is one of: {', '.join(f'`{r}`' for r in BanReason)}; `note` is free text. "
+        "Both are shown to the partner. A banned partner cannot request again.",
         transitions.OWNER,
         "ban",
     ),
 )
 async def ban_product_partner(
-    request: Request,
     product_id: str,
     id: str,
     body: BanProductPartnerRequest,
     caller: ProductUpdate,
     conn: Conn,
-    if_match: IfMatch = None,
+    scheme: LinkScheme,
+    versions: IfMatch,
 ) -> Response:
     banned = await service.ban_partner(
         conn,
         caller.business_id,
         product_id,
         id,
-        _scheme(request),
+        scheme,
         reason=body.reason.value,
         note=body.note,
-        if_match=if_match,
+        versions=versions,
     )
     return _one(banned)
 
@@ -308,7 +345,7 @@ async def ban_product_partner(
     response_model=ProductPartner,
     operation_id="unbanProductPartner",
     summary="Lift a ban (ours)",
-    responses=_responses(404, 409, 412),
+    responses=_responses(*_DECISION_ERRORS),
     description=_doc(
         "The partnership becomes `rejected`: no access is granted; the partner may request "
         "again after the product's cool-down, counted from now.",
@@ -317,17 +354,87 @@ async def ban_product_partner(
     ),
 )
 async def unban_product_partner(
-    request: Request,
     product_id: str,
     id: str,
     caller: ProductUpdate,
     conn: Conn,
-    if_match: IfMatch = None,
+    scheme: LinkScheme,
+    versions: IfMatch,
 ) -> Response:
     unbanned = await service.unban_partner(
-        conn, caller.business_id, product_id, id, _scheme(request), if_match
+        conn, caller.business_id, product_id, id, scheme, versions
     )
     return _one(unbanned)
+
+
+# --- affiliate_pro domains (owner side) --------------------------------------------------------
+
+_DOMAINS_PATH = _PARTNER_PATH + "/affiliate-pro-domains"
+
+
+@router.get(
+    _DOMAINS_PATH,
+    response_model=ListAffiliateProDomainCandidatesResponseBody,
+    operation_id="listAffiliateProDomainCandidates",
+    summary="The partner's domains you may approve (ours)",
+    responses=error_responses(PartnerNotFound, NotAffiliatePro),
+)
+async def list_affiliate_pro_domain_candidates(
+    product_id: str, id: str, caller: ProductList, conn: Conn, page: Page
+) -> Response:
+    """The partner business's verified custom domains, each with `is_approved` for this
+    affiliate_pro partnership of one of your products."""
+    body = await pro_domains.list_candidates(conn, caller.business_id, product_id, id, page)
+    return json_response(body)
+
+
+@router.post(
+    _DOMAINS_PATH + "/{domain_id}",
+    response_model=ProductPartner,
+    operation_id="approveAffiliateProDomain",
+    summary="Approve a partner domain for affiliate_pro links (ours)",
+    responses=error_responses(
+        PartnerNotFound, PartnerDomainNotFound, NotAffiliatePro, DomainNotVerified
+    ),
+)
+async def approve_affiliate_pro_domain(
+    product_id: str,
+    id: str,
+    domain_id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    """Approve one of the partner's verified domains on an affiliate_pro partnership of one of
+    your products. Returns the partnership; once it is approved and has a store, its
+    `affiliate_pro_links` include this domain. 409 `not_affiliate_pro`, 422
+    `domain_not_verified`; approving twice changes nothing."""
+    body = await pro_domains.approve_domain(
+        conn, caller.business_id, product_id, id, domain_id, scheme
+    )
+    return json_response(body)
+
+
+@router.delete(
+    _DOMAINS_PATH + "/{domain_id}",
+    response_model=ProductPartner,
+    operation_id="revokeAffiliateProDomain",
+    summary="Revoke a partner domain's approval (ours)",
+    responses=error_responses(PartnerNotFound, AffiliateProDomainNotFound),
+)
+async def revoke_affiliate_pro_domain(
+    product_id: str,
+    id: str,
+    domain_id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    """Withdraw the approval of a domain; its links disappear. Returns the partnership."""
+    body = await pro_domains.revoke_domain(
+        conn, caller.business_id, product_id, id, domain_id, scheme
+    )
+    return json_response(body)
 
 
 # --- lifecycle: partner side -------------------------------------------------------------------
@@ -342,7 +449,17 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
     operation_id="requestProductPartnership",
     summary="Ask to become a partner of a product (ours)",
     tags=_PARTNER_SIDE,
-    responses=_responses(404, 409),
+    responses=_responses(
+        ProductNotFound,
+        InvalidTransition,
+        RerequestCooldown,
+        ConcurrentChange,
+        SelfPartnership,
+        PartnershipTypeNotOpen,
+        BusinessBanned,
+        StoreRequiresAffiliatePro,
+        PartnerStoreNotFound,
+    ),
     description=_doc(
         "Your business asks to join the product's programme for `partnership_type` "
         "(affiliate needs `is_affiliate_enabled`, affiliate_pro `is_affiliate_pro_enabled`, "
@@ -356,15 +473,13 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
     ),
 )
 async def request_product_partnership(
-    request: Request,
     product_id: str,
     body: PartnershipRequest,
     caller: ProductUpdate,
     conn: Conn,
+    scheme: LinkScheme,
 ) -> Response:
-    created = await service.request_partnership(
-        conn, caller.business_id, product_id, body, _scheme(request)
-    )
+    created = await service.request_partnership(conn, caller.business_id, product_id, body, scheme)
     return _one(created)
 
 
@@ -377,18 +492,14 @@ async def request_product_partnership(
     responses=error_responses(),
 )
 async def list_my_partnerships(
-    request: Request,
-    caller: ProductList,
-    conn: Conn,
-    page: Page,
-    filters: Filters,
+    caller: ProductList, conn: Conn, page: Page, filters: Filters, scheme: LinkScheme
 ) -> Response:
     """Every partnership where your business is the partner, across owners, newest first."""
     body = await service.list_my_partnerships(
         conn,
         caller.business_id,
         page,
-        _scheme(request),
+        scheme,
         affiliate_status=filters.affiliate_status,
         partnership_type=filters.partnership_type,
     )
@@ -401,13 +512,16 @@ async def list_my_partnerships(
     operation_id="getMyPartnership",
     summary="Get one of your partnerships, as partner (ours)",
     tags=_PARTNER_SIDE,
-    responses=_responses(404),
+    responses=_responses(PartnerNotFound),
 )
 async def get_my_partnership(
-    request: Request, id: str, caller: ProductRead, conn: Conn
+    id: str, caller: ProductRead, conn: Conn, scheme: LinkScheme
 ) -> Response:
     """A partnership where your business is the partner (with reasons, links and ETag)."""
-    return _one(await service.get_my_partnership(conn, caller.business_id, id, _scheme(request)))
+    return _one(await service.get_my_partnership(conn, caller.business_id, id, scheme))
+
+
+_PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
 
 
 @router.post(
@@ -417,13 +531,13 @@ async def get_my_partnership(
     summary="Withdraw a pending request (ours)",
     tags=_PARTNER_SIDE,
     response_description="Success with no response body",
-    responses=error_responses(404, 409, 412),
+    responses=error_responses(*_PARTNER_DELETE_ERRORS),
     description=_doc("Deletes your pending request.", transitions.PARTNER, "withdraw"),
 )
 async def withdraw_product_partnership(
-    id: str, caller: ProductUpdate, conn: Conn, if_match: IfMatch = None
+    id: str, caller: ProductUpdate, conn: Conn, versions: IfMatch
 ) -> Response:
-    await service.withdraw_partnership(conn, caller.business_id, id, if_match)
+    await service.withdraw_partnership(conn, caller.business_id, id, versions)
     return Response(status_code=204)
 
 
@@ -434,7 +548,7 @@ async def withdraw_product_partnership(
     summary="Leave a partnership (ours)",
     tags=_PARTNER_SIDE,
     response_description="Success with no response body",
-    responses=error_responses(404, 409, 412),
+    responses=error_responses(*_PARTNER_DELETE_ERRORS),
     description=_doc(
         "Ends your approved partnership (deleted; you may request again later).",
         transitions.PARTNER,
@@ -442,7 +556,7 @@ async def withdraw_product_partnership(
     ),
 )
 async def leave_product_partnership(
-    id: str, caller: ProductUpdate, conn: Conn, if_match: IfMatch = None
+    id: str, caller: ProductUpdate, conn: Conn, versions: IfMatch
 ) -> Response:
-    await service.leave_partnership(conn, caller.business_id, id, if_match)
+    await service.leave_partnership(conn, caller.business_id, id, versions)
     return Response(status_code=204)

@@ -2,44 +2,47 @@
 
 These three operations carry most traffic (see bench/). Through FastAPI's routing and
 dependency injection and SQLAlchemy's execution layer they cost ~5x the CPU of the SQL they
-run, so on PostgreSQL this pure ASGI layer serves their **successful** outcome directly:
+run, so on PostgreSQL this pure ASGI layer serves their **successful** outcome directly. It
+restates nothing that the routes in ``endpoints.py`` declare:
 
-- authentication is the same function the FastAPI dependencies call (``auth.dependencies``),
-  counted once against the rate limit;
-- the data comes from ONE prepared statement on the asyncpg connection (the partnership, its
-  partner, the owner's domains and the approved affiliate_pro domains as JSON aggregates;
-  for an add, the ownership check, the insert and all of that in one CTE);
-- the body is rendered by the same view function as the FastAPI route
-  (``partnerships.views.product_partner``) and pages by the same ``pagination.page_of``.
+- the operations are found among the app's routes by operationId; each one's method, path
+  pattern and required scope are the route's own (``auth.dependencies.require``);
+- authentication is the function the FastAPI dependencies call (``accept_key``), on the key row
+  that ``auth.repository.KEY_BY_PREFIX`` reads, here joined to the data rows in ONE prepared
+  statement on the asyncpg connection (with the owner's domains and the approved affiliate_pro
+  domains as JSON aggregates);
+- an add is ``partnering.add_statement``, the statement the route runs, wrapped in the one
+  that reads the rendered row back; pages are parsed by ``kit.pagination.parse_page`` and cut
+  by ``page_of``; bodies are rendered by ``views.product_partner``.
 
 Anything else (a bad key or scope, a bad body or query, a product or partnership that is not
 the caller's, a duplicate, an empty page) is handed to the FastAPI application unchanged, with
-the request body replayed, so every error keeps exactly one implementation: the routes in
-``partnerships/endpoints.py``, which also document these operations in ``/openapi.json``.
-SQLite and PgBouncer mode always take the FastAPI routes.
+the request body replayed, so every error keeps exactly one implementation: the routes, which
+also document these operations in ``/openapi.json``. SQLite and PgBouncer mode always take
+the FastAPI routes.
 """
 
 import re
-from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
-from sqlalchemy import Text, and_, bindparam, cast, func, literal_column, select, true, update
+from sqlalchemy import DateTime, Text, and_, bindparam, cast, func, literal_column, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
+from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.connections import Driver, driver_connection
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
 from product_partners.db.tables import (
-    api_keys,
     custom_domains,
     partnership_domains,
     product_partners,
@@ -50,14 +53,20 @@ from product_partners.kit.errors import DomainError
 from product_partners.kit.http.guards import read_body, replay_body
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import MAX_PAGE_SIZE, PageRequest, decode_cursor, page_of
-from product_partners.partnerships.repository import partnerships_query
+from product_partners.kit.pagination import PageRequest, page_of, parse_page
+from product_partners.partnerships import partnering
+from product_partners.partnerships.etags import etag
+from product_partners.partnerships.repository import added_partnership, partnerships_query
 from product_partners.partnerships.schemas import CreatePartnerRequest
-from product_partners.partnerships.views import etag, product_partner
+from product_partners.partnerships.views import product_partner
 
 pp = product_partners
-_PATH = re.compile(r"^/v3/products/([0-9]{1,19})/partners(?:/([0-9]{1,19}))?$")
+ADD, GET, LIST = "createProductPartner", "getProductPartner", "listProductPartners"
 _LIST_PARAMS = frozenset({"page_size", "next_cursor", "previous_cursor"})
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+
+
+# --- the statements --------------------------------------------------------------------------
 
 
 def _domain_object(table: Any) -> Any:
@@ -80,20 +89,9 @@ def _json_list(select_from: Any, where: Any, table: Any) -> Any:
     )
 
 
-# The caller's key row, found by the token's prefix; verified in Python (auth.accept_key).
-KEY_COLUMNS = ("id", "business_id", "key_hash", "scopes", "revoked_at", "last_used_at")
-_KEY_ROW = select(*(api_keys.c[name].label(f"key_{name}") for name in KEY_COLUMNS)).where(
-    api_keys.c.prefix == bindparam("prefix")
-)
-_KEY = _KEY_ROW.cte("caller_key")
-KeyRow = namedtuple("KeyRow", KEY_COLUMNS)  # type: ignore[misc]
-# The key row's values out of a row of a statement built with _with_key (labels key_<column>).
-_key_values = attrgetter(*(f"key_{name}" for name in KEY_COLUMNS))
-
-
-def partner_rows(owner: Any) -> Any:
-    """partnerships_query() rows of ``owner``'s products, plus what render_partnerships() reads
-    with separate statements: the owner's domains and the approved affiliate_pro domains."""
+def rendered_rows(source: Any, owner: Any) -> Any:
+    """partnerships_query(source) rows, plus what ``views.product_partners`` reads with
+    separate statements: the owner's domains and the approved affiliate_pro domains."""
     owner_domains = _json_list(
         stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
         and_(stores.c.business_id == owner, stores.c.is_active.is_(True)),
@@ -103,16 +101,17 @@ def partner_rows(owner: Any) -> Any:
         partnership_domains.join(
             custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
         ),
-        partnership_domains.c.partnership_id == pp.c.id,
+        partnership_domains.c.partnership_id == source.c.id,
         custom_domains,
     )
-    return (
-        partnerships_query()
-        .add_columns(
-            owner_domains.label("owner_domains_json"), pro_domains.label("pro_domains_json")
-        )
-        .where(pp.c.product_id == bindparam("product_id"), products.c.business_id == owner)
+    return partnerships_query(source).add_columns(
+        owner_domains.label("owner_domains_json"), pro_domains.label("pro_domains_json")
     )
+
+
+_KEY = KEY_BY_PREFIX.cte("caller_key")
+_OWNER = _KEY.c.key_business_id
+_LIMIT: Any = bindparam("page_limit")
 
 
 def _with_key(rows: Any, descending: bool | None = None) -> Any:
@@ -125,66 +124,54 @@ def _with_key(rows: Any, descending: bool | None = None) -> Any:
     return stmt
 
 
-_OWNER = _KEY.c.key_business_id
-_LIMIT: Any = bindparam("page_limit")
+def owned_rows(owner: Any) -> Any:
+    """The partnerships of product ``product_id``, rendered, if ``owner`` owns it."""
+    return rendered_rows(pp, owner).where(
+        pp.c.product_id == bindparam("product_id"), products.c.business_id == owner
+    )
+
+
+def add_and_read() -> Any:
+    """The route's add (``partnering.add_statement``) as a CTE, and the row it made, rendered.
+    No row when the add was refused (the route then says why)."""
+    owner: Any = bindparam("owner")
+    inserted = (
+        partnering.add_statement(
+            "postgresql",
+            partnering.PRODUCTS,
+            bindparam("product_id"),
+            owner,
+            bindparam("partner_unique_id"),
+            added_partnership(bindparam("now", type_=DateTime(timezone=True))),
+        )
+        .returning(*pp.c)
+        .cte("inserted")
+    )
+    return rendered_rows(inserted, owner)
+
+
 STATEMENTS: dict[str, Any] = {
     # add: the key alone (the insert must wait for the key, scope and rate limit checks).
-    "key": _KEY_ROW,
-    # accept_key's last-use write, at most once a minute per key.
-    "touch": update(api_keys)
-    .where(api_keys.c.id == bindparam("key_id"))
-    .values(last_used_at=bindparam("now")),
-    "get": _with_key(partner_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
-    "first": _with_key(
-        partner_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True
-    ),
+    "key": KEY_BY_PREFIX,
+    "touch": TOUCH_KEY,
+    "add": add_and_read(),
+    "get": _with_key(owned_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
+    "first": _with_key(owned_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
     "after": _with_key(
-        partner_rows(_OWNER)
+        owned_rows(_OWNER)
         .where(pp.c.id < bindparam("page_after"))
         .order_by(pp.c.id.desc())
         .limit(_LIMIT),
         descending=True,
     ),
     "before": _with_key(
-        partner_rows(_OWNER)
+        owned_rows(_OWNER)
         .where(pp.c.id > bindparam("page_before"))
         .order_by(pp.c.id.asc())
         .limit(_LIMIT),
         descending=False,
     ),
 }
-
-# The owner adds a partner: ownership, the partner, the insert and the response's rows in one
-# statement. Returns no row with ``id`` when anything is off (the FastAPI route then says why).
-ADD_SQL = """
-WITH target AS (
-    SELECT id, unique_id, username, account_holder, email, logo, is_banned
-    FROM businesses WHERE unique_id = $3
-), owned AS (
-    SELECT id, slug, is_affiliate_pro_enabled FROM products WHERE id = $1 AND business_id = $2
-), ins AS (
-    INSERT INTO product_partners (product_id, partner_business_id, partnership_type,
-                                  affiliate_status, approved_at, created_at, updated_at)
-    SELECT owned.id, target.id, 'affiliate', 'approved', $4, $4, $4 FROM owned, target
-    WHERE target.id <> $2 AND NOT target.is_banned
-    ON CONFLICT (product_id, partner_business_id) DO NOTHING
-    RETURNING *
-)
-SELECT ins.*,
-       target.id AS partner_id, target.unique_id AS partner_unique_id,
-       target.username AS partner_username, target.account_holder AS partner_account_holder,
-       target.email AS partner_email, target.logo AS partner_logo,
-       target.is_banned AS partner_is_banned,
-       $2::bigint AS owner_business_id, owned.slug AS product_slug,
-       owned.is_affiliate_pro_enabled AS product_affiliate_pro_enabled,
-       NULL::varchar AS store_unique_id, NULL::text AS pro_domains_json,
-       (SELECT coalesce(json_agg(json_build_object('id', cd.id, 'business_id', cd.business_id,
-                                                   'full_url', cd.full_url) ORDER BY cd.id),
-                        '[]'::json)
-        FROM stores s JOIN custom_domains cd ON cd.id = s.custom_domain_id
-        WHERE s.business_id = $2 AND s.is_active)::text AS owner_domains_json
-FROM ins, target, owned
-"""
 
 
 class _Compiled:
@@ -199,15 +186,71 @@ class _Compiled:
         return [params[n] for n in self.names]
 
 
+# --- the operations, as the routes declare them --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One of the hot path's operations: what its FastAPI route declares."""
+
+    operation_id: str
+    method: str
+    path: re.Pattern[str]
+    scope: str  # the scope the route's caller dependency requires
+    route: Any  # the route itself: the request log's and the metrics' route label
+
+
+def resolve_operations(routes: Iterable[Any]) -> dict[str, Operation]:
+    """The hot path's operations, from the app's routes (found by operationId). A missing
+    operation or scope fails at startup, not silently on traffic."""
+    found: dict[str, Operation] = {}
+    # Each route as the app serves it: included routers' routes with their full path.
+    for context in iter_route_contexts(list(routes)):
+        route: Any = context.route
+        operation_id = getattr(route, "operation_id", None)
+        if operation_id not in (ADD, GET, LIST):
+            continue
+        (method,) = route.methods
+        found[operation_id] = Operation(
+            operation_id, method, route.path_regex, required_scope(route), route
+        )
+    missing = {ADD, GET, LIST} - set(found)
+    if missing:
+        raise RuntimeError(f"hot path: no route for {', '.join(sorted(missing))}")
+    return found
+
+
+def required_scope(route: Any) -> str:
+    """The scope the route's caller dependency (``auth.dependencies.require``) checks."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return scope
+        pending.extend(dependant.dependencies)
+    raise RuntimeError(f"hot path: route {route.operation_id} requires no scope")
+
+
+Handler = Callable[[Scope, Receive, dict[str, int], bytes], Awaitable[Any]]
+
+
 class HotPath:
     """Pure ASGI: serves the happy path of add/get/list product partners on PostgreSQL;
     hands everything else to ``app`` (the FastAPI application's inner stack)."""
 
-    def __init__(self, app: ASGIApp, state: Any) -> None:
+    def __init__(self, app: ASGIApp, state: Any, routes: Iterable[Any]) -> None:
         self.app = app
         self.state = state  # the FastAPI app's state: engine, settings, rate limiter
+        operations = resolve_operations(routes)
+        handlers: dict[str, Handler] = {ADD: self._add, GET: self._get, LIST: self._list}
+        self._by_method: dict[str, list[tuple[Operation, Handler]]] = {}
+        for operation in operations.values():
+            self._by_method.setdefault(operation.method, []).append(
+                (operation, handlers[operation.operation_id])
+            )
+        self._scopes = {op.operation_id: op.scope for op in operations.values()}
         self._compiled: dict[str, _Compiled] | None = None
-        self._routes: dict[str, Any] = {}
 
     def _enabled(self) -> bool:
         engine: AsyncEngine | None = getattr(self.state, "engine", None)
@@ -220,7 +263,7 @@ class HotPath:
         )
 
     def _connection(self) -> Any:
-        """A pooled connection's bare asyncpg connection (db.driver_connection)."""
+        """A pooled connection's bare asyncpg connection (db.connections.driver_connection)."""
         return driver_connection(self.state.engine, self.state.settings.database_timeout)
 
     def _statements(self) -> dict[str, _Compiled]:
@@ -232,59 +275,40 @@ class HotPath:
                 if sql_and_names is None:  # a statement edited into one asyncpg cannot run
                     raise RuntimeError(f"hot path statement {name!r} needs SQLAlchemy")
                 compiled[name] = _Compiled(*sql_and_names)
-            compiled["add"] = _Compiled(
-                ADD_SQL, ("product_id", "owner", "partner_unique_id", "now")
-            )
             self._compiled = compiled
         return self._compiled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self._enabled():
             await self.app(scope, receive, send)
             return
-        match = _PATH.match(scope["path"])
-        method = scope["method"]
-        if match is None or not self._enabled():
+        matched = self._match(scope)
+        if matched is None:
             await self.app(scope, receive, send)
             return
-        product_id, partnership_id = match.groups()
-        if method == "GET" and partnership_id is not None:
-            handler: Callable[..., Any] = self._get
-            operation = "getProductPartner"
-        elif method == "GET":
-            handler, operation = self._list, "listProductPartners"
-        elif method == "POST" and partnership_id is None:
-            handler, operation = self._add, "createProductPartner"
-        else:
-            await self.app(scope, receive, send)
-            return
+        operation, handler, ids = matched
         body = b""
-        if method == "POST":
+        if scope["method"] == "POST":
             body, disconnected = await read_body(receive)
             receive = replay_body(body, disconnected, receive)
-        product = int(product_id)
-        if product > MAX_ID or (partnership_id is not None and int(partnership_id) > MAX_ID):
-            await self.app(scope, receive, send)
-            return
-        response = await handler(scope, receive, product, partnership_id, body)
+        response = await handler(scope, receive, ids, body)
         if response is None:
             await self.app(scope, receive, send)
             return
-        route = self._route(scope, operation)
-        if route is not None:
-            scope["route"] = route
+        scope["route"] = operation.route
         await response(scope, receive, send)
 
-    def _route(self, scope: Scope, operation_id: str) -> Any:
-        """The FastAPI route of the operation (for the log line's and metrics' route label)."""
-        route = self._routes.get(operation_id)
-        if route is None:
-            app = scope.get("app")
-            for candidate in getattr(app, "routes", ()):
-                if getattr(candidate, "operation_id", None) == operation_id:
-                    self._routes[operation_id] = route = candidate
-                    break
-        return route
+    def _match(self, scope: Scope) -> tuple[Operation, Handler, dict[str, int]] | None:
+        """The operation the request is for, and its path ids, when they can name a row."""
+        for operation, handler in self._by_method.get(scope["method"], ()):
+            match = operation.path.match(scope["path"])
+            if match is None:
+                continue
+            ids = match.groupdict()
+            if not all(_DIGITS.match(v) and int(v) <= MAX_ID for v in ids.values()):
+                return None  # the route answers 404 for an id that cannot exist
+            return operation, handler, {name: int(value) for name, value in ids.items()}
+        return None
 
     async def _run(self, conn: Driver, name: str, params: dict[str, Any]) -> list[Any]:
         statement = self._statements()[name]
@@ -292,11 +316,12 @@ class HotPath:
 
     def _render(self, row: Any, owner_domains: list[dict[str, Any]]) -> dict[str, Any]:
         return product_partner(
-            row,
-            owner_domains,
-            _json(row.pro_domains_json),
-            self.state.settings.link_scheme,
+            row, owner_domains, _json(row.pro_domains_json), self.state.settings.link_scheme
         )
+
+    def _one(self, row: Any) -> Any:
+        body = self._render(row, _json(row.owner_domains_json))
+        return json_response(body, headers={"ETag": etag(body["version"])})
 
     async def _keyed_rows(
         self,
@@ -305,11 +330,11 @@ class HotPath:
         conn: Driver,
         name: str,
         params: dict[str, Any],
-        needed: str,
+        operation_id: str,
     ) -> tuple[Caller, list[Any]] | None:
         """The caller and the rows of statement ``name`` (which reads the caller's key row with
-        its data rows), if the key is live and holds ``needed``; else None (the route then
-        answers 401/403/429)."""
+        its data rows), if the key is live and holds the operation's scope; else None (the
+        route then answers 401/403/429)."""
         request = Request(scope, receive)
         try:
             token, prefix = key_prefix(request)
@@ -318,46 +343,32 @@ class HotPath:
         records = await self._run(conn, name, {**params, "prefix": prefix})
         if not records:
             return None  # no key with this prefix
-        first = records[0]
-        key = KeyRow._make(_key_values(first))
 
         def touch(key_id: int, now: datetime) -> Any:
             touch_key = self._statements()["touch"]
             return conn.execute(touch_key.sql, *touch_key.args({"key_id": key_id, "now": now}))
 
         try:
-            caller = await accept_key(request, token, key, touch)
+            caller = await accept_key(request, token, key_row(records[0]), touch)
         except DomainError:
             return None
-        if needed not in caller.scopes:
+        if self._scopes[operation_id] not in caller.scopes:
             return None
         return caller, records
 
-    async def _get(
-        self, scope: Scope, receive: Receive, product: int, partnership: str, _body: bytes
-    ) -> Any:
+    async def _get(self, scope: Scope, receive: Receive, ids: dict[str, int], _: bytes) -> Any:
+        params = {"product_id": ids["product_id"], "partnership_id": ids["id"]}
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(
-                scope,
-                receive,
-                conn,
-                "get",
-                {"product_id": product, "partnership_id": int(partnership)},
-                "product:read",
-            )
+            keyed = await self._keyed_rows(scope, receive, conn, "get", params, GET)
         if keyed is None or keyed[1][0].id is None:
             return None
-        row = keyed[1][0]
-        body = self._render(row, _json(row.owner_domains_json))
-        return json_response(body, headers={"ETag": etag(body["version"])})
+        return self._one(keyed[1][0])
 
-    async def _list(
-        self, scope: Scope, receive: Receive, product: int, _id: None, _body: bytes
-    ) -> Any:
+    async def _list(self, scope: Scope, receive: Receive, ids: dict[str, int], _: bytes) -> Any:
         page = _page_request(scope["query_string"])
         if page is None:
             return None
-        params: dict[str, Any] = {"product_id": product, "page_limit": page.page_size + 1}
+        params: dict[str, Any] = {"product_id": ids["product_id"], "page_limit": page.page_size + 1}
         if page.before_id is not None:
             name, params["page_before"] = "before", page.before_id
         elif page.after_id is not None:
@@ -365,41 +376,34 @@ class HotPath:
         else:
             name = "first"
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, name, params, "product:list")
+            keyed = await self._keyed_rows(scope, receive, conn, name, params, LIST)
         if keyed is None or keyed[1][0].id is None:
             return None  # not the caller's product, or an empty page: the route says which
-        rows = keyed[1]
-        rows, fields = page_of(page, rows)
+        rows, fields = page_of(page, keyed[1])
         # The owner's domains are the same on every row of the page: decode them once.
         owner_domains = _json(rows[0].owner_domains_json)
         return json_response({"data": [self._render(r, owner_domains) for r in rows], **fields})
 
-    async def _add(
-        self, scope: Scope, receive: Receive, product: int, _id: None, body: bytes
-    ) -> Any:
+    async def _add(self, scope: Scope, receive: Receive, ids: dict[str, int], body: bytes) -> Any:
         try:
             data = CreatePartnerRequest.model_validate_json(body)
         except ValidationError:
             return None
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, "product:update")
+            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD)
             if keyed is None:
                 return None
             rows = await self._run(
                 conn,
                 "add",
                 {
-                    "product_id": product,
+                    "product_id": ids["product_id"],
                     "owner": keyed[0].business_id,
                     "partner_unique_id": data.partner_unique_id,
                     "now": datetime.now(UTC),
                 },
             )
-        if not rows:
-            return None
-        row = rows[0]
-        created = self._render(row, _json(row.owner_domains_json))
-        return json_response(created, headers={"ETag": etag(created["version"])})
+        return self._one(rows[0]) if rows else None
 
 
 def _json(value: Any) -> list[dict[str, Any]]:
@@ -410,7 +414,8 @@ def _json(value: Any) -> list[dict[str, Any]]:
 
 
 def _page_request(query_string: bytes) -> PageRequest | None:
-    """The page of a plain list request, or None for anything the route should judge."""
+    """The page of a plain list request (``parse_page``, as the route), or None for anything
+    the route should judge (unknown or repeated parameters, filters, a refusal)."""
     if not query_string:
         return PageRequest()
     try:
@@ -422,24 +427,9 @@ def _page_request(query_string: bytes) -> PageRequest | None:
     values = dict(params)
     if len(values) != len(params) or not set(values) <= _LIST_PARAMS:
         return None
-    if "next_cursor" in values and "previous_cursor" in values:
-        return None
-    size_text = values.get("page_size", str(MAX_PAGE_SIZE))
-    if (
-        not size_text.isascii()
-        or not size_text.isdigit()
-        or not 1 <= int(size_text) <= MAX_PAGE_SIZE
-    ):
-        return None
     try:
-        after = (
-            decode_cursor(values["next_cursor"], "next_cursor") if "next_cursor" in values else None
-        )
-        before = (
-            decode_cursor(values["previous_cursor"], "previous_cursor")
-            if "previous_cursor" in values
-            else None
+        return parse_page(
+            values.get("next_cursor"), values.get("previous_cursor"), values.get("page_size")
         )
     except DomainError:
         return None
-    return PageRequest(page_size=int(size_text), after_id=after, before_id=before)

@@ -11,13 +11,15 @@ from sqlalchemy import (
     delete,
     exists,
     literal,
+    literal_column,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
+from product_partners.businesses.repository import business_columns
 from product_partners.db.prepared import PreparedQuery
+from product_partners.db.sql import insert_or_nothing
 from product_partners.db.tables import (
     businesses,
     custom_domains,
@@ -26,68 +28,84 @@ from product_partners.db.tables import (
     products,
     stores,
 )
-from product_partners.partnerships import partnering
+from product_partners.partnerships import transitions as tt
+from product_partners.partnerships.enums import PartnershipType
 
 pp = product_partners
 partner_store = stores.alias("partner_store")
 # For owner_scope(); built once: an alias built per request cost ~8% of a get-partner request.
 owned_product = products.alias("owned_product")
 
-PARTNERSHIP_COLUMNS = (
-    pp.c.id,
-    pp.c.product_id,
-    pp.c.partner_business_id,
-    pp.c.partnership_type,
-    pp.c.affiliate_status,
-    pp.c.message_to_product_owner,
-    pp.c.requested_at,
-    pp.c.approved_at,
-    pp.c.rejected_at,
-    pp.c.banned_at,
-    pp.c.created_at,
-    pp.c.updated_at,
-    pp.c.store_id,
-    pp.c.rejection_reason,
-    pp.c.ban_reason,
-    pp.c.ban_note,
-    pp.c.version,
+PARTNERSHIP_COLUMN_NAMES = (
+    "id",
+    "product_id",
+    "partner_business_id",
+    "partnership_type",
+    "affiliate_status",
+    "message_to_product_owner",
+    "requested_at",
+    "approved_at",
+    "rejected_at",
+    "banned_at",
+    "created_at",
+    "updated_at",
+    "store_id",
+    "rejection_reason",
+    "ban_reason",
+    "ban_note",
+    "version",
 )
-_PARTNER_COLUMNS = tuple(c.label(f"partner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
+_PARTNER_COLUMNS = business_columns("partner_")
 
 
-def partnerships_query() -> Select:
-    """Partnerships with their partner business, product and partner store, unfiltered."""
+def partnerships_query(source: Any = pp) -> Select:
+    """Partnerships with their partner business, product and partner store, unfiltered: what
+    ``views.product_partner`` renders. ``source`` is the partnerships table, or anything with
+    its columns (the hot path's add reads the row its INSERT ... RETURNING made)."""
     return (
         select(
-            *PARTNERSHIP_COLUMNS,
+            *(source.c[name] for name in PARTNERSHIP_COLUMN_NAMES),
             *_PARTNER_COLUMNS,
             products.c.business_id.label("owner_business_id"),
             products.c.slug.label("product_slug"),
             products.c.is_affiliate_pro_enabled.label("product_affiliate_pro_enabled"),
             partner_store.c.unique_id.label("store_unique_id"),
         )
-        .select_from(pp)
-        .join(businesses, businesses.c.id == pp.c.partner_business_id)
-        .join(products, products.c.id == pp.c.product_id)
-        .outerjoin(partner_store, partner_store.c.id == pp.c.store_id)
+        .select_from(source)
+        .join(businesses, businesses.c.id == source.c.partner_business_id)
+        .join(products, products.c.id == source.c.product_id)
+        .outerjoin(partner_store, partner_store.c.id == source.c.store_id)
     )
 
 
-def partner_of(row: Any) -> dict[str, Any]:
+def added_partnership(now: Any) -> dict[str, Any]:
+    """The columns of a partnership the owner adds directly (the transition table's ``add``):
+    an approved affiliate. ``now`` is a time or a ``bindparam()``; the vocabulary goes in as
+    SQL literals, so that the statement needs no parameter for it (the hot path's)."""
+    status = tt.target(tt.OWNER, "add")
     return {
-        "id": row.partner_id,
-        "unique_id": row.partner_unique_id,
-        "username": row.partner_username,
-        "account_holder": row.partner_account_holder,
-        "email": row.partner_email,
-        "logo": row.partner_logo,
-        "is_banned": bool(row.partner_is_banned),
+        "partnership_type": literal_column(f"'{PartnershipType.affiliate}'"),
+        "affiliate_status": literal_column(f"'{status}'"),
+        "approved_at": now,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
 async def insert_partnership(conn: AsyncConnection, values: dict[str, Any]) -> Any | None:
-    """Insert; None when the business is already a partner of the product (unique constraint)."""
-    return await partnering.insert_link(conn, partnering.PRODUCTS, values, pp.c.id, pp.c.created_at)
+    """Insert a requested partnership; None when the business already has one with the
+    product (the unique constraint decides, not a prior read)."""
+    stmt = (
+        insert_or_nothing(conn, pp, pp.c.product_id, pp.c.partner_business_id)
+        .values(**values)
+        .returning(pp.c.id)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+def _domain(row: Any) -> dict[str, Any]:
+    """Scalev's Domain of a partnership (custom_domains and affiliate_pro_domains)."""
+    return {"id": row.id, "business_id": row.business_id, "full_url": row.full_url}
 
 
 # Built once (db.PreparedQuery): add, get and list all read the owner's domains.
@@ -102,7 +120,7 @@ _OWNER_DOMAINS = PreparedQuery(
 async def owner_domains(conn: AsyncConnection, owner_business_id: int) -> list[dict[str, Any]]:
     """Custom domains of the owner's active stores: where its products can be viewed."""
     rows = await _OWNER_DOMAINS.all(conn, owner=owner_business_id)
-    return [{"id": r.id, "business_id": r.business_id, "full_url": r.full_url} for r in rows]
+    return [_domain(r) for r in rows]
 
 
 async def owner_domains_by_owner(
@@ -121,9 +139,7 @@ async def owner_domains_by_owner(
         .order_by(custom_domains.c.id)
     )
     for r in rows:
-        result[r.business_id].append(
-            {"id": r.id, "business_id": r.business_id, "full_url": r.full_url}
-        )
+        result[r.business_id].append(_domain(r))
     return result
 
 
@@ -146,27 +162,8 @@ async def approved_pro_domains(
         .order_by(partnership_domains.c.partnership_id, custom_domains.c.id)
     )
     for r in rows:
-        result[r.partnership_id].append(
-            {"id": r.id, "business_id": r.business_id, "full_url": r.full_url}
-        )
+        result[r.partnership_id].append(_domain(r))
     return result
-
-
-def owned_partnerships_query(owner_business_id: int, product_id: int) -> Select:
-    """A product's partnerships, only if the product belongs to ``owner_business_id``."""
-    return partnerships_query().where(
-        and_(pp.c.product_id == product_id, products.c.business_id == owner_business_id)
-    )
-
-
-async def product_is_owned(conn: AsyncConnection, owner_business_id: int, product_id: int) -> Any:
-    return (
-        await conn.execute(
-            select(products.c.id, products.c.slug).where(
-                products.c.id == product_id, products.c.business_id == owner_business_id
-            )
-        )
-    ).first()
 
 
 # --- lifecycle: tenant scopes and single-statement conditional writes --------------------------
@@ -336,8 +333,74 @@ async def request_target(
     return (await conn.execute(stmt)).first()
 
 
-async def status_of(conn: AsyncConnection, product_id: int, partner_business_id: int) -> str | None:
-    stmt = select(pp.c.affiliate_status).where(
-        pp.c.product_id == product_id, pp.c.partner_business_id == partner_business_id
+# --- affiliate_pro domains --------------------------------------------------------------------
+
+cd = custom_domains
+pd = partnership_domains
+
+
+async def partnership_kind(conn: AsyncConnection, where: ColumnElement) -> Any | None:
+    """Type and partner of the partnership ``where`` selects (None: not the caller's)."""
+    stmt = select(pp.c.id, pp.c.partnership_type, pp.c.partner_business_id).where(where)
+    return (await conn.execute(stmt)).first()
+
+
+async def approve_pro_domain(conn: AsyncConnection, where: ColumnElement, domain_id: int) -> bool:
+    """Approve the partner's verified domain on the affiliate_pro partnership ``where``
+    selects, in one statement that inserts only if every rule holds; False when it did not
+    (a rule failed, or the domain was approved already)."""
+    source = (
+        select(pp.c.id, cd.c.id)
+        .select_from(pp.join(cd, cd.c.business_id == pp.c.partner_business_id))
+        .where(where, pp.c.partnership_type == PartnershipType.affiliate_pro, cd.c.id == domain_id)
+        .where(cd.c.is_verified.is_(True))
     )
-    return (await conn.execute(stmt)).scalar()
+    stmt = (
+        insert_or_nothing(conn, pd)
+        .from_select(["partnership_id", "custom_domain_id"], source)
+        .returning(pd.c.partnership_id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def revoke_pro_domain(
+    conn: AsyncConnection, where: ColumnElement, partnership_id: int, domain_id: int
+) -> bool:
+    """Withdraw a domain's approval on the partnership ``where`` selects; False if none."""
+    result = await conn.execute(
+        delete(pd).where(
+            pd.c.partnership_id == partnership_id,
+            pd.c.custom_domain_id == domain_id,
+            exists().where(pp.c.id == pd.c.partnership_id, where),
+        )
+    )
+    return result.rowcount > 0
+
+
+async def partner_domain_verified(
+    conn: AsyncConnection, domain_id: int, partner_business_id: int
+) -> bool | None:
+    """Whether the partner's domain ``domain_id`` is verified; None if it is not the
+    partner's."""
+    stmt = select(cd.c.is_verified).where(
+        cd.c.id == domain_id, cd.c.business_id == partner_business_id
+    )
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else bool(row.is_verified)
+
+
+async def bump_version(conn: AsyncConnection, partnership_id: int, now: Any) -> None:
+    """A change that is not a status change (an approved domain) still changes the ETag."""
+    await conn.execute(
+        update(pp).where(pp.c.id == partnership_id).values(version=pp.c.version + 1, updated_at=now)
+    )
+
+
+def pro_domain_candidates(partnership_id: int, partner_business_id: int) -> Select:
+    """The partner's verified domains, each with whether it is approved on the partnership."""
+    approved = exists().where(
+        pd.c.partnership_id == partnership_id, pd.c.custom_domain_id == cd.c.id
+    )
+    return select(cd.c.id, cd.c.business_id, cd.c.full_url, approved.label("is_approved")).where(
+        cd.c.business_id == partner_business_id, cd.c.is_verified.is_(True)
+    )

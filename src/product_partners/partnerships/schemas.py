@@ -1,26 +1,11 @@
 """Wire shapes of partnerships: Scalev's ProductPartner and friends."""
 
-from enum import StrEnum
-
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
-from product_partners.partnerships.transitions import BAN_REASONS
-
-
-class PartnershipType(StrEnum):
-    affiliate = "affiliate"
-    affiliate_pro = "affiliate_pro"
-    reseller = "reseller"
-
-
-class AffiliateStatus(StrEnum):
-    pending = "pending"
-    approved = "approved"
-    rejected = "rejected"
-    banned = "banned"
+from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
 
 
 class Domain(BaseModel):
@@ -89,7 +74,7 @@ class ProductPartner(BaseModel):
         description="Ours: the owner's reason for the rejection, readable by the partner."
     )
     ban_reason: str | None = Field(
-        description=f"Ours: why the partner was banned, one of: {', '.join(BAN_REASONS)}."
+        description=f"Ours: why the partner was banned, one of: {', '.join(BanReason)}."
     )
     ban_note: str | None = Field(description="Ours: the owner's note on the ban.")
     version: int = Field(
@@ -128,9 +113,6 @@ class ListMyPartnershipsResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListMyPartnershipsResponseBody")
 
     data: list[ProductPartner]
-
-
-BanReason = StrEnum("BanReason", {r: r for r in BAN_REASONS})  # type: ignore[misc]
 
 
 class PartnershipRequest(BaseModel):
@@ -182,3 +164,20 @@ class BanProductPartnerRequest(BaseModel):
     note: str | None = Field(
         default=None, max_length=2000, description="Free text, shown to the partner."
     )
+
+
+class AffiliateProDomainCandidate(BaseModel):
+    """A verified domain of the partner business, and whether it is approved here."""
+
+    model_config = ConfigDict(title="AffiliateProDomainCandidate")
+
+    id: int = Field(description="Custom domain ID")
+    business_id: int = Field(description="The partner business, owner of the domain")
+    full_url: str
+    is_approved: bool = Field(description="Approved for this partnership's affiliate_pro links")
+
+
+class ListAffiliateProDomainCandidatesResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListAffiliateProDomainCandidatesResponseBody")
+
+    data: list[AffiliateProDomainCandidate]

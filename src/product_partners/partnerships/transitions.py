@@ -16,27 +16,14 @@ directly, or waits for the partner to request again.
 
 from dataclasses import dataclass
 
-from product_partners.kit.errors import Conflict
+from product_partners.partnerships.enums import Actor, AffiliateStatus
+from product_partners.partnerships.errors import InvalidTransition
 
-OWNER = "owner"
-PARTNER = "partner"
+OWNER, PARTNER, SYSTEM = Actor.owner, Actor.partner, Actor.system
+# The actors that act through the API (the service itself moves partnerships as SYSTEM).
 ACTORS = (OWNER, PARTNER)
-STATUSES = ("pending", "approved", "rejected", "banned")
-
-# Request types that `is_affiliate_auto_accept` approves at once; reseller (product sharing)
-# requests always wait for the owner.
-AUTO_ACCEPT_TYPES = ("affiliate", "affiliate_pro")
-
-# The fixed list of ban reasons (banProductPartner `reason`).
-BAN_REASONS = (
-    "fraud",
-    "spam",
-    "brand_misuse",
-    "policy_violation",
-    "chargebacks",
-    "inactive",
-    "other",
-)
+STATUSES = tuple(AffiliateStatus)
+PENDING, APPROVED, REJECTED, BANNED = STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,50 +37,59 @@ class Transition:
 
 
 _T = Transition
+_BAN_NOTE = "`reason` from a fixed list"
 TRANSITIONS: tuple[Transition, ...] = (
-    _T(OWNER, "add", None, "approved", "createProductPartner", "add a business directly"),
-    _T(OWNER, "approve", "pending", "approved", "approveProductPartner"),
-    _T(OWNER, "reject", "pending", "rejected", "rejectProductPartner", "optional `reason`"),
-    _T(OWNER, "ban", "pending", "banned", "banProductPartner", "`reason` from a fixed list"),
-    _T(OWNER, "ban", "approved", "banned", "banProductPartner", "`reason` from a fixed list"),
-    _T(OWNER, "ban", "rejected", "banned", "banProductPartner", "`reason` from a fixed list"),
+    _T(OWNER, "add", None, APPROVED, "createProductPartner", "add a business directly"),
+    _T(OWNER, "approve", PENDING, APPROVED, "approveProductPartner"),
+    _T(OWNER, "reject", PENDING, REJECTED, "rejectProductPartner", "optional `reason`"),
+    _T(OWNER, "ban", PENDING, BANNED, "banProductPartner", _BAN_NOTE),
+    _T(OWNER, "ban", APPROVED, BANNED, "banProductPartner", _BAN_NOTE),
+    _T(OWNER, "ban", REJECTED, BANNED, "banProductPartner", _BAN_NOTE),
     _T(
         OWNER,
         "unban",
-        "banned",
-        "rejected",
+        BANNED,
+        REJECTED,
         "unbanProductPartner",
         "the partner may request again after the cool-down, counted from now",
     ),
-    _T(OWNER, "update", "pending", "pending", "updateProductPartner", "type, store"),
-    _T(OWNER, "update", "approved", "approved", "updateProductPartner", "type, store"),
-    _T(OWNER, "update", "rejected", "rejected", "updateProductPartner", "type, store"),
-    _T(OWNER, "remove", "pending", None, "deleteProductPartner"),
-    _T(OWNER, "remove", "approved", None, "deleteProductPartner"),
-    _T(OWNER, "remove", "rejected", None, "deleteProductPartner"),
+    _T(OWNER, "update", PENDING, PENDING, "updateProductPartner", "type, store"),
+    _T(OWNER, "update", APPROVED, APPROVED, "updateProductPartner", "type, store"),
+    _T(OWNER, "update", REJECTED, REJECTED, "updateProductPartner", "type, store"),
+    _T(OWNER, "remove", PENDING, None, "deleteProductPartner"),
+    _T(OWNER, "remove", APPROVED, None, "deleteProductPartner"),
+    _T(OWNER, "remove", REJECTED, None, "deleteProductPartner"),
     _T(
         PARTNER,
         "request",
         None,
-        "pending",
+        PENDING,
         "requestProductPartnership",
         "`approved` at once if the product auto-accepts the type",
     ),
     _T(
         PARTNER,
         "request",
-        "rejected",
-        "pending",
+        REJECTED,
+        PENDING,
         "requestProductPartnership",
         "after the product's cool-down; `approved` at once if auto-accepted",
     ),
-    _T(PARTNER, "withdraw", "pending", None, "withdrawProductPartnership"),
-    _T(PARTNER, "leave", "approved", None, "leaveProductPartnership"),
+    _T(PARTNER, "withdraw", PENDING, None, "withdrawProductPartnership"),
+    _T(PARTNER, "leave", APPROVED, None, "leaveProductPartnership"),
+    _T(
+        SYSTEM,
+        "auto_approve",
+        PENDING,
+        APPROVED,
+        "updateProductPartnership",
+        "a request the product's settings auto-accept (on arrival, or when they change)",
+    ),
 )
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     actor: tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.actor == actor))
-    for actor in ACTORS
+    for actor in Actor
 }
 _BY_KEY: dict[tuple[str, str | None, str], Transition] = {
     (t.actor, t.source, t.action): t for t in TRANSITIONS
@@ -114,16 +110,16 @@ def sources(actor: str, action: str) -> tuple[str, ...]:
     )
 
 
-def invalid_transition(actor: str, action: str, current: str) -> Conflict:
+def invalid_transition(actor: str, action: str, current: str) -> InvalidTransition:
     """409 naming the current status and the statuses the action is allowed from."""
-    allowed = sources(actor, action)
-    where = ", ".join(allowed) if allowed else "no existing partnership"
-    return Conflict(
-        f"Cannot {action} this partnership: it is {current}. "
-        f"The {actor} may {action} a partnership that is: {where}.",
-        error_code="invalid_transition",
-        errors={"affiliate_status": [f"is {current}"]},
-    )
+    return InvalidTransition(actor, action, current, sources(actor, action))
+
+
+def target(actor: str, action: str) -> str | None:
+    """The status ``action`` leads to (the same from every source it may start from)."""
+    targets = {t.target for t in TRANSITIONS if t.actor == actor and t.action == action}
+    (only,) = targets
+    return only
 
 
 def check(actor: str, source: str | None, action: str) -> Transition:

@@ -1,4 +1,5 @@
-"""Rows to Scalev's ProductPartner, including affiliate_pro links.
+"""Rows to Scalev's ProductPartner, including affiliate_pro links: the one renderer of the
+body, for the routes, the hot path and the CLI alike.
 
 Link scheme (documented in the README): for each partner domain the owner approved on an
 affiliate_pro partnership that is approved and routed to a partner store, while the product's
@@ -12,15 +13,21 @@ them; nothing is deleted),
 from typing import Any
 from urllib.parse import quote
 
-from product_partners.partnerships.repository import partner_of
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.businesses.views import business_simple
+from product_partners.partnerships import repository as repo
+from product_partners.partnerships.enums import AffiliateStatus, PartnershipType
+
+_PRO = PartnershipType.affiliate_pro
 
 
 def affiliate_pro_links(
     row: Any, pro_domains: list[dict[str, Any]], scheme: str
 ) -> list[dict[str, str]]:
     if (
-        row.partnership_type != "affiliate_pro"
-        or row.affiliate_status != "approved"
+        row.partnership_type != _PRO
+        or row.affiliate_status != AffiliateStatus.approved
         or not row.store_unique_id
         or not row.product_affiliate_pro_enabled
     ):
@@ -44,10 +51,10 @@ def product_partner(
     scheme: str,
 ) -> dict[str, Any]:
     """Scalev's ProductPartner for a row of ``repository.partnerships_query()``."""
-    is_pro = row.partnership_type == "affiliate_pro"
+    is_pro = row.partnership_type == _PRO
     return {
         "id": row.id,
-        "partner": partner_of(row),
+        "partner": business_simple(row, "partner_"),
         "partnership_type": row.partnership_type,
         "affiliate_status": row.affiliate_status,
         "message_to_product_owner": row.message_to_product_owner,
@@ -70,6 +77,16 @@ def product_partner(
     }
 
 
-def etag(version: int) -> str:
-    """The ETag of a partnership: its version, as a strong entity tag."""
-    return f'"{version}"'
+async def product_partners(
+    conn: AsyncConnection, rows: list[Any], scheme: str
+) -> list[dict[str, Any]]:
+    """ProductPartner bodies for rows of ``repository.partnerships_query()``, with the domains
+    they show: two more queries at most, whatever the number of rows."""
+    if not rows:
+        return []
+    domains = await repo.owner_domains_by_owner(conn, (r.owner_business_id for r in rows))
+    pro_ids = [r.id for r in rows if r.partnership_type == _PRO]
+    pro = await repo.approved_pro_domains(conn, pro_ids) if pro_ids else {}
+    return [
+        product_partner(r, domains[r.owner_business_id], pro.get(r.id, []), scheme) for r in rows
+    ]

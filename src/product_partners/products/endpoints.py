@@ -15,6 +15,7 @@ from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.kit.pagination import Page
+from product_partners.partnerships import transitions
 from product_partners.products import service
 from product_partners.products.schemas import (
     CreateRequestProduct,
@@ -120,7 +121,9 @@ unknown field is 422. Requires the `product:update` scope.
     response_description="The product with its new settings",
     responses=error_responses(404),
     description="Change the partner-programme settings of one of your products."
-    + _SETTINGS_SEMANTICS,
+    + _SETTINGS_SEMANTICS
+    + "\n\n"
+    + transitions.describe(transitions.SYSTEM, "auto_approve"),
 )
 async def update_product_partnership(
     product_id: str,

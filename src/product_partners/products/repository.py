@@ -5,10 +5,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
+from product_partners.businesses.repository import business_columns
 from product_partners.db.tables import businesses, product_partners, products
+from product_partners.partnerships import transitions as tt
+from product_partners.partnerships.enums import AUTO_ACCEPT_TYPES, OPENING_SETTING
 
-_OWNER_COLUMNS = tuple(c.label(f"owner_{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
+_OWNER_COLUMNS = business_columns("owner_")
 
 
 def products_query() -> Select:
@@ -51,14 +53,15 @@ def partner_products(partner_business_id: int) -> Select:
 
 
 def accepts_automatically(partnership_type: Any) -> ColumnElement:
-    """SQL: the product (``products`` row in scope) auto-accepts requests of this type now."""
+    """SQL: the product (``products`` row in scope) auto-accepts requests of this type now:
+    auto-accept is on, and the type is one it applies to and is open to requests."""
     return and_(
         products.c.is_affiliate_auto_accept.is_(True),
         or_(
-            and_(partnership_type == "affiliate", products.c.is_affiliate_enabled.is_(True)),
-            and_(
-                partnership_type == "affiliate_pro", products.c.is_affiliate_pro_enabled.is_(True)
-            ),
+            *(
+                and_(partnership_type == kind, products.c[OPENING_SETTING[kind]].is_(True))
+                for kind in AUTO_ACCEPT_TYPES
+            )
         ),
     )
 
@@ -76,7 +79,8 @@ async def update_owned(
 
 
 async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> int:
-    """Approve the product's pending requests that its settings now auto-accept (one UPDATE).
+    """Approve the product's pending requests that its settings now auto-accept (one UPDATE):
+    the transition table's ``system`` ``auto_approve``, from the statuses it allows.
 
     Decided by the product row as the database sees it, not by values we read earlier.
     """
@@ -84,14 +88,14 @@ async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any)
         update(product_partners)
         .where(
             product_partners.c.product_id == product_id,
-            product_partners.c.affiliate_status == "pending",
+            product_partners.c.affiliate_status.in_(tt.sources(tt.SYSTEM, "auto_approve")),
             exists().where(
                 products.c.id == product_partners.c.product_id,
                 accepts_automatically(product_partners.c.partnership_type),
             ),
         )
         .values(
-            affiliate_status="approved",
+            affiliate_status=tt.target(tt.SYSTEM, "auto_approve"),
             approved_at=now,
             updated_at=now,
             version=product_partners.c.version + 1,

@@ -1,23 +1,27 @@
 """Business rules of products."""
 
-import re
-import secrets
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
-from product_partners.db.tables import AFFILIATE_STATUSES, product_partners, products
-from product_partners.kit.errors import Conflict, NotFound
+from product_partners.db.sql import name_contains
+from product_partners.db.tables import product_partners, products
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
+from product_partners.kit.text import unique_slug
 from product_partners.partnerships import repository as partnership_repo
-from product_partners.partnerships.service import render_partnerships
-from product_partners.partnerships.transitions import AUTO_ACCEPT_TYPES
+from product_partners.partnerships import views as partnership_views
+from product_partners.partnerships.enums import (
+    AUTO_ACCEPT_TYPES,
+    OPENING_SETTING,
+    AffiliateStatus,
+    PartnershipType,
+)
 from product_partners.products import repository as repo
 from product_partners.products import views
+from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
     CreateRequestProduct,
     ProductPartnershipSettings,
@@ -25,34 +29,18 @@ from product_partners.products.schemas import (
 )
 
 
-def product_not_found() -> NotFound:
-    return NotFound("No such product.", error_code="product_not_found")
-
-
-def slugify(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100]
-    return slug or "product"
-
-
 async def create_product(
     conn: AsyncConnection, owner_business_id: int, data: CreateRequestProduct
 ) -> dict[str, Any]:
     values = data.model_dump(exclude_none=True)
     values["item_type"] = data.item_type.value
-    explicit_slug = data.slug is not None
-    if not explicit_slug:
-        # A readable slug, made unique per business by a short random suffix.
-        values["slug"] = f"{slugify(data.name)}-{secrets.token_hex(3)}"
+    if data.slug is None:
+        values["slug"] = unique_slug(data.name)
     now = datetime.now(UTC)
     values.update(business_id=owner_business_id, created_at=now, last_updated_at=now)
     product_id = await repo.insert_product(conn, values)
     if product_id is None:
-        raise Conflict(
-            "You already have a product with this slug.",
-            error_code="slug_taken",
-            errors={"slug": ["is already used by another of your products"]},
-        )
+        raise SlugTaken()
     return await get_product(conn, owner_business_id, product_id)
 
 
@@ -60,10 +48,10 @@ async def get_product(
     conn: AsyncConnection, business_id: int, product_id: str | int
 ) -> dict[str, Any]:
     """A product the caller owns (partners see theirs through listProducts?is_owned=false)."""
-    pid = parse_id(product_id, product_not_found())
+    pid = parse_id(product_id, ProductNotFound)
     row = await repo.get_product(conn, pid)
     if row is None or row.business_id != business_id:
-        raise product_not_found()
+        raise ProductNotFound()
     domains = await partnership_repo.owner_domains(conn, row.business_id)
     return views.product(row, domains)
 
@@ -86,7 +74,7 @@ async def list_products(
     if is_product_sharing is not None:
         query = query.where(products.c.is_product_sharing.is_(is_product_sharing))
     if search:
-        query = query.where(products.c.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        query = query.where(name_contains(products.c.name, search))
     rows, fields = await fetch_page(conn, query, products.c.id, page)
     domains = await partnership_repo.owner_domains_by_owner(conn, (r.business_id for r in rows))
     mine: dict[int, list[dict[str, Any]]] = {}
@@ -99,7 +87,7 @@ async def list_products(
                 )
             )
         ).all()
-        rendered = await render_partnerships(conn, list(partnership_rows), scheme)
+        rendered = await partnership_views.product_partners(conn, list(partnership_rows), scheme)
         for prow, body in zip(partnership_rows, rendered, strict=True):
             mine.setdefault(prow.product_id, []).append(body)
     data = []
@@ -108,10 +96,6 @@ async def list_products(
         body["product_partners"] = mine.get(r.id, []) if partner_view else None
         data.append(body)
     return {"data": data, **fields}
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- partner-programme settings (updateProductPartnership, checkProductPartnershipChanges) -----
@@ -126,11 +110,7 @@ def _escape_like(text: str) -> str:
 #   request of an open type waiting).
 
 SETTINGS_FIELDS = tuple(ProgrammeSettings.model_fields)
-_TYPE_FLAGS = {
-    "affiliate": "is_affiliate_enabled",
-    "affiliate_pro": "is_affiliate_pro_enabled",
-    "reseller": "is_product_sharing",
-}
+_PRO, _PENDING = PartnershipType.affiliate_pro, AffiliateStatus.pending
 
 
 async def update_partnership_settings(
@@ -140,7 +120,7 @@ async def update_partnership_settings(
     patch: ProductPartnershipSettings,
 ) -> dict[str, Any]:
     """Save the sent settings and apply their consequences atomically; returns the Product."""
-    pid = parse_id(product_id, product_not_found())
+    pid = parse_id(product_id, ProductNotFound)
     values = patch.changes()
     if values:
         now = datetime.now(UTC)
@@ -148,7 +128,7 @@ async def update_partnership_settings(
             if not await repo.update_owned(
                 conn, owner_business_id, pid, {**values, "last_updated_at": now}
             ):
-                raise product_not_found()
+                raise ProductNotFound()
             await repo.auto_approve_pending(conn, pid, now)
     return await get_product(conn, owner_business_id, pid)
 
@@ -160,31 +140,31 @@ async def check_partnership_changes(
     patch: ProductPartnershipSettings,
 ) -> dict[str, Any]:
     """What :func:`update_partnership_settings` would do with ``patch``; nothing is saved."""
-    pid = parse_id(product_id, product_not_found())
+    pid = parse_id(product_id, ProductNotFound)
     row = await repo.get_product(conn, pid)
     if row is None or row.business_id != owner_business_id:
-        raise product_not_found()
+        raise ProductNotFound()
     counts = await repo.partnership_counts(conn, pid)
     sent = patch.changes()
     before = {name: getattr(row, name) for name in SETTINGS_FIELDS}
     after = {**before, **sent}
 
-    def is_open(settings: dict[str, Any], ptype: str) -> bool:
-        return bool(settings[_TYPE_FLAGS[ptype]])
+    def is_open(settings: dict[str, Any], ptype: PartnershipType) -> bool:
+        return bool(settings[OPENING_SETTING[ptype]])
 
     def count(ptype: str, status: str) -> int:
         return counts.get((ptype, status), 0)
 
-    opened = [t for t in _TYPE_FLAGS if is_open(after, t) and not is_open(before, t)]
-    closed = [t for t in _TYPE_FLAGS if is_open(before, t) and not is_open(after, t)]
+    opened = [t.value for t in PartnershipType if is_open(after, t) and not is_open(before, t)]
+    closed = [t.value for t in PartnershipType if is_open(before, t) and not is_open(after, t)]
     auto_types = (
         [t for t in AUTO_ACCEPT_TYPES if is_open(after, t)]
         if after["is_affiliate_auto_accept"]
         else []
     )
-    pro_before, pro_after = is_open(before, "affiliate_pro"), is_open(after, "affiliate_pro")
-    approved_pro = count("affiliate_pro", "approved")
-    by_status = {status: 0 for status in AFFILIATE_STATUSES}
+    pro_before, pro_after = is_open(before, _PRO), is_open(after, _PRO)
+    approved_pro = count(_PRO, AffiliateStatus.approved)
+    by_status = {status.value: 0 for status in AffiliateStatus}
     for (_ptype, status), n in counts.items():
         by_status[status] += n
     return {
@@ -194,7 +174,7 @@ async def check_partnership_changes(
             for name in sent
             if before[name] != after[name]
         },
-        "pending_requests_approved": sum(count(t, "pending") for t in auto_types),
+        "pending_requests_approved": sum(count(t, _PENDING) for t in auto_types),
         "affiliate_pro_partnerships_losing_links": approved_pro
         if pro_before and not pro_after
         else 0,
@@ -203,6 +183,6 @@ async def check_partnership_changes(
         else 0,
         "types_opened_to_requests": opened,
         "types_closed_to_requests": closed,
-        "pending_requests_of_closed_types": sum(count(t, "pending") for t in closed),
+        "pending_requests_of_closed_types": sum(count(t, _PENDING) for t in closed),
         "partnerships_by_status": by_status,
     }

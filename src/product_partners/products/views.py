@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from product_partners.businesses.views import business_simple
+
 ITEM_TYPE_NAMES = {
     "physical": "Physical",
     "digital": "Digital",
@@ -9,18 +11,6 @@ ITEM_TYPE_NAMES = {
     "license": "License",
     "subscription": "Subscription",
 }
-
-
-def owner_of(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.owner_id,
-        "unique_id": row.owner_unique_id,
-        "username": row.owner_username,
-        "account_holder": row.owner_account_holder,
-        "email": row.owner_email,
-        "logo": row.owner_logo,
-        "is_banned": bool(row.owner_is_banned),
-    }
 
 
 def product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
@@ -34,7 +24,7 @@ def product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
         "item_type_name": ITEM_TYPE_NAMES.get(row.item_type, row.item_type),
         "description": row.description,
         "meta_thumbnail": row.meta_thumbnail,
-        "business": owner_of(row),
+        "business": business_simple(row, "owner_"),
         "is_affiliate_enabled": bool(row.is_affiliate_enabled),
         "is_affiliate_pro_enabled": bool(row.is_affiliate_pro_enabled),
         "is_affiliate_auto_accept": bool(row.is_affiliate_auto_accept),

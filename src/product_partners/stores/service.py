@@ -12,19 +12,22 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db.sql import name_contains
 from product_partners.db.tables import custom_domains, stores
 from product_partners.domains.service import normalized
-from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.errors import NullNotAllowed
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.stores import repository as repo
+from product_partners.stores.errors import (
+    CustomDomainInUse,
+    CustomDomainNotYours,
+    StoreIdCollision,
+    StoreNotFound,
+)
 from product_partners.stores.schemas import BusinessStoreCreateRequest, BusinessStoreUpdateRequest
 
 STORE_UNIQUE_ID_PREFIX = "store_"
-
-
-def store_not_found() -> NotFound:
-    return NotFound("No such store.", error_code="store_not_found")
 
 
 def new_store_unique_id() -> str:
@@ -35,9 +38,9 @@ def parse_store_ref(raw: str | int) -> int | str:
     """A numeric store id, or a public ``store_...`` unique id (as Scalev's store routes)."""
     if isinstance(raw, str) and raw.startswith(STORE_UNIQUE_ID_PREFIX):
         if len(raw) > 64 or not raw[len(STORE_UNIQUE_ID_PREFIX) :].isalnum():
-            raise store_not_found()
+            raise StoreNotFound()
         return raw
-    return parse_id(raw, store_not_found())
+    return parse_id(raw, StoreNotFound)
 
 
 def store_body(row: Any) -> dict[str, Any]:
@@ -66,16 +69,8 @@ async def _domain_refusal(conn: AsyncConnection, business_id: int, domain_id: in
     """Why a write naming ``domain_id`` changed nothing: not ours (422) or in use (409)."""
     if await repo.domain_owner(conn, domain_id) != business_id:
         # Another business's domain is reported exactly like a missing one.
-        return Unprocessable(
-            "No such custom domain in your business.",
-            error_code="custom_domain_not_found",
-            errors={"custom_domain_id": ["is not one of your custom domains"]},
-        )
-    return Conflict(
-        "This custom domain is already used by another of your stores.",
-        error_code="custom_domain_in_use",
-        errors={"custom_domain_id": ["is used by another store"]},
-    )
+        return CustomDomainNotYours()
+    return CustomDomainInUse()
 
 
 async def create_store(
@@ -97,14 +92,14 @@ async def create_store(
         else:
             raise await _domain_refusal(conn, business_id, domain_id)
     if store_id is None:
-        raise Conflict("Could not allocate a store id; retry.", error_code="store_id_collision")
+        raise StoreIdCollision()
     return await get_store(conn, business_id, store_id)
 
 
 async def get_store(conn: AsyncConnection, business_id: int, store: str | int) -> dict[str, Any]:
     row = await repo.get_store(conn, business_id, parse_store_ref(store))
     if row is None:
-        raise store_not_found()
+        raise StoreNotFound()
     return store_body(row)
 
 
@@ -118,8 +113,7 @@ async def list_stores(
 ) -> dict[str, Any]:
     query = repo.stores_query(business_id)
     if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(stores.c.name.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(name_contains(stores.c.name, search))
     if domain is not None:
         query = query.where(custom_domains.c.full_url == normalized(domain, "domain"))
     if has_domain is not None:
@@ -136,11 +130,7 @@ async def update_store(
     values = {name: getattr(data, name) for name in data.model_fields_set}
     for required in ("name", "is_public", "is_active"):
         if required in values and values[required] is None:
-            raise Unprocessable(
-                f"{required} cannot be null.",
-                error_code="validation_error",
-                errors={required: ["cannot be null"]},
-            )
+            raise NullNotAllowed(required)
     if "logo" in values and not values["logo"]:
         values["logo"] = None
     if not values:
@@ -154,14 +144,14 @@ async def update_store(
         store_id = None
     if store_id is None:
         if not await repo.store_exists(conn, business_id, ref):
-            raise store_not_found()
+            raise StoreNotFound()
         if domain_id is not None:
             raise await _domain_refusal(conn, business_id, domain_id)
-        raise store_not_found()  # deleted meanwhile
+        raise StoreNotFound()  # deleted meanwhile
     return await get_store(conn, business_id, store_id)
 
 
 async def delete_store(conn: AsyncConnection, business_id: int, store: str | int) -> None:
     """Delete a store; partnerships routed to it lose their store (and so their links)."""
     if not await repo.delete_store(conn, business_id, parse_store_ref(store)):
-        raise store_not_found()
+        raise StoreNotFound()

@@ -15,5 +15,13 @@ async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-# One pooled connection per request, in AUTOCOMMIT mode (see db.py).
+# One pooled connection per request, in AUTOCOMMIT mode (see db/connections.py).
 Conn = Annotated[AsyncConnection, Depends(_connection)]
+
+
+async def _link_scheme(request: Request) -> str:
+    return request.app.state.settings.link_scheme
+
+
+# The scheme of generated partner links (LINK_SCHEME), for the routes that render them.
+LinkScheme = Annotated[str, Depends(_link_scheme)]

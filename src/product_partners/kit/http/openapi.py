@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from product_partners.kit.errors import DomainError
+
 
 class ApiErrorResponse(BaseModel):
     """Scalev's ApiErrorResponse: the body of every error."""
@@ -37,9 +39,25 @@ _DESCRIPTIONS = {
 COMMON_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
 
 
-def error_responses(*codes: int, common: bool = True) -> dict[int | str, dict[str, Any]]:
-    wanted = sorted(set(codes) | (set(COMMON_ERRORS) if common else set()))
+def error_responses(
+    *errors: type[DomainError] | int, common: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for an operation, from the error classes it raises (or bare
+    status codes): each status described with the ``error_code`` values it can carry."""
+    codes: dict[int, list[str]] = {code: [] for code in COMMON_ERRORS} if common else {}
+    for error in errors:
+        status = error if isinstance(error, int) else error.status_code
+        named = codes.setdefault(status, [])
+        if not isinstance(error, int) and error.error_code not in named:
+            named.append(error.error_code)
     return {
-        code: {"model": ApiErrorResponse, "description": _DESCRIPTIONS.get(code, "Error")}
-        for code in wanted
+        status: {"model": ApiErrorResponse, "description": _description(status, codes[status])}
+        for status in sorted(codes)
     }
+
+
+def _description(status: int, error_codes: list[str]) -> str:
+    text = _DESCRIPTIONS.get(status, "Error")
+    if error_codes:
+        text += ": " + ", ".join(f"`{code}`" for code in error_codes)
+    return text

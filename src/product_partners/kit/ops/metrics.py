@@ -4,9 +4,10 @@
 - ``product_partners_http_request_duration_seconds{method,route,status}``: latency histogram.
   ``route`` is the path template (``/v3/products/{product_id}/partners``), or ``unmatched``
   for paths no route serves, so the number of series stays bounded.
-- ``product_partners_partnerships{status}``: product partnerships by status, counted with one
-  ``GROUP BY`` query when scraped (nothing is kept in the process).
-- ``product_partners_database_up``: 1 when that query succeeded.
+- gauges counted by the database when scraped (:class:`DatabaseGauge`; nothing is kept in the
+  process), which the domains declare: ``product_partners_partnerships{status}``
+  (``partnerships.metrics``).
+- ``product_partners_database_up``: 1 when those queries succeeded.
 - ``product_partners_database_statement_timeouts_total``: requests answered 503 because a
   statement exceeded ``DATABASE_STATEMENT_TIMEOUT``.
 
@@ -19,6 +20,8 @@ directory if you did not), every worker writes its counters to files there and a
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import (
@@ -30,11 +33,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
-
-from product_partners.db.tables import product_partners
 
 log = logging.getLogger("product_partners.metrics")
 
@@ -42,11 +42,19 @@ log = logging.getLogger("product_partners.metrics")
 disable_created_metrics()
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-PARTNERSHIP_STATUSES = ("pending", "approved", "rejected", "banned")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_COUNT_BY_STATUS = select(product_partners.c.affiliate_status, func.count()).group_by(
-    product_partners.c.affiliate_status
-)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseGauge:
+    """A gauge counted by the database at scrape time: ``statement`` returns (label value,
+    count) rows; every one of ``label_values`` is reported, 0 when it has no row."""
+
+    name: str
+    documentation: str
+    label: str
+    statement: Any
+    label_values: Sequence[str]
 
 
 def multiprocess_dir() -> str | None:
@@ -113,28 +121,30 @@ class _Fixed:
         return self.families
 
 
-async def _partnership_families(request: Request) -> list[Metric]:
+async def _database_families(request: Request) -> list[Metric]:
     engine = request.app.state.engine
     timeout = request.app.state.settings.database_timeout
+    gauges: Sequence[DatabaseGauge] = request.app.state.database_gauges
     up = GaugeMetricFamily(
-        "product_partners_database_up", "1 when the database answered the scrape's query."
+        "product_partners_database_up", "1 when the database answered the scrape's queries."
     )
     try:
         async with asyncio.timeout(timeout), engine.connect() as conn:
-            rows = (await conn.execute(_COUNT_BY_STATUS)).all()
+            results = [(await conn.execute(g.statement)).all() for g in gauges]
     except Exception as exc:  # noqa: BLE001 - a scrape reports the outage, it does not fail
-        log.warning("metrics: partnership counts unavailable: %s", type(exc).__name__)
+        log.warning("metrics: database gauges unavailable: %s", type(exc).__name__)
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
-    counts = dict.fromkeys(PARTNERSHIP_STATUSES, 0)
-    counts.update({status: count for status, count in rows})
-    partnerships = GaugeMetricFamily(
-        "product_partners_partnerships", "Product partnerships by status.", labels=["status"]
-    )
-    for status, count in sorted(counts.items()):
-        partnerships.add_metric([status], count)
-    return [partnerships, up]
+    families: list[Metric] = []
+    for gauge, rows in zip(gauges, results, strict=True):
+        counts = dict.fromkeys(gauge.label_values, 0)
+        counts.update({str(value): count for value, count in rows})
+        family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=[gauge.label])
+        for value, count in sorted(counts.items()):
+            family.add_metric([value], count)
+        families.append(family)
+    return [*families, up]
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -142,6 +152,6 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.metrics
     body = metrics.render_requests()
     scrape_time = CollectorRegistry(auto_describe=False)
-    scrape_time.register(_Fixed(await _partnership_families(request)))
+    scrape_time.register(_Fixed(await _database_families(request)))
     body += generate_latest(scrape_time)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

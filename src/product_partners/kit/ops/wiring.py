@@ -4,21 +4,27 @@
 serves from; the per-request work happens in ``middleware.py`` and ``ratelimit.py``.
 """
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.db.outages import survive_outages
 from product_partners.kit.http.ratelimit import RateLimiter, build_rate_limiter
 from product_partners.kit.ops.health import healthz, readyz
-from product_partners.kit.ops.metrics import Metrics, metrics_endpoint
+from product_partners.kit.ops.metrics import DatabaseGauge, Metrics, metrics_endpoint
 from product_partners.settings import Settings
 
 
-def install_operations(app: FastAPI, settings: Settings) -> Metrics:
+def install_operations(
+    app: FastAPI, settings: Settings, database_gauges: Sequence[DatabaseGauge] = ()
+) -> Metrics:
     """Rate limiter and metrics in ``app.state``; ``/healthz``, ``/readyz`` and ``/metrics``
-    routes (outside the OpenAPI document). Returns the metrics for the middleware."""
+    routes (outside the OpenAPI document), ``/metrics`` with the domains' ``database_gauges``.
+    Returns the metrics for the middleware."""
     app.state.rate_limiter = build_rate_limiter(settings)
     app.state.metrics = Metrics()
+    app.state.database_gauges = tuple(database_gauges)
     for path, endpoint in (
         ("/healthz", healthz),
         ("/readyz", readyz),

@@ -1,0 +1,33 @@
+"""Bundle rows to Scalev's Bundle and BundlePartner bodies."""
+
+from typing import Any
+
+from product_partners.businesses.views import business_simple
+
+
+def bundle(row: Any, *, full: bool = True) -> dict[str, Any]:
+    """Scalev's Bundle (``full``: with its lines and price options, which this service does
+    not keep and answers empty) for a row of ``repository.owned_bundles``."""
+    body: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "public_name": row.public_name,
+        "display": row.public_name,
+        "slug": row.slug,
+        "description": row.description,
+        "business": business_simple(row, "owner_"),
+        "is_bundle_sharing": bool(row.is_product_sharing),
+        "images": [],
+        "labels": [],
+        "created_at": row.created_at,
+        "last_updated_at": row.last_updated_at,
+    }
+    if full:
+        body["bundlelines"] = []
+        body["bundle_price_options"] = []
+    return body
+
+
+def bundle_partner(link_id: int, partner: dict[str, Any], created_at: Any) -> dict[str, Any]:
+    """Scalev's BundlePartner."""
+    return {"id": link_id, "partner": partner, "created_at": created_at}

@@ -1,0 +1,27 @@
+"""Business rows to Scalev's BusinessSimple: the one renderer, whatever the row's prefix."""
+
+from functools import cache
+from operator import attrgetter
+from typing import Any
+
+FIELDS = ("id", "unique_id", "username", "account_holder", "email", "logo", "is_banned")
+
+
+@cache
+def _reader(prefix: str) -> attrgetter:
+    return attrgetter(*(prefix + name for name in FIELDS))
+
+
+def business_simple(row: Any, prefix: str = "") -> dict[str, Any]:
+    """Scalev's BusinessSimple from a row holding ``repository.business_columns(prefix)``
+    (``partner_`` on partnerships, ``owner_`` on products)."""
+    id_, unique_id, username, account_holder, email, logo, is_banned = _reader(prefix)(row)
+    return {
+        "id": id_,
+        "unique_id": unique_id,
+        "username": username,
+        "account_holder": account_holder,
+        "email": email,
+        "logo": logo,
+        "is_banned": bool(is_banned),
+    }

@@ -1,0 +1,151 @@
+"""Errors of partnerships: every refusal an owner or a partner can get, in one file."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from product_partners.kit.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+
+
+class PartnerNotFound(NotFound):
+    """No such partnership, or one the caller has no part in: never told apart."""
+
+    error_code = "partner_not_found"
+    message = "No such partnership."
+
+    def __init__(self, noun: str | None = None) -> None:
+        super().__init__(f"No such partner of this {noun}." if noun else None)
+
+
+class PartnerAlreadyExists(Conflict):
+    error_code = "partner_already_exists"
+
+    def __init__(self, noun: str, status: str | None = None) -> None:
+        detail = f" (status: {status})" if status else ""
+        super().__init__(
+            f"This business is already a partner of the {noun}{detail}.",
+            errors={"partner_unique_id": [f"is already a partner of this {noun}"]},
+        )
+
+
+class SelfPartnership(Unprocessable):
+    error_code = "self_partnership"
+
+    def __init__(self, noun: str, field: str | None = None) -> None:
+        errors = {field: [f"is the {noun} owner"]} if field else None
+        super().__init__(f"A business cannot be a partner of its own {noun}.", errors=errors)
+
+
+class InvalidTransition(Conflict):
+    """409 naming the current status and the statuses the action is allowed from."""
+
+    error_code = "invalid_transition"
+
+    def __init__(self, actor: str, action: str, current: str, allowed: Sequence[str]) -> None:
+        where = ", ".join(allowed) if allowed else "no existing partnership"
+        super().__init__(
+            f"Cannot {action} this partnership: it is {current}. "
+            f"The {actor} may {action} a partnership that is: {where}.",
+            errors={"affiliate_status": [f"is {current}"]},
+        )
+
+
+class StalePartnership(PreconditionFailed):
+    """If-Match named versions the partnership is no longer at (412, with its ETag)."""
+
+    def __init__(self, etag: str, status: str) -> None:
+        super().__init__(
+            f"If-Match does not match: the partnership is now at ETag {etag} "
+            f"(status {status}). Fetch it again and retry.",
+            headers={"ETag": etag},
+        )
+
+
+class ConcurrentChange(Conflict):
+    error_code = "concurrent_change"
+    message = "The partnership kept changing while we handled the request; retry."
+
+
+class PartnershipTypeNotOpen(Unprocessable):
+    error_code = "partnership_type_not_open"
+
+    def __init__(self, partnership_type: str) -> None:
+        super().__init__(
+            f"This product does not accept {partnership_type} requests.",
+            errors={"partnership_type": ["is not open for requests on this product"]},
+        )
+
+
+class UnknownBanReason(Unprocessable):
+    def __init__(self, reason: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"Unknown ban reason {reason!r}.",
+            errors={"reason": [f"must be one of: {', '.join(known)}"]},
+        )
+
+
+class RerequestCooldown(Conflict):
+    """A rejected partner asked again before the product's cool-down ended (Retry-After)."""
+
+    error_code = "rerequest_cooldown"
+
+    def __init__(self, allowed_at: datetime, wait_seconds: int) -> None:
+        super().__init__(
+            f"Your request was rejected; you may request again after "
+            f"{allowed_at.strftime('%Y-%m-%dT%H:%M:%SZ')} (in {wait_seconds} s).",
+            errors={"affiliate_status": ["is rejected"]},
+            headers={"Retry-After": str(wait_seconds)},
+        )
+
+
+# --- routing to a store and affiliate_pro domains ------------------------------------------
+
+
+class StoreRequiresAffiliatePro(Unprocessable):
+    error_code = "store_requires_affiliate_pro"
+    message = "Only affiliate_pro partnerships are routed to a store."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"store_id": ["needs partnership_type affiliate_pro"]})
+
+
+class PartnerStoreNotFound(Unprocessable):
+    """``store_id`` is not a store of the partner business (asked by the partner or owner)."""
+
+    error_code = "store_not_found"
+
+    def __init__(self, *, asked_by_partner: bool) -> None:
+        if asked_by_partner:
+            message, problem = "store_id must be one of your stores.", "is not one of your stores"
+        else:
+            message = "store_id must be a store of the partner business."
+            problem = "is not a store of the partner business"
+        super().__init__(message, errors={"store_id": [problem]})
+
+
+class NotAffiliatePro(Conflict):
+    error_code = "not_affiliate_pro"
+
+    def __init__(self, partnership_type: str) -> None:
+        super().__init__(
+            f"Domains are approved on affiliate_pro partnerships; this one is {partnership_type}."
+        )
+
+
+class PartnerDomainNotFound(NotFound):
+    """Not a domain of the partner business: another's is told exactly like a missing one."""
+
+    error_code = "custom_domain_not_found"
+    message = "No such custom domain of the partner business."
+
+
+class DomainNotVerified(Unprocessable):
+    error_code = "domain_not_verified"
+    message = "This domain is not verified yet; only verified domains carry links."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"domain_id": ["is not verified"]})
+
+
+class AffiliateProDomainNotFound(NotFound):
+    error_code = "affiliate_pro_domain_not_found"
+    message = "This domain is not approved on this partnership."
