@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from product_partners.auth.dependencies import BundleCreate, BundleList, BundleRead, BundleUpdate
 from product_partners.bundles import service
+from product_partners.bundles.errors import BundleNotFound, BundleSlugUnavailable
 from product_partners.bundles.schemas import (
     Bundle,
     BundleCreateRequest,
@@ -15,10 +16,15 @@ from product_partners.bundles.schemas import (
     ListBundlePartnersResponseBody,
     ListBundlesResponseBody,
 )
-from product_partners.kit.http.deps import Conn
+from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
+from product_partners.kit.http.deps import Conn, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import Page
+from product_partners.partnerships.errors import (
+    PartnerAlreadyExists,
+    PartnerNotFound,
+    SelfPartnership,
+)
 
 router = APIRouter(prefix="/v3", tags=["Bundles"])
 
@@ -30,7 +36,7 @@ router = APIRouter(prefix="/v3", tags=["Bundles"])
     operation_id="createBundle",
     summary="Create a bundle",
     response_description="Bundle created successfully",
-    responses=error_responses(409),
+    responses=error_responses(BundleSlugUnavailable),
 )
 async def create_bundle(body: BundleCreateRequest, caller: BundleCreate, conn: Conn) -> Response:
     """Create a bundle owned by your business (`name` and `public_name` are required)."""
@@ -67,7 +73,7 @@ async def list_bundles(
     operation_id="getBundle",
     summary="Get a bundle",
     response_description="Bundle details",
-    responses=error_responses(404),
+    responses=error_responses(BundleNotFound),
 )
 async def get_bundle(id: str, caller: BundleRead, conn: Conn) -> Response:
     """One of your bundles."""
@@ -80,7 +86,7 @@ async def get_bundle(id: str, caller: BundleRead, conn: Conn) -> Response:
     operation_id="listBundlePartners",
     summary="List a bundle's partners",
     response_description="Partners list",
-    responses=error_responses(404),
+    responses=error_responses(BundleNotFound),
 )
 async def list_bundle_partners(
     bundle_id: str, caller: BundleList, conn: Conn, page: Page
@@ -96,7 +102,9 @@ async def list_bundle_partners(
     operation_id="createBundlePartner",
     summary="Add a partner to a bundle",
     response_description="Partner associated successfully",
-    responses=error_responses(404, 409),
+    responses=error_responses(
+        BundleNotFound, BusinessNotFound, PartnerAlreadyExists, SelfPartnership, BusinessBanned
+    ),
 )
 async def create_bundle_partner(
     bundle_id: str, body: CreateBundlePartnerRequest, caller: BundleUpdate, conn: Conn
@@ -116,7 +124,7 @@ async def create_bundle_partner(
     operation_id="deleteBundlePartner",
     summary="Remove a partner from a bundle",
     response_description="Success with no response body",
-    responses=error_responses(404),
+    responses=error_responses(BundleNotFound, PartnerNotFound),
 )
 async def delete_bundle_partner(
     bundle_id: str, id: str, caller: BundleUpdate, conn: Conn

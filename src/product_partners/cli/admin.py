@@ -1,7 +1,6 @@
 """Operator commands: the database schema, businesses, API keys, serving and the demo."""
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> Any:
 
 def check_schema(settings: Settings) -> None:
     """Refuse to go on (one line) unless the database's schema is at the migrations' head."""
-    from product_partners.db.engine import create_engine
     from product_partners.db.migrate import current_revision, head_revision
 
-    async def revision() -> str | None:
-        engine = create_engine(settings)
-        try:
-            async with engine.connect() as conn:
-                return await current_revision(conn)
-        finally:
-            await engine.dispose()
-
-    current, head = asyncio.run(revision()), head_revision()
+    current, head = run_with_connection(settings, current_revision), head_revision()
     if current != head:
         state = "has no schema yet" if current is None else f"is at revision {current}"
         raise CliError(

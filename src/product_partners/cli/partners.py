@@ -87,71 +87,38 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> Any:
     return _output(args, body)
 
 
-def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
+def _decide(args: argparse.Namespace, settings: Settings, decision: Any, **extra: Any) -> Any:
+    """Run one of the owner's decisions (``service.approve_partner`` ...) on ``args.id``."""
     body = as_business(
         args,
         settings,
-        lambda conn, owner: service.approve_partner(
+        lambda conn, owner: decision(
             conn,
             owner,
             args.product,
             args.id,
             settings.link_scheme,
             versions=parse_if_match(args.if_match),
+            **extra,
         ),
     )
     return _output(args, body)
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> Any:
+    return _decide(args, settings, service.approve_partner)
 
 
 def cmd_reject(args: argparse.Namespace, settings: Settings) -> Any:
-    body = as_business(
-        args,
-        settings,
-        lambda conn, owner: service.reject_partner(
-            conn,
-            owner,
-            args.product,
-            args.id,
-            settings.link_scheme,
-            reason=args.reason,
-            versions=parse_if_match(args.if_match),
-        ),
-    )
-    return _output(args, body)
+    return _decide(args, settings, service.reject_partner, reason=args.reason)
 
 
 def cmd_ban(args: argparse.Namespace, settings: Settings) -> Any:
-    body = as_business(
-        args,
-        settings,
-        lambda conn, owner: service.ban_partner(
-            conn,
-            owner,
-            args.product,
-            args.id,
-            settings.link_scheme,
-            reason=args.reason,
-            note=args.note,
-            versions=parse_if_match(args.if_match),
-        ),
-    )
-    return _output(args, body)
+    return _decide(args, settings, service.ban_partner, reason=args.reason, note=args.note)
 
 
 def cmd_unban(args: argparse.Namespace, settings: Settings) -> Any:
-    body = as_business(
-        args,
-        settings,
-        lambda conn, owner: service.unban_partner(
-            conn,
-            owner,
-            args.product,
-            args.id,
-            settings.link_scheme,
-            versions=parse_if_match(args.if_match),
-        ),
-    )
-    return _output(args, body)
+    return _decide(args, settings, service.unban_partner)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

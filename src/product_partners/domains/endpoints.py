@@ -7,15 +7,15 @@ from starlette.responses import Response
 
 from product_partners.auth.dependencies import StoreCreate, StoreDelete, StoreList, StoreRead
 from product_partners.domains import service
+from product_partners.domains.errors import CustomDomainNotFound, DomainTaken, InvalidDomain
 from product_partners.domains.schemas import (
     CustomDomain,
     CustomDomainCreateRequest,
     ListCustomDomainsResponseBody,
 )
-from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.deps import Conn, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import Page
 
 router = APIRouter(prefix="/v3", tags=["Custom domains (ours)"])
 
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v3", tags=["Custom domains (ours)"])
     response_model=ListCustomDomainsResponseBody,
     operation_id="listCustomDomains",
     summary="List your custom domains",
-    responses=error_responses(),
+    responses=error_responses(InvalidDomain),
 )
 async def list_custom_domains(
     caller: StoreList,
@@ -50,7 +50,7 @@ async def list_custom_domains(
     operation_id="createCustomDomain",
     summary="Register a custom domain",
     response_description="Custom domain registered",
-    responses=error_responses(409),
+    responses=error_responses(InvalidDomain, DomainTaken),
 )
 async def create_custom_domain(
     body: CustomDomainCreateRequest, caller: StoreCreate, conn: Conn
@@ -69,7 +69,7 @@ async def create_custom_domain(
     response_model=CustomDomain,
     operation_id="getCustomDomain",
     summary="Get a custom domain",
-    responses=error_responses(404),
+    responses=error_responses(CustomDomainNotFound),
 )
 async def get_custom_domain(id: str, caller: StoreRead, conn: Conn) -> Response:
     """One of your custom domains."""
@@ -82,7 +82,7 @@ async def get_custom_domain(id: str, caller: StoreRead, conn: Conn) -> Response:
     operation_id="deleteCustomDomain",
     summary="Delete a custom domain",
     response_description="Success with no response body",
-    responses=error_responses(404),
+    responses=error_responses(CustomDomainNotFound),
 )
 async def delete_custom_domain(id: str, caller: StoreDelete, conn: Conn) -> Response:
     """Delete one of your domains: the store using it loses it, and partnerships stop

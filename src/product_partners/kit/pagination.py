@@ -9,9 +9,8 @@ neither skipped nor repeated.
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -84,34 +83,6 @@ def _page_size(raw: int | str | None) -> int:
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE):
         raise InvalidPageSize()
     return int(text)
-
-
-# ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
-# thread, a hand-off that cost more than the whole page query.
-async def page_request(
-    next_cursor: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_CURSOR_LENGTH,
-            description="Cursor for the next page (from `next_cursor`).",
-        ),
-    ] = None,
-    previous_cursor: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_CURSOR_LENGTH,
-            description="Cursor for the previous page (from `previous_cursor`).",
-        ),
-    ] = None,
-    page_size: Annotated[
-        int,
-        Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page. Default is 25, maximum is 25."),
-    ] = MAX_PAGE_SIZE,
-) -> PageRequest:
-    return parse_page(next_cursor, previous_cursor, page_size)
-
-
-Page = Annotated[PageRequest, Depends(page_request)]
 
 
 async def fetch_page(

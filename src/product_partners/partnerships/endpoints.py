@@ -14,10 +14,9 @@ from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
 from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
-from product_partners.kit.http.deps import Conn, LinkScheme
+from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import Page
 from product_partners.partnerships import pro_domains, service, transitions
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
 from product_partners.partnerships.errors import (

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import (
@@ -11,12 +11,12 @@ from product_partners.auth.dependencies import (
     ProductRead,
     ProductUpdate,
 )
-from product_partners.kit.http.deps import Conn
+from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import Page
 from product_partners.partnerships import transitions
 from product_partners.products import service
+from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
     CreateRequestProduct,
     ListProductsResponseBody,
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v3", tags=["Products"])
     operation_id="createProduct",
     summary="Create a product",
     response_description="Product created successfully",
-    responses=error_responses(409),
+    responses=error_responses(SlugTaken),
 )
 async def create_product(body: CreateRequestProduct, caller: ProductCreate, conn: Conn) -> Response:
     """Create a product owned by your business, with its partner-programme settings.
@@ -55,10 +55,10 @@ async def create_product(body: CreateRequestProduct, caller: ProductCreate, conn
     responses=error_responses(),
 )
 async def list_products(
-    request: Request,
     caller: ProductList,
     conn: Conn,
     page: Page,
+    scheme: LinkScheme,
     is_owned: Annotated[
         bool | None,
         Query(
@@ -73,7 +73,7 @@ async def list_products(
         conn,
         caller.business_id,
         page,
-        request.app.state.settings.link_scheme,
+        scheme,
         is_owned=is_owned,
         is_product_sharing=is_product_sharing,
         search=search,
@@ -87,7 +87,7 @@ async def list_products(
     operation_id="getProduct",
     summary="Get a product",
     response_description="Product details",
-    responses=error_responses(404),
+    responses=error_responses(ProductNotFound),
 )
 async def get_product(id: str, caller: ProductRead, conn: Conn) -> Response:
     """One of your products."""
@@ -119,7 +119,7 @@ unknown field is 422. Requires the `product:update` scope.
     operation_id="updateProductPartnership",
     summary="Change a product's partner-programme settings",
     response_description="The product with its new settings",
-    responses=error_responses(404),
+    responses=error_responses(ProductNotFound),
     description="Change the partner-programme settings of one of your products."
     + _SETTINGS_SEMANTICS
     + "\n\n"
@@ -142,7 +142,7 @@ async def update_product_partnership(
     operation_id="checkProductPartnershipChanges",
     summary="Preview a partner-programme settings change",
     response_description="What the change would do; nothing is saved",
-    responses=error_responses(404),
+    responses=error_responses(ProductNotFound),
     description="Takes the body of updateProductPartnership and answers what it would change, "
     "without saving anything." + _SETTINGS_SEMANTICS,
 )

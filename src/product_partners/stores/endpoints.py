@@ -12,11 +12,18 @@ from product_partners.auth.dependencies import (
     StoreRead,
     StoreUpdate,
 )
-from product_partners.kit.http.deps import Conn
+from product_partners.domains.errors import InvalidDomain
+from product_partners.kit.errors import NullNotAllowed
+from product_partners.kit.http.deps import Conn, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.kit.pagination import Page
 from product_partners.stores import service
+from product_partners.stores.errors import (
+    CustomDomainInUse,
+    CustomDomainNotYours,
+    StoreIdCollision,
+    StoreNotFound,
+)
 from product_partners.stores.schemas import (
     BusinessStore,
     BusinessStoreCollectionResponseBody,
@@ -35,7 +42,7 @@ STORE_ID_DOC = "Numeric store ID, or the store's `store_...` unique ID."
     operation_id="listBusinessStores",
     summary="List your stores",
     response_description="Paginated business store list",
-    responses=error_responses(),
+    responses=error_responses(InvalidDomain),
 )
 async def list_business_stores(
     caller: StoreList,
@@ -65,7 +72,7 @@ async def list_business_stores(
     operation_id="createBusinessStore",
     summary="Create a store",
     response_description="Business store",
-    responses=error_responses(409),
+    responses=error_responses(CustomDomainNotYours, CustomDomainInUse, StoreIdCollision),
 )
 async def create_business_store(
     body: BusinessStoreCreateRequest, caller: StoreCreate, conn: Conn
@@ -84,7 +91,7 @@ async def create_business_store(
     operation_id="getBusinessStore",
     summary="Get a store",
     response_description="Business store",
-    responses=error_responses(404),
+    responses=error_responses(StoreNotFound),
 )
 async def get_business_store(id: str, caller: StoreRead, conn: Conn) -> Response:
     """One of your stores (by numeric id or `store_...` unique id)."""
@@ -97,7 +104,9 @@ async def get_business_store(id: str, caller: StoreRead, conn: Conn) -> Response
     operation_id="updateBusinessStore",
     summary="Update a store",
     response_description="Business store",
-    responses=error_responses(404, 409),
+    responses=error_responses(
+        StoreNotFound, CustomDomainNotYours, CustomDomainInUse, NullNotAllowed
+    ),
 )
 async def update_business_store(
     id: str, body: BusinessStoreUpdateRequest, caller: StoreUpdate, conn: Conn
@@ -115,7 +124,7 @@ async def update_business_store(
     operation_id="deleteBusinessStore",
     summary="Delete a store",
     response_description="Success with no response body",
-    responses=error_responses(404),
+    responses=error_responses(StoreNotFound),
 )
 async def delete_business_store(id: str, caller: StoreDelete, conn: Conn) -> Response:
     """Delete one of your stores; affiliate_pro partnerships routed to it lose their links."""
