@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -21,38 +20,23 @@ from product_partners.app import create_app
 from product_partners.db.engine import create_engine
 from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
-from tests.openapi_check import OpenApi, load_openapi
-from tests.ops_support import REDIS_URL
-from tests.support import Api
+from tests.support.api import Api
+from tests.support.databases import PG_ADMIN_DSN, pg_admin, pg_url
+from tests.support.openapi import OpenApi, load_openapi
+from tests.support.ops import REDIS_URL
 
-PG_ADMIN_DSN = os.environ.get(
-    "PP_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 BACKENDS = ["sqlite", "postgres"]
-
-
-def _pg_url(dsn: str, database: str) -> str:
-    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database}"
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
     name = f"pp_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield _pg_url(PG_ADMIN_DSN, name)
+        yield pg_url(PG_ADMIN_DSN, name)
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

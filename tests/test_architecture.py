@@ -5,7 +5,9 @@ import ast
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "product_partners"
+from tests.support import ROOT
+
+PACKAGE = ROOT / "src" / "product_partners"
 DOMAINS = ("auth", "businesses", "products", "partnerships", "bundles", "stores", "domains")
 
 
@@ -92,3 +94,14 @@ def test_the_vocabulary_is_written_once():
             continue
         found = words.findall(path.read_text())
         assert not found, f"{module} spells {sorted(set(found))} itself"
+
+
+def test_test_modules_import_only_the_support_package():
+    """Tests share helpers through ``tests.support``, never through one another."""
+    tests_root = ROOT / "tests"
+    for path in tests_root.rglob("*.py"):
+        if "support" in path.relative_to(tests_root).parts:
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests"):
+                assert node.module.startswith("tests.support"), f"{path} imports {node.module}"

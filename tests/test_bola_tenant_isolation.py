@@ -12,43 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security_support import Route, World, build_world, fill_path, v3_routes
-from tests.support import Api
-
-# operation id -> (the business that owns the object: "a" the owner, "p" the partner, body).
-# A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
-BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
-    "getProduct": ("a", None),
-    "updateProductPartnership": ("a", {"is_affiliate_enabled": False}),
-    "checkProductPartnershipChanges": ("a", {"is_affiliate_enabled": False}),
-    "createProductPartner": ("a", {"partner_unique_id": "{b}"}),
-    "listProductPartners": ("a", None),
-    "getProductPartner": ("a", None),
-    "updateProductPartner": ("a", {"partnership_type": "reseller"}),
-    "deleteProductPartner": ("a", None),
-    "approveProductPartner": ("a", None),
-    "rejectProductPartner": ("a", {}),
-    "banProductPartner": ("a", {"reason": "other"}),
-    "unbanProductPartner": ("a", None),
-    # Asking to partner a product that is open to requests is everyone's right; asking to
-    # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
-    "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),
-    "getMyPartnership": ("p", None),
-    "withdrawProductPartnership": ("p", None),
-    "leaveProductPartnership": ("p", None),
-    "getBusinessStore": ("a", None),
-    "updateBusinessStore": ("a", {"name": "taken over"}),
-    "deleteBusinessStore": ("a", None),
-    "getCustomDomain": ("a", None),
-    "deleteCustomDomain": ("a", None),
-    "getBundle": ("a", None),
-    "listBundlePartners": ("a", None),
-    "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),
-    "deleteBundlePartner": ("a", None),
-    "listAffiliateProDomainCandidates": ("a", None),
-    "approveAffiliateProDomain": ("a", None),
-    "revokeAffiliateProDomain": ("a", None),
-}
+from tests.support.api import Api
+from tests.support.routes import BOLA_TABLE, Route, World, build_world, fill_path, v3_routes
 
 # Which seeded row an entry targets when not the first.
 SEEDED_ROW = {"requestProductPartnership": 1}

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 
 from product_partners.db.tables import businesses, product_partners
-from tests.servers import serve_with_pid, worker_pids
-from tests.support import Actor, Api
+from tests.support.api import Actor, Api
+from tests.support.servers import serve_with_pid, worker_pids
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 

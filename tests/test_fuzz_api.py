@@ -42,7 +42,7 @@ from product_partners.app import create_app
 from product_partners.db.engine import create_engine
 from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
-from tests.security_support import World, app_for_docs, build_world
+from tests.support.routes import World, app_for_docs, build_world
 
 TOTAL_CASES = int(os.environ.get("PP_FUZZ_CASES", "400"))
 LONG_RUN = TOTAL_CASES > 2000

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import Api
+from tests.support.api import Api
 
 
 async def test_boolean_for_integer_field_is_rejected(api: Api) -> None:

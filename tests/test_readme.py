@@ -30,11 +30,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port
+from tests.support import ROOT
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SKIP = re.compile(r"<!--\s*not run:\s*(?P<reason>.+?)\s*-->")
 EXPECT = re.compile(r"->\s*(?P<status>[1-5][0-9]{2})?\s*(?P<json>\{.*\})?\s*$")

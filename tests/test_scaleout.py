@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis
 
-from tests.servers import serve
+from tests.support.servers import serve
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 

@@ -20,10 +20,6 @@ from product_partners.db.pgbouncer import PgBouncerConnection
 from product_partners.settings import Settings
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: Any) -> AsyncEngine:
     """Build the service's engine for ``settings.database_url``.
 

@@ -176,8 +176,3 @@ class RequestContextMiddleware:
                 "business_id": state.get("business_id"),
             }
             log_request(level, fields)
-
-
-def request_id_of(scope_or_request: Any) -> str | None:
-    state = getattr(scope_or_request, "scope", scope_or_request).get("state", {})
-    return state.get("request_id")

@@ -130,7 +130,3 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             "alembic": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.config.dictConfig(logging_config(settings))

@@ -1,0 +1,185 @@
+"""affiliate_pro domains and links: the owner approves partner domains per partnership; the
+links carry ap=<store unique id>, the approved domain and the product's slug; the partner
+reads them; every other business gets 404."""
+
+from typing import Any
+
+from tests.support.api import assert_error
+from tests.support.stores import Pro, domain, host, pro_partnership
+
+
+def expected_links(pro: Pro, *domains: dict[str, Any]) -> list[dict[str, str]]:
+    slug, ap = pro.product["slug"], pro.store["unique_id"]
+    return [
+        {
+            "domain": d["full_url"],
+            "product_url": f"https://{d['full_url']}/{slug}?ap={ap}",
+            "checkout_url": f"https://{d['full_url']}/{slug}/checkout?ap={ap}",
+        }
+        for d in domains
+    ]
+
+
+async def test_approved_domain_gives_links_that_the_partner_reads(api, openapi):
+    pro = await pro_partnership(api)
+    assert pro.partnership["affiliate_pro_links"] == []
+
+    response = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+
+    assert response.status_code == 200, response.text
+    openapi.validate_response("approveAffiliateProDomain", response)
+    body = response.json()
+    assert body["store_id"] == pro.store["id"]
+    assert body["affiliate_pro_domains"] == [
+        {"id": pro.domain["id"], "business_id": pro.partner.id, "full_url": pro.domain["full_url"]}
+    ]
+    assert body["affiliate_pro_links"] == expected_links(pro, pro.domain)
+    assert f"ap={pro.store['unique_id']}" in body["affiliate_pro_links"][0]["product_url"]
+
+    # The partner sees the same links: its own partnership, and its partner product list.
+    mine = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["affiliate_pro_links"] == expected_links(pro, pro.domain)
+    listed = await api.client.get("/v3/products?is_owned=false", headers=pro.partner.headers)
+    [product] = [p for p in listed.json()["data"] if p["id"] == pro.product["id"]]
+    assert product["product_partners"][0]["affiliate_pro_links"] == expected_links(pro, pro.domain)
+
+
+async def test_approving_twice_changes_nothing_and_bumps_the_version_once(api):
+    pro = await pro_partnership(api)
+    first = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    second = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert second.status_code == 200
+    assert second.json() == first.json()
+    assert first.json()["version"] == pro.partnership["version"] + 1
+
+
+async def test_two_domains_give_two_links_and_revoking_one_removes_its_link(api, openapi):
+    pro = await pro_partnership(api)
+    other = await domain(api, pro.partner, host("second"), verified=True)
+    for d in (pro.domain, other):
+        await api.client.post(f"{pro.path}/{d['id']}", headers=pro.owner.headers)
+
+    revoked = await api.client.delete(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+
+    assert revoked.status_code == 200, revoked.text
+    openapi.validate_response("revokeAffiliateProDomain", revoked)
+    assert revoked.json()["affiliate_pro_links"] == expected_links(pro, other)
+    again = await api.client.delete(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert_error(again, 404, "affiliate_pro_domain_not_found")
+    openapi.validate_response("revokeAffiliateProDomain", again)
+
+
+async def test_candidates_are_the_partner_verified_domains_with_approval(api, openapi):
+    pro = await pro_partnership(api)
+    await domain(api, pro.partner, host("unverified"))  # not offered
+    other = await domain(api, pro.partner, host("other"), verified=True)
+    await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+
+    response = await api.client.get(pro.path, headers=pro.owner.headers)
+
+    openapi.validate_response("listAffiliateProDomainCandidates", response)
+    assert [(d["id"], d["is_approved"]) for d in response.json()["data"]] == [
+        (other["id"], False),
+        (pro.domain["id"], True),
+    ]
+
+
+async def test_refusals(api, openapi):
+    pro = await pro_partnership(api)
+    unverified = await domain(api, pro.partner, host("unverified"))
+    owners_own = await domain(api, pro.owner, host("owner"), verified=True)
+    stranger = await api.actor()
+    strangers = await domain(api, stranger, host("stranger"), verified=True)
+    h = pro.owner.headers
+    cases = [
+        (f"{pro.path}/{unverified['id']}", 422, "domain_not_verified"),
+        (f"{pro.path}/{owners_own['id']}", 404, "custom_domain_not_found"),
+        (f"{pro.path}/{strangers['id']}", 404, "custom_domain_not_found"),
+        (f"{pro.path}/999999999", 404, "custom_domain_not_found"),
+        (f"{pro.path}/abc", 404, "custom_domain_not_found"),
+    ]
+    for path, status, code in cases:
+        response = await api.client.post(path, headers=h)
+        assert_error(response, status, code)
+        openapi.validate_response("approveAffiliateProDomain", response)
+    partnership = await api.client.get(
+        f"/v3/products/{pro.product['id']}/partners/{pro.partnership['id']}", headers=h
+    )
+    assert partnership.json()["affiliate_pro_domains"] == []
+
+
+async def test_only_affiliate_pro_partnerships_take_domains(api, openapi):
+    pro = await pro_partnership(api, partnership_type="affiliate")
+    response = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert_error(response, 409, "not_affiliate_pro")
+    openapi.validate_response("approveAffiliateProDomain", response)
+    listed = await api.client.get(pro.path, headers=pro.owner.headers)
+    assert_error(listed, 409, "not_affiliate_pro")
+
+
+async def test_links_need_a_store_and_vanish_with_it(api):
+    pro = await pro_partnership(api)
+    approved = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert approved.json()["affiliate_pro_links"]
+    await api.client.delete(f"/v3/stores/{pro.store['id']}", headers=pro.partner.headers)
+    after = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    assert after.json()["store_id"] is None
+    assert after.json()["affiliate_pro_links"] == []
+    assert after.json()["affiliate_pro_domains"] == approved.json()["affiliate_pro_domains"]
+
+
+async def test_deleting_an_approved_domain_removes_its_approval(api):
+    pro = await pro_partnership(api)
+    await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    await api.client.delete(f"/v3/custom-domains/{pro.domain['id']}", headers=pro.partner.headers)
+    after = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    assert after.json()["affiliate_pro_domains"] == []
+    assert after.json()["affiliate_pro_links"] == []
+
+
+async def test_other_businesses_get_404_and_change_nothing(api, openapi):
+    pro = await pro_partnership(api)
+    await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    intruder = await api.actor()
+    for actor in (intruder, pro.partner):  # the partner is not the owner either
+        h = actor.headers
+        cases = {
+            "approveAffiliateProDomain": await api.client.post(
+                f"{pro.path}/{pro.domain['id']}", headers=h
+            ),
+            "revokeAffiliateProDomain": await api.client.delete(
+                f"{pro.path}/{pro.domain['id']}", headers=h
+            ),
+            "listAffiliateProDomainCandidates": await api.client.get(pro.path, headers=h),
+        }
+        for operation, response in cases.items():
+            assert_error(response, 404, "partner_not_found")
+            openapi.validate_response(operation, response)
+    # A partnership id under another of the owner's products is not found either.
+    other_product = await api.product(pro.owner, name="Other")
+    wrong = (
+        f"/v3/products/{other_product['id']}/partners/{pro.partnership['id']}"
+        f"/affiliate-pro-domains/{pro.domain['id']}"
+    )
+    assert_error(await api.client.delete(wrong, headers=pro.owner.headers), 404)
+    kept = await api.client.get(
+        f"/v3/products/{pro.product['id']}/partners/{pro.partnership['id']}",
+        headers=pro.owner.headers,
+    )
+    assert kept.json()["affiliate_pro_links"] == expected_links(pro, pro.domain)
+
+
+async def test_domain_approval_needs_product_update(api):
+    pro = await pro_partnership(api)
+    reader = await api.key_for(pro.owner.unique_id, ["product:read", "product:list"])
+    h = {"Authorization": f"Bearer {reader['key']}"}
+    response = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=h)
+    assert_error(response, 403, "insufficient_scope")
+    assert (await api.client.get(pro.path, headers=h)).status_code == 200

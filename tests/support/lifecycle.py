@@ -1,0 +1,96 @@
+"""Helpers for the partnership-lifecycle tests: parties, partnerships in a given state, URLs."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from product_partners.db.tables import product_partners
+from tests.support.api import Actor, Api
+
+ALL_TYPES_OPEN = {
+    "is_affiliate_enabled": True,
+    "is_affiliate_pro_enabled": True,
+    "is_product_sharing": True,
+}
+
+
+@dataclass
+class Parties:
+    owner: Actor
+    partner: Actor
+    product: dict[str, Any]
+
+    @property
+    def pid(self) -> int:
+        return self.product["id"]
+
+    def partner_url(self, partnership_id: int | str, action: str = "") -> str:
+        suffix = f"/{action}" if action else ""
+        return f"/v3/products/{self.pid}/partners/{partnership_id}{suffix}"
+
+    @property
+    def request_url(self) -> str:
+        return f"/v3/products/{self.pid}/partnership-requests"
+
+
+async def parties(api: Api, **product_fields: Any) -> Parties:
+    owner = await api.actor()
+    partner = await api.actor()
+    product = await api.product(owner, **product_fields)
+    return Parties(owner, partner, product)
+
+
+async def put_partnership(
+    api: Api,
+    product_id: int,
+    partner_business_id: int,
+    status: str,
+    partnership_type: str = "affiliate",
+    **values: Any,
+) -> int:
+    """Insert a partnership straight into the database, in ``status``."""
+    now = datetime.now(UTC)
+    stamps = {
+        "pending": {"requested_at": now},
+        "approved": {"approved_at": now},
+        "rejected": {"requested_at": now, "rejected_at": now},
+        "banned": {"banned_at": now, "ban_reason": "spam"},
+    }[status]
+    row = {
+        "product_id": product_id,
+        "partner_business_id": partner_business_id,
+        "partnership_type": partnership_type,
+        "affiliate_status": status,
+        "created_at": now,
+        "updated_at": now,
+        **stamps,
+        **values,
+    }
+    async with api.engine.connect() as conn:
+        result = await conn.execute(
+            insert(product_partners).values(**row).returning(product_partners.c.id)
+        )
+        return result.scalar_one()
+
+
+async def db_state(api: Api, partnership_id: int) -> Any:
+    """(affiliate_status, version) of a partnership, or None if it is gone."""
+    async with api.engine.connect() as conn:
+        return (
+            await conn.execute(
+                select(
+                    product_partners.c.affiliate_status,
+                    product_partners.c.version,
+                    product_partners.c.rejected_at,
+                ).where(product_partners.c.id == partnership_id)
+            )
+        ).first()
+
+
+async def set_columns(api: Api, partnership_id: int, **values: Any) -> None:
+    async with api.engine.connect() as conn:
+        await conn.execute(
+            update(product_partners).where(product_partners.c.id == partnership_id).values(**values)
+        )
