@@ -467,13 +467,14 @@ def get_one_path(base: str) -> str | None:
 
 
 def service_environment(database_url: str) -> dict[str, str]:
-    """What the service runs with: its defaults (the pool included), plus a rate limit far
+    """What the service runs with: its defaults (the pool included), plus rate limits far
     above the load (counting stays on, 429s do not) and any BENCH_SERVICE_ENV experiment."""
     env = {
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "info",
         "LOG_FORMAT": "json",
         "RATE_LIMIT": "100000000/minute",
+        "PARTNER_ADD_LIMIT": "100000000/minute",
     }
     # Experiments: BENCH_SERVICE_ENV="LOG_LEVEL=warning,RATE_LIMIT_ENABLED=false".
     for pair in filter(None, os.environ.get("BENCH_SERVICE_ENV", "").split(",")):

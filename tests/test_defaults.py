@@ -25,7 +25,13 @@ def test_the_benchmark_runs_the_service_on_its_defaults(monkeypatch):
     for name in ("DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW", "DATABASE_TIMEOUT", "HOT_PATH"):
         assert name not in env
     # Only a rate limit far above the load: counting stays on.
-    assert set(env) == {"DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT", "RATE_LIMIT"}
+    assert set(env) == {
+        "DATABASE_URL",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "RATE_LIMIT",
+        "PARTNER_ADD_LIMIT",
+    }
     assert env["LOG_LEVEL"] == defaults["log_level"].default
     # The floor gets as many connections as the service's default pool.
     assert Config().pool_size == defaults["database_pool_size"].default

@@ -16,7 +16,9 @@ from product_partners.domains.endpoints import router as domains_router
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
+from product_partners.kit.http.ratelimit import build_budget
 from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
+from product_partners.partnerships.dependencies import PARTNER_ADDS
 from product_partners.partnerships.endpoints import router as partnerships_router
 from product_partners.partnerships.hotpath import HotPath
 from product_partners.partnerships.metrics import PARTNERSHIPS_BY_STATUS
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(domains_router)
     app.include_router(bundles_router)
     metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
+    setattr(
+        app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
+    )
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).

@@ -32,6 +32,7 @@ ACCEPTED_FORMS = {
     "log_format": " | ".join(LOG_FORMATS),
     "rate_limit": "N/second, N/minute, N/hour or N/day, e.g. 600/minute",
     "rate_limit_enabled": "true or false",
+    "partner_add_limit": "N/second, N/minute, N/hour or N/day, e.g. 1000/hour",
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
     "link_scheme": "https or http",
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rate_limit: str = "600/minute"
     rate_limit_enabled: bool = True
+    # Partners (product or bundle) one owner may add per window, whatever its keys: adding
+    # names businesses, and an owner must not sweep the platform's unique ids.
+    partner_add_limit: str = "1000/hour"
     # Prefix of every Redis key this service writes (several deployments may share a Redis).
     redis_key_prefix: str = "product-partners"
 
@@ -117,7 +121,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log format {value!r}")
         return choice
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "partner_add_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:

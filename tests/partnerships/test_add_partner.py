@@ -47,9 +47,9 @@ async def test_owner_adds_partner_and_gets_an_approved_affiliate(api, openapi):
     body = response.json()
     openapi.validate_response("createProductPartner", response)
     assert set(body) >= PRODUCT_PARTNER_FIELDS
-    assert set(body["partner"]) == BUSINESS_SIMPLE_FIELDS
-    assert body["partner"] == {**partner.business}
-    assert body["partner"]["logo"] == "https://cdn.example.com/logo.png"
+    # No contact data before the partner consents: the unique id the owner named, alone.
+    assert body["partner"] == {"unique_id": partner.unique_id}
+    assert body["partner_consented_at"] is None
     assert body["partnership_type"] == "affiliate"
     assert body["affiliate_status"] == "approved"
     assert body["message_to_product_owner"] is None
@@ -133,12 +133,79 @@ async def test_unknown_or_malformed_product_id_is_404(api, product_id):
     assert_error(response, 404, "product_not_found")
 
 
-async def test_unknown_partner_is_404(api):
+async def test_the_partner_is_shown_whole_once_it_accepts(api, openapi):
+    owner = await api.actor()
+    partner = await api.actor(logo="https://cdn.example.com/logo.png")
+    product = await api.product(owner)
+    added = (await api.add_partner(owner, product["id"], partner.unique_id)).json()
+
+    accepted = await api.client.post(
+        f"/v3/partnerships/{added['id']}/accept", headers=partner.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    openapi.validate_response("acceptProductPartnership", accepted)
+
+    seen = await api.client.get(
+        f"/v3/products/{product['id']}/partners/{added['id']}", headers=owner.headers
+    )
+    assert set(seen.json()["partner"]) == BUSINESS_SIMPLE_FIELDS
+    assert seen.json()["partner"] == {**partner.business}
+    assert seen.json()["partner"]["logo"] == "https://cdn.example.com/logo.png"
+    assert RFC3339_UTC.match(seen.json()["partner_consented_at"])
+
+
+async def test_a_partner_that_asked_before_is_added_whole(api):
+    """Consent is to an owner: a business that asked to join one of its products is known."""
+    owner = await api.actor()
+    partner = await api.actor()
+    first = await api.product(owner, is_affiliate_enabled=True)
+    second = await api.product(owner)
+    asked = await api.client.post(
+        f"/v3/products/{first['id']}/partnership-requests",
+        json={"partnership_type": "affiliate"},
+        headers=partner.headers,
+    )
+    assert asked.status_code == 200, asked.text
+
+    added = await api.add_partner(owner, second["id"], partner.unique_id)
+
+    assert added.json()["partner"] == {**partner.business}
+
+
+async def test_unknown_and_existing_unique_ids_answer_alike(api, openapi):
+    """An owner with no relation to a business learns nothing from adding it."""
+    owner = await api.actor()
+    existing = await api.actor()
+    product = await api.product(owner)
+    unknown = unique("nobody")
+
+    answers = [
+        await api.add_partner(owner, product["id"], uid) for uid in (existing.unique_id, unknown)
+    ]
+
+    for answer, uid in zip(answers, (existing.unique_id, unknown), strict=True):
+        assert answer.status_code == 200, answer.text
+        openapi.validate_response("createProductPartner", answer)
+        assert answer.json()["partner"] == {"unique_id": uid}
+    shapes = [
+        {k: v for k, v in a.json().items() if k not in ("id", "partner", "created_at",
+                                                          "approved_at", "updated_at")}
+        for a in answers
+    ]  # fmt: skip
+    assert shapes[0] == shapes[1]
+
+
+async def test_a_business_created_later_finds_the_partnership_that_named_it(api):
     owner = await api.actor()
     product = await api.product(owner)
-    response = await api.add_partner(owner, product["id"], unique("nobody"))
-    body = assert_error(response, 404, "business_not_found")
-    assert "partner_unique_id" in body["errors"]
+    later = unique("later")
+    added = (await api.add_partner(owner, product["id"], later)).json()
+
+    business = await api.actor(unique_id=later)
+
+    mine = await api.client.get("/v3/partnerships", headers=business.headers)
+    assert [p["id"] for p in mine.json()["data"]] == [added["id"]]
+    assert mine.json()["data"][0]["product_owner"]["unique_id"] == owner.unique_id
 
 
 async def test_adding_itself_is_422(api):
@@ -148,13 +215,32 @@ async def test_adding_itself_is_422(api):
     assert_error(response, 422, "self_partnership")
 
 
-async def test_adding_a_banned_business_is_422(api):
+async def test_adding_a_banned_business_that_consented_is_422(api):
+    owner = await api.actor()
+    banned = await api.actor()
+    product = await api.product(owner, is_affiliate_enabled=True)
+    asked = await api.client.post(
+        f"/v3/products/{product['id']}/partnership-requests",
+        json={"partnership_type": "affiliate"},
+        headers=banned.headers,
+    )
+    assert asked.status_code == 200
+    await api.ban(banned.id)
+    other = await api.product(owner)
+    response = await api.add_partner(owner, other["id"], banned.unique_id)
+    assert_error(response, 422, "business_banned")
+
+
+async def test_a_banned_business_unknown_to_the_owner_is_added_alike_and_bound_to_nothing(api):
     owner = await api.actor()
     banned = await api.actor()
     await api.ban(banned.id)
     product = await api.product(owner)
-    response = await api.add_partner(owner, product["id"], banned.unique_id)
-    assert_error(response, 422, "business_banned")
+    added = await api.add_partner(owner, product["id"], banned.unique_id)
+    assert added.status_code == 200 and added.json()["partner"] == {"unique_id": banned.unique_id}
+    # Named by its unique id alone: the banned business does not even see it.
+    mine = await api.client.get("/v3/partnerships", headers=banned.headers)
+    assert mine.json()["data"] == []
 
 
 @pytest.mark.parametrize(
@@ -206,11 +292,8 @@ async def test_empty_body_is_422_body_required(api):
 
 async def test_nothing_is_written_by_a_refused_add(api):
     owner = await api.actor()
-    banned = await api.actor()
-    await api.ban(banned.id)
     product = await api.product(owner)
-    await api.add_partner(owner, product["id"], banned.unique_id)
     await api.add_partner(owner, product["id"], owner.unique_id)
-    await api.add_partner(owner, product["id"], unique("ghost"))
+    await api.add_partner(owner, 2**62, unique("ghost"))
     listed = await api.client.get(f"/v3/products/{product['id']}/partners", headers=owner.headers)
     assert listed.json()["data"] == []

@@ -9,12 +9,14 @@ from tests.support.stores import Pro, domain, host, pro_partnership
 
 
 def expected_links(pro: Pro, *domains: dict[str, Any]) -> list[dict[str, str]]:
-    slug, ap = pro.product["slug"], pro.store["unique_id"]
+    # The owner's unique id in the path: slugs are unique per owner only.
+    path = f"{pro.owner.unique_id}/{pro.product['slug']}"
+    ap = pro.store["unique_id"]
     return [
         {
             "domain": d["full_url"],
-            "product_url": f"https://{d['full_url']}/{slug}?ap={ap}",
-            "checkout_url": f"https://{d['full_url']}/{slug}/checkout?ap={ap}",
+            "product_url": f"https://{d['full_url']}/{path}?ap={ap}",
+            "checkout_url": f"https://{d['full_url']}/{path}/checkout?ap={ap}",
         }
         for d in domains
     ]

@@ -117,7 +117,7 @@ async def test_add_matches_the_route(api, plain_client, hot_calls):
     ("method", "path", "body"),
     [
         ("POST", "/v3/products/{pid}/partners", {"partner_unique_id": "{partner}"}),  # duplicate
-        ("POST", "/v3/products/{pid}/partners", {"partner_unique_id": "no-such-business"}),
+        ("POST", "/v3/products/{pid}/partners", {"partner_unique_id": "{owner}"}),  # itself
         ("POST", "/v3/products/{pid}/partners", {"partner_unique_id": ""}),
         ("POST", "/v3/products/{pid}/partners", {"partner_unique_id": "{partner}", "x": 1}),
         ("GET", "/v3/products/{pid}/partners/999999999", None),
@@ -150,7 +150,9 @@ async def test_every_refusal_comes_from_the_route(api, plain_client, method, pat
         body = None
     elif body is not None:
         body = {
-            k: v.format(partner=partner.unique_id) if isinstance(v, str) else v
+            k: v.format(partner=partner.unique_id, owner=owner.unique_id)
+            if isinstance(v, str)
+            else v
             for k, v in body.items()
         }
     kwargs = {"json": body} if body is not None else {}

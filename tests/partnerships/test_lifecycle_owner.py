@@ -129,39 +129,44 @@ async def test_delete_removes_the_partnership_but_not_a_ban(api, openapi):
 # --- updateProductPartner -------------------------------------------------------------------
 
 
-async def test_update_changes_type_and_routes_affiliate_pro_to_a_partner_store(api, openapi):
+async def test_update_changes_type_and_the_store_is_the_partners_choice(api, openapi):
     p = await parties(api)
     ppid = await put_partnership(api, p.pid, p.partner.id, "approved")
     partner_store = await store(api, p.partner)
     owner_store = await store(api, p.owner)
     url = p.partner_url(ppid)
 
-    bad_type = await api.client.patch(
-        url, json={"store_id": partner_store["id"]}, headers=p.owner.headers
-    )
-    assert_error(bad_type, 422, "store_requires_affiliate_pro")
-    foreign = await api.client.patch(
-        url,
-        json={"partnership_type": "affiliate_pro", "store_id": owner_store["id"]},
-        headers=p.owner.headers,
-    )
-    assert_error(foreign, 422, "store_not_found")
+    # The owner cannot route the partner, and learns nothing of its stores by trying: the
+    # same answer for the partner's store, the owner's own and one that does not exist.
+    for store_id in (partner_store["id"], owner_store["id"], 2**62):
+        for body in (
+            {"store_id": store_id},
+            {"partnership_type": "affiliate_pro", "store_id": store_id},
+        ):
+            refused = await api.client.patch(url, json=body, headers=p.owner.headers)
+            assert_error(refused, 422, "store_is_partners_choice")
     ok = await api.client.patch(
-        url,
-        json={"partnership_type": "affiliate_pro", "store_id": partner_store["id"]},
-        headers=p.owner.headers,
+        url, json={"partnership_type": "affiliate_pro"}, headers=p.owner.headers
     )
     openapi.validate_response("updateProductPartner", ok)
-    assert (ok.json()["partnership_type"], ok.json()["store_id"]) == (
-        "affiliate_pro",
-        partner_store["id"],
-    )
+    assert (ok.json()["partnership_type"], ok.json()["store_id"]) == ("affiliate_pro", None)
     assert ok.json()["affiliate_status"] == "approved" and ok.json()["version"] == 2
+    # The partner agreed to affiliate, not to affiliate_pro: it chooses its store on accept.
+    assert ok.json()["affiliate_pro_consented_at"] is None
+    accepted = await api.client.post(
+        f"/v3/partnerships/{ppid}/accept",
+        json={"store_id": partner_store["id"]},
+        headers=p.partner.headers,
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["store_id"] == partner_store["id"]
+    assert accepted.json()["affiliate_pro_consented_at"] is not None
 
     back = await api.client.patch(
         url, json={"partnership_type": "affiliate"}, headers=p.owner.headers
     )
     assert (back.json()["partnership_type"], back.json()["store_id"]) == ("affiliate", None)
+    assert back.json()["affiliate_pro_consented_at"] is None
 
 
 async def test_update_with_nothing_to_change_keeps_the_version(api):

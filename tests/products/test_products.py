@@ -97,4 +97,30 @@ async def test_partner_sees_shared_products_with_its_partnership(api, openapi):
     openapi.validate_response("listProducts", response)
     data = response.json()["data"]
     assert [p["id"] for p in data] == [product["id"]]
-    assert data[0]["product_partners"] == [created]
+    (mine,) = data[0]["product_partners"]
+    # The partner sees its partnership as the owner does, and itself whole.
+    assert {**mine, "partner": created["partner"]} == created
+    assert mine["partner"] == {**partner.business}
+
+
+async def test_a_banned_partner_sees_nothing_of_the_products_terms(api):
+    owner = await api.actor()
+    partner = await api.actor()
+    product = await api.product(
+        owner, partnership_sales_letter="Our secret terms", affiliate_commission_rate="12"
+    )
+    created = (await api.add_partner(owner, product["id"], partner.unique_id)).json()
+    banned = await api.client.post(
+        f"/v3/products/{product['id']}/partners/{created['id']}/ban",
+        json={"reason": "fraud"},
+        headers=owner.headers,
+    )
+    assert banned.status_code == 200
+
+    response = await api.client.get("/v3/products?is_owned=false", headers=partner.headers)
+
+    assert response.json()["data"] == []
+    assert "Our secret terms" not in response.text
+    # It still reads its own partnership: banned, with the reason.
+    mine = await api.client.get(f"/v3/partnerships/{created['id']}", headers=partner.headers)
+    assert mine.json()["affiliate_status"] == "banned" and mine.json()["ban_reason"] == "fraud"

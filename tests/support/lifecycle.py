@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from product_partners.db.tables import product_partners
+from product_partners.db.tables import businesses, product_partners, products
+from product_partners.partnerships.repository import record_consent
 from tests.support.api import Actor, Api
 
 ALL_TYPES_OPEN = {
@@ -48,9 +49,11 @@ async def put_partnership(
     partner_business_id: int,
     status: str,
     partnership_type: str = "affiliate",
+    consented: bool = True,
     **values: Any,
 ) -> int:
-    """Insert a partnership straight into the database, in ``status``."""
+    """Insert a partnership straight into the database, in ``status``; ``consented``: the
+    partner shares its contact data with the owner (as after asking to join)."""
     now = datetime.now(UTC)
     stamps = {
         "pending": {"requested_at": now},
@@ -58,9 +61,11 @@ async def put_partnership(
         "rejected": {"requested_at": now, "rejected_at": now},
         "banned": {"banned_at": now, "ban_reason": "spam"},
     }[status]
+    unique_id = select(businesses.c.unique_id).where(businesses.c.id == partner_business_id)
     row = {
         "product_id": product_id,
         "partner_business_id": partner_business_id,
+        "partner_unique_id": unique_id.scalar_subquery(),
         "partnership_type": partnership_type,
         "affiliate_status": status,
         "created_at": now,
@@ -72,7 +77,13 @@ async def put_partnership(
         result = await conn.execute(
             insert(product_partners).values(**row).returning(product_partners.c.id)
         )
-        return result.scalar_one()
+        partnership_id = result.scalar_one()
+        if consented:
+            owner = select(products.c.business_id).where(products.c.id == product_id)
+            await record_consent(
+                conn, (await conn.execute(owner)).scalar_one(), partner_business_id, now
+            )
+        return partnership_id
 
 
 async def db_state(api: Api, partnership_id: int) -> Any:

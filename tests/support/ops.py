@@ -127,8 +127,9 @@ async def postgres_partnership_locked(
         locking = conn.transaction()
         await locking.start()
         await conn.execute(
-            "INSERT INTO product_partners (product_id, partner_business_id, partnership_type,"
-            " affiliate_status) VALUES ($1, $2, 'affiliate', 'approved')",
+            "INSERT INTO product_partners (product_id, partner_business_id, partner_unique_id,"
+            " partnership_type, affiliate_status) SELECT $1, id, unique_id, 'affiliate',"
+            " 'approved' FROM businesses WHERE id = $2",
             product_id,
             partner_id,
         )

@@ -231,12 +231,14 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "rejectProductPartner": ("a", {}),
     "banProductPartner": ("a", {"reason": "other"}),
     "unbanProductPartner": ("a", None),
+    "banBusinessFromProduct": ("a", {"partner_unique_id": "{b}", "reason": "spam"}),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),
     "getMyPartnership": ("p", None),
     "withdrawProductPartnership": ("p", None),
     "leaveProductPartnership": ("p", None),
+    "acceptProductPartnership": ("p", None),
     "getBusinessStore": ("a", None),
     "updateBusinessStore": ("a", {"name": "taken over"}),
     "deleteBusinessStore": ("a", None),

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.requests import Request
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import BundleCreate, BundleList, BundleRead, BundleUpdate
@@ -16,11 +17,13 @@ from product_partners.bundles.schemas import (
     ListBundlePartnersResponseBody,
     ListBundlesResponseBody,
 )
-from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
+from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
+from product_partners.partnerships.dependencies import spend_partner_add
 from product_partners.partnerships.errors import (
+    PartnerAddsLimited,
     PartnerAlreadyExists,
     PartnerNotFound,
     SelfPartnership,
@@ -103,17 +106,24 @@ async def list_bundle_partners(
     summary="Add a partner to a bundle",
     response_description="Partner associated successfully",
     responses=error_responses(
-        BundleNotFound, BusinessNotFound, PartnerAlreadyExists, SelfPartnership, BusinessBanned
+        BundleNotFound, PartnerAlreadyExists, SelfPartnership, BusinessBanned, PartnerAddsLimited
     ),
 )
 async def create_bundle_partner(
-    bundle_id: str, body: CreateBundlePartnerRequest, caller: BundleUpdate, conn: Conn
+    request: Request,
+    bundle_id: str,
+    body: CreateBundlePartnerRequest,
+    caller: BundleUpdate,
+    conn: Conn,
 ) -> Response:
     """Add the business `partner_unique_id` as a partner of one of your bundles.
 
-    404 if the bundle is not yours or the business does not exist; 409 if it already is a
-    partner; 422 for yourself or a banned business (the same rules as for products).
+    The same rules as for products: until the partner consents to you (by asking to join one of
+    your products, or accepting a partnership) `partner` is the unique id alone, whether or not
+    a business has it; 404 if the bundle is not yours; 409 if it already is a partner; 422 for
+    yourself, or for a banned business that consented to you.
     """
+    await spend_partner_add(request, caller.business_id)
     created = await service.add_partner(conn, caller.business_id, bundle_id, body.partner_unique_id)
     return json_response(created)
 

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import business_columns
+from product_partners.businesses.views import PARTNER_PREFIX
 from product_partners.db.sql import insert_or_nothing
-from product_partners.db.tables import bundle_partners, bundles, businesses
+from product_partners.db.tables import bundle_partners, bundles, businesses, partner_consents
 
 _OWNER_COLUMNS = business_columns("owner_")
 
@@ -31,11 +32,30 @@ async def insert_bundle(conn: AsyncConnection, values: dict[str, Any]) -> int | 
     return (await conn.execute(stmt)).scalar()
 
 
-_PARTNER_COLUMNS = business_columns("partner_")
+_PARTNER_COLUMNS = business_columns(PARTNER_PREFIX)
 
 
 def bundle_partners_query() -> Select:
-    """Bundle partner rows with their partner (``partner_*`` columns); scoped by the caller."""
-    return select(bundle_partners.c.id, bundle_partners.c.created_at, *_PARTNER_COLUMNS).join(
-        businesses, businesses.c.id == bundle_partners.c.partner_business_id
+    """Bundle partner rows with their partner (``partner_*`` columns; none while the named
+    unique id is no business's) and whether it consented to the bundle's owner; scoped by the
+    caller."""
+    return (
+        select(
+            bundle_partners.c.id,
+            bundle_partners.c.created_at,
+            bundle_partners.c.partner_unique_id,
+            bundle_partners.c.partner_business_id,
+            *_PARTNER_COLUMNS,
+            partner_consents.c.consented_at.label("partner_consented_at"),
+        )
+        .select_from(bundle_partners)
+        .join(bundles, bundles.c.id == bundle_partners.c.bundle_id)
+        .outerjoin(businesses, businesses.c.id == bundle_partners.c.partner_business_id)
+        .outerjoin(
+            partner_consents,
+            and_(
+                partner_consents.c.owner_business_id == bundles.c.business_id,
+                partner_consents.c.partner_business_id == bundle_partners.c.partner_business_id,
+            ),
+        )
     )

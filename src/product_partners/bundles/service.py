@@ -13,13 +13,13 @@ from product_partners.bundles import repository as repo
 from product_partners.bundles import views
 from product_partners.bundles.errors import BundleNotFound, BundleSlugUnavailable
 from product_partners.bundles.schemas import BundleCreateRequest
-from product_partners.businesses.views import business_simple
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import bundle_partners, bundles
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.kit.text import unique_slug
 from product_partners.partnerships import partnering
+from product_partners.partnerships import views as partner_views
 from product_partners.partnerships.errors import PartnerNotFound
 
 KIND = partnering.BUNDLES
@@ -102,7 +102,7 @@ async def list_partners(
 
 
 def _partner_body(row: Any) -> dict[str, Any]:
-    return views.bundle_partner(row.id, business_simple(row, "partner_"), row.created_at)
+    return views.bundle_partner(row.id, partner_views.partner(row, False), row.created_at)
 
 
 async def delete_partner(

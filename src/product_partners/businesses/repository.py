@@ -12,10 +12,11 @@ from product_partners.db.tables import businesses
 BUSINESS_SIMPLE_COLUMNS = tuple(businesses.c[name] for name in FIELDS)
 
 
-def business_columns(prefix: str) -> tuple[Any, ...]:
-    """BusinessSimple's columns labelled ``<prefix><name>``, for a query that joins a business
-    to other rows (``views.business_simple(row, prefix)`` reads them)."""
-    return tuple(c.label(f"{prefix}{c.name}") for c in BUSINESS_SIMPLE_COLUMNS)
+def business_columns(prefix: str, table: Any = businesses) -> tuple[Any, ...]:
+    """BusinessSimple's columns (of ``table``: ``businesses`` or an alias of it) labelled
+    ``<prefix><name>``, for a query that joins a business to other rows
+    (``views.business_simple(row, prefix)`` reads them)."""
+    return tuple(table.c[name].label(f"{prefix}{name}") for name in FIELDS)
 
 
 async def get_business_by_unique_id(conn: AsyncConnection, unique_id: str) -> dict[str, Any] | None:

@@ -1,14 +1,24 @@
 """Wire shapes of businesses."""
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 UNIQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-class BusinessSimple(BaseModel):
-    """Scalev's BusinessSimple: the public face of a business."""
+def _only_unique_id_required(schema: dict[str, Any]) -> None:
+    # Scalev's BusinessSimple requires no field; ours always carries the unique id, and the
+    # rest once the business may be shown to the viewer (a partner's consent, see README).
+    schema["required"] = ["unique_id"]
 
-    model_config = ConfigDict(title="BusinessSimple")
+
+class BusinessSimple(BaseModel):
+    """Scalev's BusinessSimple: the public face of a business. A partner that has not
+    consented to share its contact data with an owner is shown to that owner as its
+    ``unique_id`` alone (the one the owner named)."""
+
+    model_config = ConfigDict(title="BusinessSimple", json_schema_extra=_only_unique_id_required)
 
     id: int
     unique_id: str

@@ -5,6 +5,9 @@ from operator import attrgetter
 from typing import Any
 
 FIELDS = ("id", "unique_id", "username", "account_holder", "email", "logo", "is_banned")
+# The labels of a partner business's columns when joined to its partnerships (the rows have a
+# ``partner_unique_id`` of their own: the unique id the owner named).
+PARTNER_PREFIX = "partner_biz_"
 
 
 @cache
@@ -14,7 +17,7 @@ def _reader(prefix: str) -> attrgetter:
 
 def business_simple(row: Any, prefix: str = "") -> dict[str, Any]:
     """Scalev's BusinessSimple from a row holding ``repository.business_columns(prefix)``
-    (``partner_`` on partnerships, ``owner_`` on products)."""
+    (``PARTNER_PREFIX`` on partnerships, ``owner_`` on products)."""
     id_, unique_id, username, account_holder, email, logo, is_banned = _reader(prefix)(row)
     return {
         "id": id_,

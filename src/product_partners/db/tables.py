@@ -177,9 +177,14 @@ product_partners = Table(
     metadata,
     _id(),
     Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    # The partner business; NULL while the unique id the owner named belongs to no business
+    # (an add answers alike for every unique id, see partnerships/partnering.py).
     Column(
-        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False
+        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=True
     ),
+    # The unique id the owner named (or the requesting business's): one partnership per
+    # product and unique id.
+    Column("partner_unique_id", String(64), nullable=False),
     Column("partnership_type", String(16), nullable=False),
     Column("affiliate_status", String(16), nullable=False),
     Column("message_to_product_owner", Text, nullable=True),
@@ -196,7 +201,11 @@ product_partners = Table(
     Column("ban_note", Text, nullable=True),
     # Bumped on every change; the ETag of a partnership (optimistic concurrency, If-Match).
     Column("version", Integer, nullable=False, server_default=text("1")),
+    # When the partner agreed to be routed as affiliate_pro (requested it, or accepted the
+    # partnership as affiliate_pro): only then may the owner approve its domains for links.
+    Column("affiliate_pro_consented_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("product_id", "partner_business_id"),
+    UniqueConstraint("product_id", "partner_unique_id"),
     CheckConstraint(
         f"partnership_type IN ({sql_values(PartnershipType)})", name="partnership_type"
     ),
@@ -238,12 +247,36 @@ bundle_partners = Table(
     metadata,
     _id(),
     Column("bundle_id", Id, ForeignKey("bundles.id", ondelete="CASCADE"), nullable=False),
+    # As on product_partners: NULL while the named unique id belongs to no business.
     Column(
-        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False
+        "partner_business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=True
     ),
+    Column("partner_unique_id", String(64), nullable=False),
     _created_at(),
     UniqueConstraint("bundle_id", "partner_business_id"),
+    UniqueConstraint("bundle_id", "partner_unique_id"),
     Index("ix_bundle_partners_bundle_id_id", "bundle_id", "id"),
     Index("ix_bundle_partners_partner_business_id_id", "partner_business_id", "id"),
     sqlite_autoincrement=True,
+)
+
+# A partner business's consent to share its contact data (BusinessSimple's username,
+# account holder and email) with an owner: given by asking to join one of the owner's
+# products, or by accepting a partnership the owner created (partnerships/service.py).
+partner_consents = Table(
+    "partner_consents",
+    metadata,
+    Column(
+        "owner_business_id",
+        Id,
+        ForeignKey("businesses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "partner_business_id",
+        Id,
+        ForeignKey("businesses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("consented_at", DateTime(timezone=True), nullable=False, server_default=NOW),
 )

@@ -5,27 +5,30 @@ listProductPartners) are also served by ``hotpath`` on PostgreSQL, which takes t
 and required scope from these routes and hands every refusal back to them.
 """
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
-from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
+from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import pro_domains, service, transitions
-from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
+from product_partners.partnerships.dependencies import Filters, IfMatch, spend_partner_add
+from product_partners.partnerships.enums import BanReason
 from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
     ConcurrentChange,
     DomainNotVerified,
     InvalidTransition,
     NotAffiliatePro,
+    PartnerAddsLimited,
     PartnerAlreadyExists,
+    PartnerConsentRequired,
     PartnerDomainNotFound,
     PartnerNotFound,
     PartnershipTypeNotOpen,
@@ -33,10 +36,13 @@ from product_partners.partnerships.errors import (
     RerequestCooldown,
     SelfPartnership,
     StalePartnership,
+    StoreIsPartnersChoice,
     StoreRequiresAffiliatePro,
 )
-from product_partners.partnerships.etags import etag, parse_if_match
+from product_partners.partnerships.etags import etag
 from product_partners.partnerships.schemas import (
+    AcceptPartnershipRequest,
+    BanBusinessRequest,
     BanProductPartnerRequest,
     CreatePartnerRequest,
     ListAffiliateProDomainCandidatesResponseBody,
@@ -51,45 +57,6 @@ from product_partners.products.errors import ProductNotFound
 
 router = APIRouter(prefix="/v3", tags=["Product partners"])
 
-
-@dataclass(frozen=True, slots=True)
-class PartnershipFilters:
-    affiliate_status: str | None
-    partnership_type: str | None
-
-
-async def _filters(
-    affiliate_status: Annotated[
-        AffiliateStatus | None, Query(description="Ours: only partnerships in this status.")
-    ] = None,
-    partnership_type: Annotated[
-        PartnershipType | None, Query(description="Ours: only partnerships of this type.")
-    ] = None,
-) -> PartnershipFilters:
-    return PartnershipFilters(
-        affiliate_status.value if affiliate_status else None,
-        partnership_type.value if partnership_type else None,
-    )
-
-
-# The list filters shared by the owner's and the partner's lists.
-Filters = Annotated[PartnershipFilters, Depends(_filters)]
-
-
-async def _if_match(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description='The partnership\'s ETag (`"<version>"`): refuse with 412 if it changed.',
-        ),
-    ] = None,
-) -> list[int] | None:
-    return parse_if_match(if_match)
-
-
-# The versions an If-Match header names (None: no precondition).
-IfMatch = Annotated[list[int] | None, Depends(_if_match)]
 
 _ETAG_HEADER = {
     "ETag": {
@@ -124,10 +91,15 @@ _PARTNER_PATH = "/products/{product_id}/partners/{id}"
     summary="Add a partner to a product",
     response_description="Product partner created successfully",
     responses=error_responses(
-        ProductNotFound, BusinessNotFound, PartnerAlreadyExists, SelfPartnership, BusinessBanned
+        ProductNotFound,
+        PartnerAlreadyExists,
+        SelfPartnership,
+        BusinessBanned,
+        PartnerAddsLimited,
     ),
 )
 async def create_product_partner(
+    request: Request,
     product_id: str,
     body: CreatePartnerRequest,
     caller: ProductUpdate,
@@ -136,10 +108,14 @@ async def create_product_partner(
 ) -> Response:
     """Add the business ``partner_unique_id`` as a partner of one of your products.
 
-    The partnership starts as an approved ``affiliate``. 404 if the product is not yours or
-    the business does not exist; 409 if it is already a partner; 422 for yourself or a banned
-    business.
+    The partnership starts as an approved ``affiliate``. Until the partner consents (it asked
+    to join one of your products, or accepts this partnership) its contact data is withheld:
+    `partner` is the unique id you named, the same whether or not a business has it. 404 if
+    the product is not yours; 409 if the unique id already is a partner; 422 for yourself, or
+    for a banned business that consented to you; 429 `partner_adds_limited` beyond
+    `PARTNER_ADD_LIMIT`.
     """
+    await spend_partner_add(request, caller.business_id)
     created = await service.add_partner(
         conn, caller.business_id, product_id, body.partner_unique_id, scheme
     )
@@ -201,12 +177,11 @@ async def get_product_partner(
     response_model=ProductPartner,
     operation_id="updateProductPartner",
     summary="Change a partnership's type or store (ours)",
-    responses=_responses(
-        *_DECISION_ERRORS, ConcurrentChange, StoreRequiresAffiliatePro, PartnerStoreNotFound
-    ),
+    responses=_responses(*_DECISION_ERRORS, ConcurrentChange, StoreIsPartnersChoice),
     description=_doc(
-        "Change `partnership_type` and/or `store_id` (a store of the partner business, "
-        "affiliate_pro only; leaving affiliate_pro clears it). Omitted fields stay.",
+        "Change `partnership_type` (which clears the store and the partner's affiliate_pro "
+        "consent), or clear `store_id` with null; the partner chooses its store (any other "
+        "`store_id` is 422 `store_is_partners_choice`). Omitted fields stay.",
         transitions.OWNER,
         "update",
     ),
@@ -366,6 +341,42 @@ async def unban_product_partner(
     return _one(unbanned)
 
 
+@router.post(
+    "/products/{product_id}/banned-partners",
+    response_model=ProductPartner,
+    operation_id="banBusinessFromProduct",
+    summary="Ban a business from a product by unique id (ours)",
+    responses=_responses(
+        ProductNotFound, InvalidTransition, SelfPartnership, ConcurrentChange, StalePartnership
+    ),
+    description=_doc(
+        "The product's block list: ban the business `partner_unique_id`, whether or not it is "
+        "a partner (it may have left, or never asked). One with a partnership is banned as "
+        "`banProductPartner` bans it; one without gets a banned partnership and cannot ask to "
+        "join. A unique id no business has is blocked alike.",
+        transitions.OWNER,
+        "ban",
+    ),
+)
+async def ban_business_from_product(
+    product_id: str,
+    body: BanBusinessRequest,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    banned = await service.ban_business(
+        conn,
+        caller.business_id,
+        product_id,
+        body.partner_unique_id,
+        scheme,
+        reason=body.reason.value,
+        note=body.note,
+    )
+    return _one(banned)
+
+
 # --- affiliate_pro domains (owner side) --------------------------------------------------------
 
 _DOMAINS_PATH = _PARTNER_PATH + "/affiliate-pro-domains"
@@ -393,7 +404,11 @@ async def list_affiliate_pro_domain_candidates(
     operation_id="approveAffiliateProDomain",
     summary="Approve a partner domain for affiliate_pro links (ours)",
     responses=error_responses(
-        PartnerNotFound, PartnerDomainNotFound, NotAffiliatePro, DomainNotVerified
+        PartnerNotFound,
+        PartnerDomainNotFound,
+        NotAffiliatePro,
+        PartnerConsentRequired,
+        DomainNotVerified,
     ),
 )
 async def approve_affiliate_pro_domain(
@@ -405,9 +420,11 @@ async def approve_affiliate_pro_domain(
     scheme: LinkScheme,
 ) -> Response:
     """Approve one of the partner's verified domains on an affiliate_pro partnership of one of
-    your products. Returns the partnership; once it is approved and has a store, its
-    `affiliate_pro_links` include this domain. 409 `not_affiliate_pro`, 422
-    `domain_not_verified`; approving twice changes nothing."""
+    your products, once the partner agreed to affiliate_pro (it asked for it, or accepted the
+    partnership as affiliate_pro: else 409 `partner_consent_required`). Returns the
+    partnership; once it is approved and has a store, its `affiliate_pro_links` include this
+    domain. 409 `not_affiliate_pro`, 422 `domain_not_verified`; approving twice changes
+    nothing."""
     body = await pro_domains.approve_domain(
         conn, caller.business_id, product_id, id, domain_id, scheme
     )
@@ -521,6 +538,41 @@ async def get_my_partnership(
 
 
 _PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
+
+
+@router.post(
+    "/partnerships/{id}/accept",
+    response_model=ProductPartner,
+    operation_id="acceptProductPartnership",
+    summary="Accept a partnership an owner created (ours)",
+    tags=_PARTNER_SIDE,
+    responses=_responses(
+        *_PARTNER_DELETE_ERRORS,
+        ConcurrentChange,
+        StoreRequiresAffiliatePro,
+        PartnerStoreNotFound,
+    ),
+    description=_doc(
+        "An owner added your business directly: accepting shares your contact data with that "
+        "owner (until then it sees only your unique id). On an affiliate_pro partnership it "
+        "also agrees to routing: `store_id` is one of your stores (accept again to change it), "
+        "and the owner may then approve your domains for links.",
+        transitions.PARTNER,
+        "accept",
+    ),
+)
+async def accept_product_partnership(
+    id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+    versions: IfMatch,
+    body: AcceptPartnershipRequest | None = None,
+) -> Response:
+    accepted = await service.accept_partnership(
+        conn, caller.business_id, id, body or AcceptPartnershipRequest(), scheme, versions
+    )
+    return _one(accepted)
 
 
 @router.post(

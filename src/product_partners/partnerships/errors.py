@@ -3,7 +3,13 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from product_partners.kit.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from product_partners.kit.errors import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    RateLimited,
+    Unprocessable,
+)
 
 
 class PartnerNotFound(NotFound):
@@ -149,3 +155,32 @@ class DomainNotVerified(Unprocessable):
 class AffiliateProDomainNotFound(NotFound):
     error_code = "affiliate_pro_domain_not_found"
     message = "This domain is not approved on this partnership."
+
+
+class StoreIsPartnersChoice(Unprocessable):
+    """A partnership's store is the partner's to choose (on request or on accept): the owner
+    cannot route a partner, and learns nothing of the partner's stores by trying."""
+
+    error_code = "store_is_partners_choice"
+    message = (
+        "The partner chooses the store its affiliate_pro partnership is routed to "
+        "(when it asks to join, or accepts the partnership)."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(errors={"store_id": ["is chosen by the partner"]})
+
+
+class PartnerConsentRequired(Conflict):
+    """The owner approves a partner's domains only once the partner agreed to affiliate_pro."""
+
+    error_code = "partner_consent_required"
+    message = (
+        "The partner has not agreed to this affiliate_pro partnership yet: it must ask for "
+        "affiliate_pro or accept the partnership before its domains carry links."
+    )
+
+
+class PartnerAddsLimited(RateLimited):
+    error_code = "partner_adds_limited"
+    message = "Too many partners added by your business: retry after the time in Retry-After."

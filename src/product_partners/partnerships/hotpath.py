@@ -55,6 +55,7 @@ from product_partners.kit.ids import MAX_ID
 from product_partners.kit.jsonutil import json_response
 from product_partners.kit.pagination import PageRequest, page_of, parse_page
 from product_partners.partnerships import partnering
+from product_partners.partnerships.dependencies import spend_partner_add
 from product_partners.partnerships.etags import etag
 from product_partners.partnerships.repository import added_partnership, partnerships_query
 from product_partners.partnerships.schemas import CreatePartnerRequest
@@ -393,6 +394,10 @@ class HotPath:
             keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD)
             if keyed is None:
                 return None
+            try:
+                await spend_partner_add(Request(scope, receive), keyed[0].business_id)
+            except DomainError:
+                return None  # over the owner's budget: the route answers 429
             rows = await self._run(
                 conn,
                 "add",

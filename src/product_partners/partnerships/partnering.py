@@ -5,17 +5,22 @@ link one item of the owner's to a partner business, unique per (item, partner). 
 the same for both, so they live here once, as statement pieces:
 
 - :func:`add_statement` is the whole add in one ``INSERT ... SELECT``: the owner's item, the
-  business named by its unique id, and :data:`PARTNER_RULES` (not the owner itself, not a
-  banned business) as the ``WHERE``; ``ON CONFLICT DO NOTHING`` on the unique constraint, so
-  of concurrent identical adds one wins. The routes run it; the hot path
-  (``partnerships.hotpath``) runs the same statement inside the one that renders its answer.
+  unique id the owner named (and the business that has it, if any), and
+  :data:`PARTNER_RULES` (not the owner itself; not a banned business the owner knows) as the
+  ``WHERE``; ``ON CONFLICT DO NOTHING`` on the unique constraints, so of concurrent
+  identical adds one wins. The routes run it; the hot path (``partnerships.hotpath``) runs
+  the same statement inside the one that renders its answer.
+- An owner with no relation to a business (the business never consented to it) learns
+  nothing from an add: a unique id that no business has is added alike (the link names it by
+  the unique id; the business that gets it later finds the partnership), and the partner's
+  contact data stays hidden until it consents (``views.partner``).
 - When it inserts nothing, :func:`explain_refused_add` reads the same pieces once more to say
-  which rule failed: another business's item is 404 exactly like a missing one, an unknown
-  business 404, a broken rule 422, otherwise a duplicate (409).
+  which rule failed: another business's item is 404 exactly like a missing one, a broken
+  rule 422, otherwise a duplicate (409).
 - Lists and deletes are scoped to the owner's item in the statement itself.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -24,11 +29,15 @@ from sqlalchemy import (
     FromClause,
     Select,
     Table,
+    and_,
+    case,
     delete,
     exists,
     false,
     literal,
+    not_,
     null,
+    or_,
     select,
     true,
 )
@@ -36,12 +45,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.bundles.errors import BundleNotFound
-from product_partners.businesses.errors import BusinessBanned, BusinessNotFound
+from product_partners.businesses.errors import BusinessBanned
 from product_partners.businesses.repository import BUSINESS_SIMPLE_COLUMNS
 from product_partners.db.tables import (
     bundle_partners,
     bundles,
     businesses,
+    partner_consents,
     product_partners,
     products,
 )
@@ -87,23 +97,29 @@ _FIELD = "partner_unique_id"
 
 @dataclass(frozen=True, slots=True)
 class PartnerRule:
-    """A condition the business to add must meet (SQL over the ``target`` business, given the
-    owner's id), and the refusal when it does not."""
+    """A condition the business to add must meet, as SQL over the ``target`` business (NULL
+    when the unique id is no business's), the owner's id, and whether the business consented
+    to the owner (``related``); and the refusal when it does not."""
 
     name: str
-    holds: Callable[[FromClause, Any], ColumnElement[bool]]
+    holds: Callable[[FromClause, Any, ColumnElement[bool]], ColumnElement[bool]]
     refusal: Callable[[PartnerLinks], DomainError]
 
 
+NOT_SELF = PartnerRule(
+    "not_self",
+    lambda target, owner, _related: or_(target.c.id.is_(None), target.c.id != owner),
+    lambda kind: SelfPartnership(kind.noun, field=_FIELD),
+)
 PARTNER_RULES = (
+    NOT_SELF,
+    # A banned business the owner has a relation with is refused as before; to an owner with
+    # none, it is added like an unknown unique id (answering alike, binding no one).
     PartnerRule(
-        "not_self",
-        lambda target, owner: target.c.id != owner,
-        lambda kind: SelfPartnership(kind.noun, field=_FIELD),
-    ),
-    PartnerRule(
-        "not_banned",
-        lambda target, _owner: target.c.is_banned == false(),
+        "not_banned_partner",
+        lambda target, _owner, related: or_(
+            target.c.id.is_(None), target.c.is_banned == false(), not_(related)
+        ),
         lambda _kind: BusinessBanned(field=_FIELD),
     ),
 )
@@ -127,6 +143,14 @@ def target_business(partner_unique_id: Any) -> FromClause:
     )
 
 
+def consented(owner: Any, partner_id: Any) -> ColumnElement[bool]:
+    """The business ``partner_id`` consented to share its contact data with ``owner``."""
+    return exists().where(
+        partner_consents.c.owner_business_id == owner,
+        partner_consents.c.partner_business_id == partner_id,
+    )
+
+
 def add_statement(
     dialect: str,
     kind: PartnerLinks,
@@ -134,25 +158,36 @@ def add_statement(
     owner: Any,
     partner_unique_id: Any,
     values: dict[str, Any],
+    rules: Sequence[PartnerRule] | None = None,
 ) -> Any:
-    """The add, in one statement: ``INSERT INTO <links> SELECT <owned item>, <target>,
-    <values> WHERE <PARTNER_RULES> ON CONFLICT DO NOTHING``, for ``dialect`` ("postgresql" or
-    "sqlite"). Parameters may be values or ``bindparam()``s (the hot path compiles it once).
-    Add ``.returning(...)``: no row returned means the add was refused."""
+    """The add, in one statement: ``INSERT INTO <links> SELECT <owned item>, <the business
+    with that unique id, if any>, <values> WHERE <PARTNER_RULES> ON CONFLICT DO NOTHING``, for
+    ``dialect`` ("postgresql" or "sqlite"). Parameters may be values or ``bindparam()``s (the
+    hot path compiles it once). Add ``.returning(...)``: no row returned means the add was
+    refused.
+
+    The link names its partner by the unique id, and the business when one has it, so that an
+    owner gets the same answer whether or not the unique id exists; a banned business the
+    owner has no relation with is named by its unique id alone."""
     owned, target = owned_item(kind, item_id, owner), target_business(partner_unique_id)
-    given = (v if isinstance(v, ColumnElement) else literal(v) for v in values.values())
+    related = consented(owner, target.c.id)
+    partner_id = case(
+        (and_(target.c.is_banned == true(), not_(related)), null()), else_=target.c.id
+    )
+    given = [_sql(partner_unique_id), *(_sql(v) for v in values.values())]
     rows = (
-        select(owned.c.id, target.c.id, *given)
-        .select_from(owned.join(target, true()))  # one row when both exist, else none
-        .where(*(rule.holds(target, owner) for rule in PARTNER_RULES))
+        select(owned.c.id, partner_id, *given)
+        .select_from(owned.outerjoin(target, true()))  # one row when the item is the owner's
+        .where(*(rule.holds(target, owner, related) for rule in rules or PARTNER_RULES))
     )
     module = postgresql if dialect == "postgresql" else sqlite
-    columns = [kind.item_column, "partner_business_id", *values]
-    return (
-        module.insert(kind.links)
-        .from_select(columns, rows)
-        .on_conflict_do_nothing(index_elements=[kind.item_fk, kind.links.c.partner_business_id])
-    )
+    columns = [kind.item_column, "partner_business_id", "partner_unique_id", *values]
+    # Any unique constraint decides a duplicate: (item, business) and (item, unique id).
+    return module.insert(kind.links).from_select(columns, rows).on_conflict_do_nothing()
+
+
+def _sql(value: Any) -> Any:
+    return value if isinstance(value, ColumnElement) else literal(value)
 
 
 async def add_link(
@@ -162,15 +197,16 @@ async def add_link(
     item_id: int,
     partner_unique_id: str,
     values: dict[str, Any],
+    rules: Sequence[PartnerRule] | None = None,
 ) -> int:
-    """Add the business as partner of the owner's item; the new link's id, or the refusal
-    (404 / 422 / 409) raised."""
+    """Add the business as partner of the owner's item (under ``rules``, by default
+    ``PARTNER_RULES``); the new link's id, or the refusal (404 / 422 / 409) raised."""
     stmt = add_statement(
-        conn.dialect.name, kind, item_id, owner_business_id, partner_unique_id, values
+        conn.dialect.name, kind, item_id, owner_business_id, partner_unique_id, values, rules
     ).returning(kind.links.c.id)
     row = (await conn.execute(stmt)).first()
     if row is None:
-        await explain_refused_add(conn, kind, owner_business_id, item_id, partner_unique_id)
+        await explain_refused_add(conn, kind, owner_business_id, item_id, partner_unique_id, rules)
     return row.id
 
 
@@ -180,32 +216,34 @@ async def explain_refused_add(
     owner_business_id: int,
     item_id: int,
     partner_unique_id: str,
+    rules: Sequence[PartnerRule] | None = None,
 ) -> NoReturn:
     """Why :func:`add_statement` inserted nothing, from the same pieces, in one round trip."""
-    owned, target = owned_item(kind, item_id, owner_business_id), target_business(partner_unique_id)
+    owned = owned_item(kind, item_id, owner_business_id)
+    target = target_business(partner_unique_id)
+    related = consented(owner_business_id, target.c.id)
     existing = kind.links.alias("existing")
-    rules = [rule.holds(target, owner_business_id).label(rule.name) for rule in PARTNER_RULES]
+    rules = rules or PARTNER_RULES
+    checks = [rule.holds(target, owner_business_id, related).label(rule.name) for rule in rules]
     status = (existing.c.affiliate_status if "affiliate_status" in existing.c else null()).label(
         "current_status"
     )
     one = select(literal(1).label("one")).subquery("one")
     stmt = (
-        select(owned.c.id.label("item_id"), target.c.id.label("business_id"), *rules, status)
+        select(owned.c.id.label("item_id"), *checks, status)
         .select_from(one)
         .outerjoin(owned, true())
         .outerjoin(target, true())
         .outerjoin(
             existing,
             (existing.c[kind.item_column] == owned.c.id)
-            & (existing.c.partner_business_id == target.c.id),
+            & (existing.c.partner_unique_id == partner_unique_id),
         )
     )
     why = (await conn.execute(stmt)).one()
     if why.item_id is None:
         raise kind.item_not_found()
-    if why.business_id is None:
-        raise BusinessNotFound(partner_unique_id, field=_FIELD)
-    for rule in PARTNER_RULES:
+    for rule in rules:
         if not getattr(why, rule.name):
             raise rule.refusal(kind)
     raise PartnerAlreadyExists(kind.noun, why.current_status)

@@ -5,6 +5,9 @@ custom domains carry its affiliate_pro links (ours; Scalev only shows the result
 Rules:
 - only an ``affiliate_pro`` partnership of one of the caller's products (else 404, or 409
   ``not_affiliate_pro``);
+- only once the partner agreed to affiliate_pro (it asked for it, or accepted the
+  partnership as affiliate_pro; else 409 ``partner_consent_required``): a partner's domains
+  carry links only with its consent;
 - only a domain of the partner business (another's is 404, exactly like a missing one) that
   the operator verified (422 ``domain_not_verified``): links must never point at a domain
   nobody proved the partner controls;
@@ -31,6 +34,7 @@ from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
     DomainNotVerified,
     NotAffiliatePro,
+    PartnerConsentRequired,
     PartnerDomainNotFound,
     PartnerNotFound,
 )
@@ -49,6 +53,13 @@ async def _affiliate_pro(conn: AsyncConnection, where: ColumnElement[bool]) -> A
         raise PartnerNotFound()
     if row.partnership_type != PartnershipType.affiliate_pro:
         raise NotAffiliatePro(row.partnership_type)
+    return row
+
+
+async def _consented_affiliate_pro(conn: AsyncConnection, where: ColumnElement[bool]) -> Any:
+    row = await _affiliate_pro(conn, where)
+    if row.affiliate_pro_consented_at is None:
+        raise PartnerConsentRequired()
     return row
 
 
@@ -72,7 +83,7 @@ async def approve_domain(
         approved = False
     if not approved:
         # One statement inserted only if every rule held: a read afterwards says which did not.
-        row = await _affiliate_pro(conn, where)
+        row = await _consented_affiliate_pro(conn, where)
         verified = await repo.partner_domain_verified(conn, did, row.partner_business_id)
         if verified is None:
             raise PartnerDomainNotFound()

@@ -18,11 +18,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import business_columns
+from product_partners.businesses.views import PARTNER_PREFIX
 from product_partners.db.prepared import PreparedQuery
 from product_partners.db.sql import insert_or_nothing
 from product_partners.db.tables import (
+    bundle_partners,
     businesses,
     custom_domains,
+    partner_consents,
     partnership_domains,
     product_partners,
     products,
@@ -54,26 +57,42 @@ PARTNERSHIP_COLUMN_NAMES = (
     "ban_reason",
     "ban_note",
     "version",
+    "partner_unique_id",
+    "affiliate_pro_consented_at",
 )
-_PARTNER_COLUMNS = business_columns("partner_")
+_PARTNER_COLUMNS = business_columns(PARTNER_PREFIX)
+owner_business = businesses.alias("owner_business")
+_OWNER_COLUMNS = business_columns("owner_", owner_business)
 
 
 def partnerships_query(source: Any = pp) -> Select:
-    """Partnerships with their partner business, product and partner store, unfiltered: what
-    ``views.product_partner`` renders. ``source`` is the partnerships table, or anything with
-    its columns (the hot path's add reads the row its INSERT ... RETURNING made)."""
+    """Partnerships with their partner business (none while the named unique id is no
+    business's), whether the partner consented to share its contact data with the owner, the
+    product, its owner and the partner store, unfiltered: what ``views.product_partner``
+    renders. ``source`` is the partnerships table, or anything with its columns (the hot
+    path's add reads the row its INSERT ... RETURNING made)."""
     return (
         select(
             *(source.c[name] for name in PARTNERSHIP_COLUMN_NAMES),
             *_PARTNER_COLUMNS,
+            *_OWNER_COLUMNS,
             products.c.business_id.label("owner_business_id"),
             products.c.slug.label("product_slug"),
             products.c.is_affiliate_pro_enabled.label("product_affiliate_pro_enabled"),
             partner_store.c.unique_id.label("store_unique_id"),
+            partner_consents.c.consented_at.label("partner_consented_at"),
         )
         .select_from(source)
-        .join(businesses, businesses.c.id == source.c.partner_business_id)
         .join(products, products.c.id == source.c.product_id)
+        .join(owner_business, owner_business.c.id == products.c.business_id)
+        .outerjoin(businesses, businesses.c.id == source.c.partner_business_id)
+        .outerjoin(
+            partner_consents,
+            and_(
+                partner_consents.c.owner_business_id == products.c.business_id,
+                partner_consents.c.partner_business_id == source.c.partner_business_id,
+            ),
+        )
         .outerjoin(partner_store, partner_store.c.id == source.c.store_id)
     )
 
@@ -234,6 +253,21 @@ async def current_state(conn: AsyncConnection, where: ColumnElement) -> Any | No
     return (await conn.execute(stmt)).first()
 
 
+async def owned_partnership_named(
+    conn: AsyncConnection, owner_business_id: int, product_id: int, partner_unique_id: str
+) -> Any | None:
+    """The partnership of the owner's product that names ``partner_unique_id``, if any."""
+    stmt = select(pp.c.id).where(
+        pp.c.product_id == product_id,
+        pp.c.partner_unique_id == partner_unique_id,
+        exists().where(
+            owned_product.c.id == pp.c.product_id,
+            owned_product.c.business_id == owner_business_id,
+        ),
+    )
+    return (await conn.execute(stmt)).first()
+
+
 async def fetch_partnership(conn: AsyncConnection, partnership_id: int) -> Any | None:
     return (await conn.execute(partnerships_query().where(pp.c.id == partnership_id))).first()
 
@@ -279,8 +313,11 @@ async def update_target(
         pp.c.version,
         pp.c.partnership_type,
         pp.c.store_id,
+        pp.c.partner_business_id,
+        pp.c.affiliate_pro_consented_at,
+        products.c.business_id.label("owner_business_id"),
         store_ok,
-    ).where(where)
+    ).where(where, products.c.id == pp.c.product_id)
     return (await conn.execute(stmt)).first()
 
 
@@ -292,11 +329,11 @@ async def request_target(
     None if the product does not exist.
     """
     mine = pp.alias("mine")
-    caller_banned = (
-        select(businesses.c.is_banned)
-        .where(businesses.c.id == partner_business_id)
-        .scalar_subquery()
+    caller = select(businesses.c.is_banned, businesses.c.unique_id).where(
+        businesses.c.id == partner_business_id
     )
+    caller_banned = caller.with_only_columns(businesses.c.is_banned).scalar_subquery()
+    caller_unique_id = caller.with_only_columns(businesses.c.unique_id).scalar_subquery()
     store_ok = (
         exists()
         .where(stores.c.id == store_id, stores.c.business_id == partner_business_id)
@@ -318,6 +355,7 @@ async def request_target(
             mine.c.version,
             mine.c.rejected_at,
             caller_banned.label("caller_banned"),
+            caller_unique_id.label("caller_unique_id"),
             store_ok,
         )
         .select_from(products)
@@ -333,6 +371,30 @@ async def request_target(
     return (await conn.execute(stmt)).first()
 
 
+async def record_consent(
+    conn: AsyncConnection, owner_business_id: int, partner_business_id: int, now: Any
+) -> None:
+    """The partner consents to share its contact data with the owner (kept once given)."""
+    await conn.execute(
+        insert_or_nothing(conn, partner_consents).values(
+            owner_business_id=owner_business_id,
+            partner_business_id=partner_business_id,
+            consented_at=now,
+        )
+    )
+
+
+async def claim_named_partnerships(conn: AsyncConnection, business_id: int, unique_id: str) -> None:
+    """Partnerships that named ``unique_id`` before any business had it now name the business
+    that does (its partnerships list then shows who added it)."""
+    for links in (pp, bundle_partners):
+        await conn.execute(
+            update(links)
+            .where(links.c.partner_unique_id == unique_id, links.c.partner_business_id.is_(None))
+            .values(partner_business_id=business_id)
+        )
+
+
 # --- affiliate_pro domains --------------------------------------------------------------------
 
 cd = custom_domains
@@ -341,7 +403,9 @@ pd = partnership_domains
 
 async def partnership_kind(conn: AsyncConnection, where: ColumnElement) -> Any | None:
     """Type and partner of the partnership ``where`` selects (None: not the caller's)."""
-    stmt = select(pp.c.id, pp.c.partnership_type, pp.c.partner_business_id).where(where)
+    stmt = select(
+        pp.c.id, pp.c.partnership_type, pp.c.partner_business_id, pp.c.affiliate_pro_consented_at
+    ).where(where)
     return (await conn.execute(stmt)).first()
 
 
@@ -353,7 +417,7 @@ async def approve_pro_domain(conn: AsyncConnection, where: ColumnElement, domain
         select(pp.c.id, cd.c.id)
         .select_from(pp.join(cd, cd.c.business_id == pp.c.partner_business_id))
         .where(where, pp.c.partnership_type == PartnershipType.affiliate_pro, cd.c.id == domain_id)
-        .where(cd.c.is_verified.is_(True))
+        .where(cd.c.is_verified.is_(True), pp.c.affiliate_pro_consented_at.is_not(None))
     )
     stmt = (
         insert_or_nothing(conn, pd)

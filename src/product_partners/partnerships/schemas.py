@@ -1,8 +1,10 @@
 """Wire shapes of partnerships: Scalev's ProductPartner and friends."""
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from product_partners.businesses.schemas import BusinessSimple
+from product_partners.businesses.schemas import UNIQUE_ID_PATTERN, BusinessSimple
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
@@ -83,6 +85,19 @@ class ProductPartner(BaseModel):
             "it as If-Match on a change to fail with 412 instead of overwriting another change."
         )
     )
+    product_owner: BusinessSimple = Field(
+        description="Ours: the product's owner (the partner always sees who added it)."
+    )
+    partner_consented_at: str | None = Field(
+        description="Ours: when the partner agreed to share its contact data with the owner "
+        "(by asking to join, or accepting); until then `partner` is its unique id alone.",
+        json_schema_extra={"format": "date-time"},
+    )
+    affiliate_pro_consented_at: str | None = Field(
+        description="Ours: when the partner agreed to affiliate_pro routing on this "
+        "partnership; until then the owner cannot approve its domains.",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 class CreatePartnerRequest(BaseModel):
@@ -100,6 +115,9 @@ class CreatePartnerRequest(BaseModel):
         value = value.strip()
         if not value:
             raise ValueError("must not be blank")
+        if not re.fullmatch(UNIQUE_ID_PATTERN, value):
+            # No business can have it: refused for its form, which says nothing of who exists.
+            raise ValueError("is not a unique id (letters, digits and . _ -, at most 64)")
         return value
 
 
@@ -134,18 +152,22 @@ class PartnershipRequest(BaseModel):
 
 
 class ProductPartnerUpdate(BaseModel):
-    """Ours: the owner changes a partnership's type or routing store (omitted = unchanged)."""
+    """Ours: the owner changes a partnership's type, or clears its routing store (omitted =
+    unchanged). The store itself is the partner's choice."""
 
     model_config = ConfigDict(title="ProductPartnerUpdate", extra="forbid")
 
     partnership_type: PartnershipType | None = Field(
-        default=None, description="New type; leaving affiliate_pro clears `store_id`."
+        default=None,
+        description="New type; changing it clears `store_id` and the partner's affiliate_pro "
+        "consent (the partner agreed to the type it asked for or accepted).",
     )
     store_id: StrictInt | None = Field(
         default=None,
         ge=1,
         le=MAX_ID,
-        description="affiliate_pro only: a store of the partner business; null clears it.",
+        description="Only null (clear the store): the partner chooses its store, so any other "
+        "value is 422 `store_is_partners_choice`.",
     )
 
 
@@ -181,3 +203,27 @@ class ListAffiliateProDomainCandidatesResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListAffiliateProDomainCandidatesResponseBody")
 
     data: list[AffiliateProDomainCandidate]
+
+
+class AcceptPartnershipRequest(BaseModel):
+    """Ours: the partner accepts a partnership an owner created."""
+
+    model_config = ConfigDict(title="AcceptPartnershipRequest", extra="forbid")
+
+    store_id: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="affiliate_pro only: one of your own stores, to route the partnership to "
+        "(ap=...); null clears it. Accept again to change it.",
+    )
+
+
+class BanBusinessRequest(BaseModel):
+    """Ours: block a business from a product by its unique id, partner or not."""
+
+    model_config = ConfigDict(title="BanBusinessRequest", extra="forbid")
+
+    partner_unique_id: str = Field(min_length=1, max_length=64, pattern=UNIQUE_ID_PATTERN)
+    reason: BanReason = Field(description="Why, one of a fixed list; shown to the business.")
+    note: str | None = Field(default=None, max_length=2000, description="Shown to the business.")

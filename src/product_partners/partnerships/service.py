@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.errors import BusinessBanned
+from product_partners.db.connections import transaction
 from product_partners.db.tables import product_partners as pp
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
@@ -28,17 +29,23 @@ from product_partners.partnerships.enums import (
 )
 from product_partners.partnerships.errors import (
     ConcurrentChange,
+    PartnerAlreadyExists,
     PartnerNotFound,
     PartnershipTypeNotOpen,
     PartnerStoreNotFound,
     RerequestCooldown,
     SelfPartnership,
     StalePartnership,
+    StoreIsPartnersChoice,
     StoreRequiresAffiliatePro,
     UnknownBanReason,
 )
 from product_partners.partnerships.etags import etag
-from product_partners.partnerships.schemas import PartnershipRequest, ProductPartnerUpdate
+from product_partners.partnerships.schemas import (
+    AcceptPartnershipRequest,
+    PartnershipRequest,
+    ProductPartnerUpdate,
+)
 from product_partners.products.errors import ProductNotFound
 
 Versions = Sequence[int] | None  # the If-Match versions (etags.parse_if_match); None: any
@@ -149,6 +156,59 @@ async def ban_partner(
     return await _decide(conn, where, tt.OWNER, "ban", versions, values, now, scheme)
 
 
+async def ban_business(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    partner_unique_id: str,
+    scheme: str,
+    reason: str,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """Ban a business from the product by its unique id, partner or not: the product's block
+    list. One with a partnership is banned as ``ban_partner`` bans it; one without (it never
+    asked, or it left before the owner banned it) gets a banned partnership, so that it cannot
+    ask again. A unique id that no business has is blocked alike."""
+    pid = parse_id(product_id, ProductNotFound)
+    if reason not in tuple(BanReason):
+        raise UnknownBanReason(reason, tuple(BanReason))
+    for _ in range(_RETRIES):
+        existing = await repo.owned_partnership_named(
+            conn, owner_business_id, pid, partner_unique_id
+        )
+        if existing is not None:
+            try:
+                return await ban_partner(
+                    conn, owner_business_id, pid, existing.id, scheme, reason, note
+                )
+            except PartnerNotFound:
+                continue  # it left meanwhile: block it all the same
+        now = datetime.now(UTC)
+        values = {
+            "partnership_type": literal_column(f"'{PartnershipType.affiliate}'"),
+            "affiliate_status": literal_column(f"'{tt.check(tt.OWNER, None, 'ban').target}'"),
+            "banned_at": now,
+            "ban_reason": reason,
+            "ban_note": note,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            new_id = await partnering.add_link(
+                conn,
+                partnering.PRODUCTS,
+                owner_business_id,
+                pid,
+                partner_unique_id,
+                values,
+                rules=(partnering.NOT_SELF,),
+            )
+        except PartnerAlreadyExists:
+            continue  # it asked or was added meanwhile: ban that partnership
+        return await render_one(conn, new_id, scheme)
+    raise ConcurrentChange()
+
+
 async def unban_partner(
     conn: AsyncConnection,
     owner_business_id: int,
@@ -202,17 +262,20 @@ async def update_partner(
         if versions is not None and target.version not in versions:
             await _explain(conn, where, tt.OWNER, "update", versions)
         tt.check(tt.OWNER, target.affiliate_status, "update")
+        if store_sent and patch.store_id is not None:
+            # Whatever the store: the owner learns nothing of the partner's stores by trying.
+            raise StoreIsPartnersChoice()
         new_type = patch.partnership_type or target.partnership_type
-        new_store = patch.store_id if store_sent else target.store_id
-        if new_type != PartnershipType.affiliate_pro:
-            if store_sent and patch.store_id is not None:
-                raise StoreRequiresAffiliatePro()
-            new_store = None
-        if store_sent and patch.store_id is not None and not target.store_ok:
-            raise PartnerStoreNotFound(asked_by_partner=False)
-        if new_type == target.partnership_type and new_store == target.store_id:
+        type_kept = new_type == target.partnership_type
+        new_store = target.store_id if type_kept and not store_sent else None
+        if type_kept and new_store == target.store_id:
             return await render_one(conn, target.id, scheme)
-        values = {"partnership_type": str(new_type), "store_id": new_store}
+        values = {
+            "partnership_type": str(new_type),
+            "store_id": new_store,
+            # The partner agreed to the type it asked for or accepted, not to a new one.
+            "affiliate_pro_consented_at": target.affiliate_pro_consented_at if type_kept else None,
+        }
         # Guarded by the version we read: a concurrent change makes us re-read, never overwrite.
         row = await repo.conditional_update(
             conn,
@@ -254,6 +317,7 @@ async def request_partnership(
         auto = bool(t.is_affiliate_auto_accept) and body.partnership_type in AUTO_ACCEPT_TYPES
         if auto:
             status = tt.check(tt.SYSTEM, status, "auto_approve").target
+        is_pro = body.partnership_type == PartnershipType.affiliate_pro
         values = {
             "partnership_type": body.partnership_type.value,
             "affiliate_status": status,
@@ -263,24 +327,75 @@ async def request_partnership(
             "approved_at": now if auto else None,
             "rejected_at": None,
             "rejection_reason": None,
+            "affiliate_pro_consented_at": now if is_pro else None,
             "updated_at": now,
         }
-        if t.partnership_id is None:
-            new = {**values, "product_id": pid, "partner_business_id": partner_business_id}
-            inserted = await repo.insert_partnership(conn, {**new, "created_at": now})
-            if inserted is not None:
-                return await render_one(conn, inserted.id, scheme)
-        else:
-            row = await repo.conditional_update(
-                conn,
-                repo.partner_scope(partner_business_id, t.partnership_id),
-                [t.affiliate_status],
-                [t.version],
-                values,
-            )
+        # Asking to join shares the partner's contact data with the owner: in the same
+        # transaction as the request, so that neither is ever saved without the other.
+        async with transaction(conn):
+            if t.partnership_id is None:
+                new = {
+                    **values,
+                    "product_id": pid,
+                    "partner_business_id": partner_business_id,
+                    "partner_unique_id": t.caller_unique_id,
+                    "created_at": now,
+                }
+                row = await repo.insert_partnership(conn, new)
+            else:
+                row = await repo.conditional_update(
+                    conn,
+                    repo.partner_scope(partner_business_id, t.partnership_id),
+                    [t.affiliate_status],
+                    [t.version],
+                    values,
+                )
             if row is not None:
-                return await render_one(conn, row.id, scheme)
+                await repo.record_consent(conn, t.owner_business_id, partner_business_id, now)
+        if row is not None:
+            return await render_one(conn, row.id, scheme, for_partner=True)
         # A concurrent request or decision got there first: read again and decide again.
+    raise ConcurrentChange()
+
+
+async def accept_partnership(
+    conn: AsyncConnection,
+    partner_business_id: int,
+    partnership_id: str | int,
+    body: AcceptPartnershipRequest,
+    scheme: str,
+    versions: Versions = None,
+) -> dict[str, Any]:
+    """The partner accepts a partnership an owner created: its contact data is shared with the
+    owner; on affiliate_pro, it agrees to be routed (to ``store_id``, one of its own stores:
+    call again to change it) and the owner may approve its domains."""
+    where = _partner_where(partner_business_id, partnership_id)
+    for _ in range(_RETRIES):
+        target = await repo.update_target(conn, where, body.store_id)
+        if target is None:
+            raise PartnerNotFound()
+        if versions is not None and target.version not in versions:
+            await _explain(conn, where, tt.PARTNER, "accept", versions)
+        tt.check(tt.PARTNER, target.affiliate_status, "accept")
+        is_pro = target.partnership_type == PartnershipType.affiliate_pro
+        if body.store_id is not None:
+            if not is_pro:
+                raise StoreRequiresAffiliatePro()
+            if not target.store_ok:
+                raise PartnerStoreNotFound(asked_by_partner=True)
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"updated_at": now}
+        if is_pro:
+            values["affiliate_pro_consented_at"] = now
+            if "store_id" in body.model_fields_set:
+                values["store_id"] = body.store_id
+        sources = tt.sources(tt.PARTNER, "accept")
+        async with transaction(conn):
+            row = await repo.conditional_update(conn, where, sources, [target.version], values)
+            if row is not None:
+                await repo.record_consent(conn, target.owner_business_id, partner_business_id, now)
+        if row is not None:
+            return await render_one(conn, row.id, scheme, for_partner=True)
     raise ConcurrentChange()
 
 
@@ -338,7 +453,7 @@ async def get_my_partnership(
     row = await repo.fetch_scoped(conn, _partner_where(partner_business_id, partnership_id))
     if row is None:
         raise PartnerNotFound()
-    return (await views.product_partners(conn, [row], scheme))[0]
+    return (await views.product_partners(conn, [row], scheme, for_partner=True))[0]
 
 
 async def list_my_partnerships(
@@ -353,17 +468,19 @@ async def list_my_partnerships(
     query = repo.partnerships_query().where(pp.c.partner_business_id == partner_business_id)
     query = _filtered(query, affiliate_status, partnership_type)
     rows, fields = await fetch_page(conn, query, pp.c.id, page)
-    return {"data": await views.product_partners(conn, rows, scheme), **fields}
+    return {"data": await views.product_partners(conn, rows, scheme, for_partner=True), **fields}
 
 
 # --- shared steps ------------------------------------------------------------------------------
 
 
-async def render_one(conn: AsyncConnection, partnership_id: int, scheme: str) -> dict[str, Any]:
+async def render_one(
+    conn: AsyncConnection, partnership_id: int, scheme: str, for_partner: bool = False
+) -> dict[str, Any]:
     row = await repo.fetch_partnership(conn, partnership_id)
     if row is None:  # deleted between our write and this read
         raise PartnerNotFound()
-    return (await views.product_partners(conn, [row], scheme))[0]
+    return (await views.product_partners(conn, [row], scheme, for_partner))[0]
 
 
 async def _decide(

@@ -6,8 +6,16 @@ affiliate_pro partnership that is approved and routed to a partner store, while 
 affiliate_pro programme is on (switching it off suspends the links, switching it on restores
 them; nothing is deleted),
 
-    product_url  = <scheme>://<domain>/<product slug>?ap=<store unique id>
-    checkout_url = <scheme>://<domain>/<product slug>/checkout?ap=<store unique id>
+    product_url  = <scheme>://<domain>/<owner unique id>/<product slug>?ap=<store unique id>
+    checkout_url = <scheme>://<domain>/<owner unique id>/<product slug>/checkout?ap=<...>
+
+Slugs are unique per owner only, so the owner's unique id in the path is what makes a link
+name exactly one product on a partner's domain, whichever owners the partner works with.
+
+The partner's contact data (BusinessSimple's username, account holder, email, and its id) is
+shown to the owner only once the partner consented (asked to join one of the owner's
+products, or accepted the partnership): until then ``partner`` is just the unique id the owner
+named, the same for a business that exists as for one that does not.
 """
 
 from typing import Any
@@ -15,7 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.views import business_simple
+from product_partners.businesses.views import PARTNER_PREFIX, business_simple
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType
 
@@ -32,16 +40,26 @@ def affiliate_pro_links(
         or not row.product_affiliate_pro_enabled
     ):
         return []
-    slug = quote(row.product_slug, safe="")
+    path = f"{quote(row.owner_unique_id, safe='')}/{quote(row.product_slug, safe='')}"
     ap = quote(row.store_unique_id, safe="")
     return [
         {
             "domain": d["full_url"],
-            "product_url": f"{scheme}://{d['full_url']}/{slug}?ap={ap}",
-            "checkout_url": f"{scheme}://{d['full_url']}/{slug}/checkout?ap={ap}",
+            "product_url": f"{scheme}://{d['full_url']}/{path}?ap={ap}",
+            "checkout_url": f"{scheme}://{d['full_url']}/{path}/checkout?ap={ap}",
         }
         for d in pro_domains
     ]
+
+
+def partner(row: Any, for_partner: bool) -> dict[str, Any]:
+    """The partner as the viewer may see it: whole to itself and to an owner it consented to
+    (``partner_consented_at``), otherwise only the unique id the owner named."""
+    if row.partner_business_id is not None and (
+        for_partner or row.partner_consented_at is not None
+    ):
+        return business_simple(row, PARTNER_PREFIX)
+    return {"unique_id": row.partner_unique_id}
 
 
 def product_partner(
@@ -49,12 +67,16 @@ def product_partner(
     custom_domains: list[dict[str, Any]],
     pro_domains: list[dict[str, Any]],
     scheme: str,
+    for_partner: bool = False,
 ) -> dict[str, Any]:
-    """Scalev's ProductPartner for a row of ``repository.partnerships_query()``."""
+    """Scalev's ProductPartner for a row of ``repository.partnerships_query()``, as the owner
+    sees it (``for_partner``: as the partner sees it)."""
     is_pro = row.partnership_type == _PRO
+    if for_partner and row.affiliate_status == AffiliateStatus.banned:
+        custom_domains = []  # a banned partner reads nothing of the product's terms
     return {
         "id": row.id,
-        "partner": business_simple(row, "partner_"),
+        "partner": partner(row, for_partner),
         "partnership_type": row.partnership_type,
         "affiliate_status": row.affiliate_status,
         "message_to_product_owner": row.message_to_product_owner,
@@ -74,11 +96,14 @@ def product_partner(
         "ban_reason": row.ban_reason,
         "ban_note": row.ban_note,
         "version": row.version,
+        "product_owner": business_simple(row, "owner_"),
+        "partner_consented_at": row.partner_consented_at,
+        "affiliate_pro_consented_at": row.affiliate_pro_consented_at,
     }
 
 
 async def product_partners(
-    conn: AsyncConnection, rows: list[Any], scheme: str
+    conn: AsyncConnection, rows: list[Any], scheme: str, for_partner: bool = False
 ) -> list[dict[str, Any]]:
     """ProductPartner bodies for rows of ``repository.partnerships_query()``, with the domains
     they show: two more queries at most, whatever the number of rows."""
@@ -88,5 +113,6 @@ async def product_partners(
     pro_ids = [r.id for r in rows if r.partnership_type == _PRO]
     pro = await repo.approved_pro_domains(conn, pro_ids) if pro_ids else {}
     return [
-        product_partner(r, domains[r.owner_business_id], pro.get(r.id, []), scheme) for r in rows
+        product_partner(r, domains[r.owner_business_id], pro.get(r.id, []), scheme, for_partner)
+        for r in rows
     ]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.businesses.repository import business_columns
 from product_partners.db.tables import businesses, product_partners, products
 from product_partners.partnerships import transitions as tt
-from product_partners.partnerships.enums import AUTO_ACCEPT_TYPES, OPENING_SETTING
+from product_partners.partnerships.enums import AUTO_ACCEPT_TYPES, OPENING_SETTING, AffiliateStatus
 
 _OWNER_COLUMNS = business_columns("owner_")
 
@@ -42,9 +42,11 @@ def owned_products(business_id: int) -> Select:
 
 def partner_products(partner_business_id: int) -> Select:
     """Products of other businesses where ``partner_business_id`` has a partnership."""
+    # Not a product it is banned from: a banned partner sees nothing of its terms.
     has_partnership = exists().where(
         product_partners.c.product_id == products.c.id,
         product_partners.c.partner_business_id == partner_business_id,
+        product_partners.c.affiliate_status != AffiliateStatus.banned,
     )
     return products_query().where(products.c.business_id != partner_business_id, has_partnership)
 

@@ -87,7 +87,9 @@ async def list_products(
                 )
             )
         ).all()
-        rendered = await partnership_views.product_partners(conn, list(partnership_rows), scheme)
+        rendered = await partnership_views.product_partners(
+            conn, list(partnership_rows), scheme, for_partner=True
+        )
         for prow, body in zip(partnership_rows, rendered, strict=True):
             mine.setdefault(prow.product_id, []).append(body)
     data = []

@@ -230,3 +230,28 @@ async def enforce_rate_limit(request: Request, api_key_id: int) -> None:
     request.state.ratelimit_headers = decision.headers
     if not decision.allowed:
         raise RateLimited(headers={"Retry-After": str(decision.retry_after)})
+
+
+def build_budget(limiter: RateLimiter | None, limit: str) -> RateLimiter | None:
+    """A second limit counted in the same storage as ``limiter`` (e.g. partners added per
+    owner), or ``None`` when rate limiting is off."""
+    return None if limiter is None else RateLimiter(limit, limiter.storage)
+
+
+async def spend_budget(
+    request: Request, budget: str, identifier: str, refusal: type[RateLimited]
+) -> None:
+    """Count one use of ``app.state.<budget>`` by ``identifier``; raise ``refusal`` (429,
+    Retry-After) beyond it. Counted once per request, like the key's limit, even when the hot
+    path hands the request to its route."""
+    limiter: RateLimiter | None = getattr(request.app.state, budget, None)
+    if limiter is None:
+        return
+    state = request.scope.setdefault("state", {})
+    memo = f"budget:{budget}"
+    if memo in state:
+        decision = state[memo]
+    else:
+        decision = state[memo] = await limiter.hit(identifier)
+    if decision is not None and not decision.allowed:
+        raise refusal(headers={"Retry-After": str(decision.retry_after)})

@@ -1,0 +1,61 @@
+"""Request dependencies of the partnership routes (and the hot path): list filters, If-Match,
+and the owner's budget of partners added."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Query
+from starlette.requests import Request
+
+from product_partners.kit.http.ratelimit import spend_budget
+from product_partners.partnerships.enums import AffiliateStatus, PartnershipType
+from product_partners.partnerships.errors import PartnerAddsLimited
+from product_partners.partnerships.etags import parse_if_match
+
+# app.state's name of the budget of partners an owner may add (app.py builds it).
+PARTNER_ADDS = "partner_adds"
+
+
+async def spend_partner_add(request: Request, owner_business_id: int) -> None:
+    """Count one partner added by the owner (products and bundles alike): 429 beyond."""
+    await spend_budget(request, PARTNER_ADDS, str(owner_business_id), PartnerAddsLimited)
+
+
+@dataclass(frozen=True, slots=True)
+class PartnershipFilters:
+    affiliate_status: str | None
+    partnership_type: str | None
+
+
+async def _filters(
+    affiliate_status: Annotated[
+        AffiliateStatus | None, Query(description="Ours: only partnerships in this status.")
+    ] = None,
+    partnership_type: Annotated[
+        PartnershipType | None, Query(description="Ours: only partnerships of this type.")
+    ] = None,
+) -> PartnershipFilters:
+    return PartnershipFilters(
+        affiliate_status.value if affiliate_status else None,
+        partnership_type.value if partnership_type else None,
+    )
+
+
+# The list filters shared by the owner's and the partner's lists.
+Filters = Annotated[PartnershipFilters, Depends(_filters)]
+
+
+async def _if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The partnership\'s ETag (`"<version>"`): refuse with 412 if it changed.',
+        ),
+    ] = None,
+) -> list[int] | None:
+    return parse_if_match(if_match)
+
+
+# The versions an If-Match header names (None: no precondition).
+IfMatch = Annotated[list[int] | None, Depends(_if_match)]
