@@ -18,6 +18,7 @@ from product_partners.auth.dependencies import require
 from product_partners.db.tables import idempotency_keys, product_partners, products
 from product_partners.idempotency import service
 from tests.support.api import assert_error
+from tests.support.ops import app_client
 from tests.support.servers import serve
 
 ATTEMPTS = 12
@@ -111,32 +112,29 @@ async def test_the_same_key_for_another_request_is_422(api):
 
 
 async def test_a_key_belongs_to_one_business(api):
-    """Business B sending the key string A used runs its own request and gets its own answer."""
-    a, b, partner = await api.actor(), await api.actor(), await api.actor()
+    """Business B sending the key string A used runs its own request and gets its own answer;
+    C sending A's very request (key, path, body) gets C's answer, never A's stored one."""
+    a, b, c, partner = await api.actor(), await api.actor(), await api.actor(), await api.actor()
     product_a, product_b = await api.product(a), await api.product(b)
     key = new_key()
+    body = {"partner_unique_id": partner.unique_id}
 
     for_a = await api.client.post(
-        f"/v3/products/{product_a['id']}/partners",
-        json={"partner_unique_id": partner.unique_id},
-        headers=keyed(a.headers, key),
+        f"/v3/products/{product_a['id']}/partners", json=body, headers=keyed(a.headers, key)
     )
     for_b = await api.client.post(
-        f"/v3/products/{product_b['id']}/partners",
-        json={"partner_unique_id": partner.unique_id},
-        headers=keyed(b.headers, key),
+        f"/v3/products/{product_b['id']}/partners", json=body, headers=keyed(b.headers, key)
     )
-    # B replays A's key on A's product: B's own request (404, not A's stored partnership).
-    b_on_a = await api.client.post(
-        f"/v3/products/{product_a['id']}/partners",
-        json={"partner_unique_id": partner.unique_id},
-        headers=keyed(b.headers, new_key()),
+    c_as_a = await api.client.post(
+        f"/v3/products/{product_a['id']}/partners", json=body, headers=keyed(c.headers, key)
     )
 
     assert for_a.status_code == 200 and for_b.status_code == 200, (for_a.text, for_b.text)
     assert "idempotent-replayed" not in for_b.headers
     assert for_b.json()["id"] != for_a.json()["id"]
-    assert_error(b_on_a, 404)
+    assert_error(c_as_a, 404, "product_not_found")
+    assert "idempotent-replayed" not in c_as_a.headers
+    assert await count_partnerships(api.engine, product_a["id"]) == 1
     assert await count_partnerships(api.engine, product_b["id"]) == 1
 
 
@@ -272,6 +270,23 @@ async def test_nothing_is_claimed_without_a_live_key_holding_the_scope(api):
     assert_error(refused, 403, "insufficient_scope")
     assert_error(wrong_key, 401)
     assert await stored_keys(api.engine, owner.id) == []
+
+
+async def test_replays_and_refusals_count_against_the_rate_limit(api, engine):
+    owner = await api.actor()
+    headers = keyed(owner.headers, new_key())
+    async with app_client(engine, rate_limit="3/day") as (client, _app):
+        ran = await client.post("/v3/products", json={"name": "Counted"}, headers=headers)
+        replayed = await client.post("/v3/products", json={"name": "Counted"}, headers=headers)
+        reused = await client.post("/v3/products", json={"name": "Other"}, headers=headers)
+        limited = await client.post("/v3/products", json={"name": "Counted"}, headers=headers)
+
+    assert ran.status_code == 200 and ran.headers["x-ratelimit-remaining"] == "2"
+    assert replayed.status_code == 200 and replayed.headers["x-ratelimit-remaining"] == "1"
+    assert_error(reused, 422, "idempotency_key_reused")
+    assert reused.headers["x-ratelimit-remaining"] == "0"
+    assert_error(limited, 429, "rate_limited")
+    assert await count_products(api.engine, owner.id) == 1
 
 
 # --- responses that ask for a retry, and a request in flight: a route of the test's own ---

@@ -113,15 +113,7 @@ class IdempotencyMiddleware:
             if row is not None and operation.scope in row.scopes.split():
                 now = datetime.now(UTC)
                 await self._sweep_now_and_then(conn, now)
-                try:
-                    claimed = await service.claim(conn, row.business_id, key, fingerprint, now)
-                    if isinstance(claimed, Claim):
-                        outcome = claimed
-                    else:
-                        await accept_key(request, token, row, toucher(conn))
-                        outcome = _replay(claimed)
-                except DomainError as exc:
-                    outcome = domain_error_response(exc)
+                outcome = await self._claim(conn, request, token, row, key, fingerprint, now)
         if isinstance(outcome, Claim):
             await self._run(scope, receive, send, outcome)
         elif outcome is not None:
@@ -129,6 +121,34 @@ class IdempotencyMiddleware:
             await outcome(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def _claim(
+        self,
+        conn: Any,
+        request: Request,
+        token: str,
+        row: Any,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+    ) -> Claim | Response:
+        """The claim (this request runs), or the answer to send instead: the stored response,
+        or the key's refusal (422, 409). An answer counts as a request of the API key, as the
+        route would count it (last use, rate limit: 429 first)."""
+        claimed: Claim | StoredResponse | DomainError
+        try:
+            claimed = await service.claim(conn, row.business_id, key, fingerprint, now)
+        except DomainError as refusal:
+            claimed = refusal
+        if isinstance(claimed, Claim):
+            return claimed
+        try:
+            await accept_key(request, token, row, toucher(conn))
+        except DomainError as exc:
+            return domain_error_response(exc)
+        if isinstance(claimed, DomainError):
+            return domain_error_response(claimed)
+        return _replay(claimed)
 
     def _operation(self, scope: Scope) -> Operation | None:
         method, path = scope["method"], scope["path"]
