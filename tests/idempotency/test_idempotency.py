@@ -422,3 +422,27 @@ async def test_a_retried_add_runs_once_across_two_serve_processes(api, database_
     by_partner = {r.json()["partner"]["unique_id"]: r.content for r in ran}
     assert {r.json()["partner"]["unique_id"]: r.content for r in retries} == by_partner
     assert await count_partnerships(api.engine, product["id"]) == len(partners)
+
+
+async def test_every_post_and_patch_documents_the_header_and_its_errors(client):
+    schema = (await client.get("/openapi.json")).json()
+    writes = [
+        operation
+        for path_item in schema["paths"].values()
+        for method, operation in path_item.items()
+        if method in ("post", "patch")
+    ]
+    assert len(writes) >= 20
+    for operation in writes:
+        (header,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header["in"] == "header" and not header["required"], operation["operationId"]
+        assert header["schema"]["maxLength"] == 255
+        responses = operation["responses"]
+        assert "`idempotency_key_in_flight`" in responses["409"]["description"]
+        assert "Retry-After" in responses["409"]["headers"]
+        assert "`idempotency_key_reused`" in responses["422"]["description"]
+        assert "`invalid_idempotency_key`" in responses["400"]["description"]
+    reads = [op for item in schema["paths"].values() for m, op in item.items() if m == "get"]
+    assert all(
+        "Idempotency-Key" not in [p["name"] for p in op.get("parameters", [])] for op in reads
+    )
