@@ -93,11 +93,12 @@ async def live_key(request: Request, conn: AsyncConnection) -> tuple[str, Any]:
     request it is before the route authenticates it (``idempotency.middleware``), which
     calls :func:`accept_key` itself when it answers instead of the route."""
     token, row = await _token_and_row(request, conn)
-    _check_live(token, row)
+    verify_key(token, row)
     return token, row
 
 
-def _check_live(token: str, row: Any) -> None:
+def verify_key(token: str, row: Any) -> None:
+    """401 unless ``row`` is ``token``'s key (constant-time, ``keys.matches``) and live."""
     if row is None or not matches(token, row.key_hash):
         raise InvalidApiKey()
     if row.revoked_at is not None:
@@ -111,7 +112,7 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
 
     Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
     the key row in the same statement as the data it serves, on the bare asyncpg connection."""
-    _check_live(token, row)
+    verify_key(token, row)
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
