@@ -11,13 +11,13 @@ import httpx
 import pytest
 from fastapi import Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from product_partners.app import create_app
 from product_partners.auth.dependencies import require
 from product_partners.db.tables import idempotency_keys, product_partners, products
 from product_partners.idempotency import service
-from tests.support.api import assert_error
+from tests.support.api import assert_error, count_rows
 from tests.support.ops import app_client
 from tests.support.servers import serve
 
@@ -33,25 +33,11 @@ def new_key() -> str:
 
 
 async def count_partnerships(engine, product_id: int) -> int:
-    async with engine.connect() as conn:
-        return (
-            await conn.execute(
-                select(func.count())
-                .select_from(product_partners)
-                .where(product_partners.c.product_id == product_id)
-            )
-        ).scalar_one()
+    return await count_rows(engine, product_partners.c.product_id, product_id)
 
 
 async def count_products(engine, business_id: int) -> int:
-    async with engine.connect() as conn:
-        return (
-            await conn.execute(
-                select(func.count())
-                .select_from(products)
-                .where(products.c.business_id == business_id)
-            )
-        ).scalar_one()
+    return await count_rows(engine, products.c.business_id, business_id)
 
 
 async def stored_keys(engine, business_id: int) -> list:

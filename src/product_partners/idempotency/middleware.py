@@ -79,11 +79,12 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] not in METHODS:
             await self.app(scope, receive, send)
             return
-        values = [value for name, value in scope["headers"] if name == _HEADER]
-        if not values:
-            await self.app(scope, receive, send)
-            return
-        await self._idempotent(scope, receive, send, values)
+        for name, _value in scope["headers"]:
+            if name == _HEADER:
+                values = [value for name, value in scope["headers"] if name == _HEADER]
+                await self._idempotent(scope, receive, send, values)
+                return
+        await self.app(scope, receive, send)
 
     async def _idempotent(
         self, scope: Scope, receive: Receive, send: Send, values: list[bytes]
