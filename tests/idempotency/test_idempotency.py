@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, update
 
 from product_partners.app import create_app
@@ -294,6 +294,8 @@ async def flaky(settings, engine) -> AsyncIterator[tuple[httpx.AsyncClient, dict
             plan["entered"].set()
             await plan["go"].wait()
             answer = 200
+        if answer == 204:
+            return Response(status_code=204)
         return JSONResponse({"run": plan["runs"]}, status_code=answer)
 
     app.add_api_route("/v3/flaky", handler, methods=["POST"], operation_id="flaky")
@@ -317,6 +319,21 @@ async def test_a_response_that_asks_for_a_retry_frees_the_key(api, flaky, failur
     assert retried.status_code == 200 and retried.json() == {"run": 2}
     assert replayed.content == retried.content and replayed.headers["idempotent-replayed"] == "true"
     assert plan["runs"] == 2
+
+
+async def test_an_empty_answer_is_replayed_empty(api, flaky):
+    client, plan = flaky
+    owner = await api.actor()
+    headers = keyed(owner.headers, new_key())
+    plan["answers"] = [204]
+
+    first = await client.post("/v3/flaky", json={}, headers=headers)
+    again = await client.post("/v3/flaky", json={}, headers=headers)
+
+    assert first.status_code == again.status_code == 204
+    assert again.content == b"" and again.headers["idempotent-replayed"] == "true"
+    assert "content-length" not in again.headers or again.headers["content-length"] == "0"
+    assert plan["runs"] == 1
 
 
 async def test_a_key_in_flight_is_409_then_replayed(api, flaky):

@@ -41,7 +41,7 @@ def document_idempotency(schema: dict[str, Any]) -> None:
         for method, operation in path_item.items():
             if method not in ("post", "patch") or "operationId" not in operation:
                 continue
-            operation.setdefault("parameters", []).append(PARAMETER)
+            operation.setdefault("parameters", []).append(dict(PARAMETER))
             responses = operation.setdefault("responses", {})
             for error in _ERRORS:
                 _add_error(responses, error)
