@@ -13,6 +13,8 @@ from product_partners import __version__
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
+from product_partners.idempotency.middleware import IdempotencyMiddleware
+from product_partners.idempotency.openapi import document_idempotency
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
+    # Around the hot path and the routes alike, inside the guards (it sees checked bodies).
+    app.add_middleware(IdempotencyMiddleware, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
     app.add_middleware(
@@ -99,6 +103,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for op in ops.values():
             if isinstance(op, dict) and "operationId" in op:
                 op["security"] = [{"bearerAuth": []}]
+    document_idempotency(schema)
     # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)

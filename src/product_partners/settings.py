@@ -36,6 +36,7 @@ ACCEPTED_FORMS = {
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
     "link_scheme": "https or http",
+    "idempotency_key_hours": "a number of hours above 0, e.g. 24",
 }
 
 
@@ -92,6 +93,10 @@ class Settings(BaseSettings):
 
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
+
+    # Hours an Idempotency-Key's response is kept and replayed (idempotency/); expired keys
+    # are deleted by each process about once a minute, from the requests that send a key.
+    idempotency_key_hours: float = Field(default=24, gt=0)
 
     @property
     def statement_timeout(self) -> float:

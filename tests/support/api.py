@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.auth.scopes import ALL_SCOPES
@@ -35,6 +35,13 @@ def assert_error(response: httpx.Response, status: int, error_code: str | None =
         assert body["error_code"] == error_code, body
     assert response.headers.get("x-request-id")
     return body
+
+
+async def count_rows(engine: AsyncEngine, column: Any, value: Any) -> int:
+    """The rows of ``column``'s table where ``column`` is ``value``."""
+    async with engine.connect() as conn:
+        stmt = select(func.count()).select_from(column.table).where(column == value)
+        return (await conn.execute(stmt)).scalar_one()
 
 
 def unique(prefix: str = "biz") -> str:

@@ -66,14 +66,43 @@ def key_prefix(request: Request) -> tuple[str, str]:
 TouchKey = Callable[[int, datetime], Awaitable[object]]
 
 
-async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
+async def _token_and_row(request: Request, conn: AsyncConnection) -> tuple[str, Any]:
+    """The bearer token and the key row its prefix names (None if none)."""
     token, prefix = key_prefix(request)
-    row = await _KEY_LOOKUP.first(conn, prefix=prefix)
+    found = await _KEY_LOOKUP.first(conn, prefix=prefix)
+    return token, key_row(found) if found else None
+
+
+def toucher(conn: AsyncConnection) -> TouchKey:
+    """The last-use write of ``accept_key``, on ``conn``."""
 
     def touch(key_id: int, now: datetime) -> Awaitable[object]:
         return conn.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
 
-    return await accept_key(request, token, key_row(row) if row else None, touch)
+    return touch
+
+
+async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
+    token, row = await _token_and_row(request, conn)
+    return await accept_key(request, token, row, toucher(conn))
+
+
+async def live_key(request: Request, conn: AsyncConnection) -> tuple[str, Any]:
+    """The bearer token and its key row, if it is a live key (401 errors otherwise). Unlike
+    :func:`authenticate`, nothing is written or counted: for a layer that must know whose
+    request it is before the route authenticates it (``idempotency.middleware``), which
+    calls :func:`accept_key` itself when it answers instead of the route."""
+    token, row = await _token_and_row(request, conn)
+    verify_key(token, row)
+    return token, row
+
+
+def verify_key(token: str, row: Any) -> None:
+    """401 unless ``row`` is ``token``'s key (constant-time, ``keys.matches``) and live."""
+    if row is None or not matches(token, row.key_hash):
+        raise InvalidApiKey()
+    if row.revoked_at is not None:
+        raise RevokedApiKey()
 
 
 async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
@@ -83,10 +112,7 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
 
     Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
     the key row in the same statement as the data it serves, on the bare asyncpg connection."""
-    if row is None or not matches(token, row.key_hash):
-        raise InvalidApiKey()
-    if row.revoked_at is not None:
-        raise RevokedApiKey()
+    verify_key(token, row)
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
@@ -116,6 +142,18 @@ def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     # Read from the route by the hot path (the scope it enforces) and the route-table tests.
     dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
+
+
+def required_scope(route: Any) -> str | None:
+    """The scope a route's caller dependency (:func:`require`) checks; None if it has none."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return scope
+        pending.extend(dependant.dependencies)
+    return None
 
 
 # The authenticated caller whose key holds the named scope: ``caller: ProductUpdate``.

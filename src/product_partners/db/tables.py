@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 
+from product_partners.idempotency.enums import MAX_KEY_LENGTH, KeyState
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType, sql_values
 
 # SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
@@ -279,4 +281,28 @@ partner_consents = Table(
         primary_key=True,
     ),
     Column("consented_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# One row per Idempotency-Key a business sent with a POST or PATCH (idempotency/): claimed
+# (in_flight) by the first request with INSERT ... ON CONFLICT, then holding its response
+# (completed) until expires_at. While in flight, expires_at is the claim's lease: a claim
+# left by a process that died is taken over after it.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(MAX_KEY_LENGTH), primary_key=True),
+    # SHA-256 (hex) of the method, path, query and body: the same key for another request
+    # is refused.
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    # The stored response (completed): status, headers as a JSON list of [name, value], body.
+    Column("status", Integer, nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"state IN ({sql_values(KeyState)})", name="state"),
+    # The sweep of expired keys (idempotency/repository.py).
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
