@@ -171,25 +171,49 @@ async def test_adds_are_bounded_per_owner(settings, engine, api):
         assert fine.status_code == 200
 
 
-async def test_concurrent_accepts_and_owner_changes_leave_a_consistent_partnership(api):
+async def _accept(api, partner, partnership_id, store_id) -> httpx.Response:
+    return await api.client.post(
+        f"/v3/partnerships/{partnership_id}/accept",
+        json={"store_id": store_id},
+        headers=partner.headers,
+    )
+
+
+async def test_accepting_with_a_store_after_the_owner_left_affiliate_pro_is_409(api):
+    """The partnership's type, not the body, is in the way: 409 to re-read, nothing accepted."""
     owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
     partner_store = await store(api, partner, name="Partner store")
+    back = await api.client.patch(
+        url, json={"partnership_type": "affiliate"}, headers=owner.headers
+    )
+    assert back.status_code == 200
 
-    async def accept() -> httpx.Response:
-        return await api.client.post(
-            f"/v3/partnerships/{added['id']}/accept",
-            json={"store_id": partner_store["id"]},
-            headers=partner.headers,
-        )
+    refused = await _accept(api, partner, added["id"], partner_store["id"])
 
-    async def back_to_affiliate() -> httpx.Response:
-        return await api.client.patch(
-            url, json={"partnership_type": "affiliate"}, headers=owner.headers
-        )
-
-    results = await asyncio.gather(accept(), back_to_affiliate())
-    assert all(r.status_code in (200, 409) for r in results), [r.text for r in results]
+    body = assert_error(refused, 409, "not_affiliate_pro")
+    assert "store_id" in body["errors"]
     final = (await api.client.get(url, headers=owner.headers)).json()
-    # Never a store, or an affiliate_pro consent, on a partnership that is not affiliate_pro.
-    if final["partnership_type"] == "affiliate":
+    assert final["partner_consented_at"] is None and final["store_id"] is None
+
+
+async def test_concurrent_accepts_and_owner_changes_leave_a_consistent_partnership(api):
+    """Whichever lands first: a store and an affiliate_pro consent only on an affiliate_pro
+    partnership, and every refusal a 409 the client can act on (re-read)."""
+    for _ in range(8):
+        owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
+        partner_store = await store(api, partner, name="Partner store")
+
+        accepted, changed = await asyncio.gather(
+            _accept(api, partner, added["id"], partner_store["id"]),
+            api.client.patch(url, json={"partnership_type": "affiliate"}, headers=owner.headers),
+        )
+
+        assert changed.status_code == 200, changed.text
+        if accepted.status_code != 200:
+            refusal = assert_error(accepted, 409)
+            assert refusal["error_code"] in ("not_affiliate_pro", "concurrent_change")
+        final = (await api.client.get(url, headers=owner.headers)).json()
+        assert final["partnership_type"] == "affiliate"
         assert final["store_id"] is None and final["affiliate_pro_consented_at"] is None
+        # The contact data is shared exactly when the accept went through.
+        assert (final["partner_consented_at"] is not None) == (accepted.status_code == 200)

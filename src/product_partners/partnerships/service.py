@@ -29,6 +29,7 @@ from product_partners.partnerships.enums import (
 )
 from product_partners.partnerships.errors import (
     ConcurrentChange,
+    NotAffiliatePro,
     PartnerAlreadyExists,
     PartnerNotFound,
     PartnershipTypeNotOpen,
@@ -380,7 +381,9 @@ async def accept_partnership(
         is_pro = target.partnership_type == PartnershipType.affiliate_pro
         if body.store_id is not None:
             if not is_pro:
-                raise StoreRequiresAffiliatePro()
+                # The partnership's state, not the body, is in the way (the owner may have
+                # just changed its type): a conflict to re-read, nothing half-accepted.
+                raise NotAffiliatePro(target.partnership_type, field="store_id")
             if not target.store_ok:
                 raise PartnerStoreNotFound(asked_by_partner=True)
         now = datetime.now(UTC)
