@@ -472,7 +472,6 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
         ConcurrentChange,
         SelfPartnership,
         PartnershipTypeNotOpen,
-        BusinessBanned,
         StoreRequiresAffiliatePro,
         PartnerStoreNotFound,
     ),

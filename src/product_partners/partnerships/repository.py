@@ -329,11 +329,12 @@ async def request_target(
     None if the product does not exist.
     """
     mine = pp.alias("mine")
-    caller = select(businesses.c.is_banned, businesses.c.unique_id).where(
-        businesses.c.id == partner_business_id
+    # (A platform-banned caller never gets here: auth.dependencies refuses its writes.)
+    caller_unique_id = (
+        select(businesses.c.unique_id)
+        .where(businesses.c.id == partner_business_id)
+        .scalar_subquery()
     )
-    caller_banned = caller.with_only_columns(businesses.c.is_banned).scalar_subquery()
-    caller_unique_id = caller.with_only_columns(businesses.c.unique_id).scalar_subquery()
     store_ok = (
         exists()
         .where(stores.c.id == store_id, stores.c.business_id == partner_business_id)
@@ -354,7 +355,6 @@ async def request_target(
             mine.c.affiliate_status,
             mine.c.version,
             mine.c.rejected_at,
-            caller_banned.label("caller_banned"),
             caller_unique_id.label("caller_unique_id"),
             store_ok,
         )

@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.errors import BusinessBanned
 from product_partners.db.connections import transaction
 from product_partners.db.tables import product_partners as pp
 from product_partners.kit.ids import parse_id
@@ -412,8 +411,6 @@ def _check_request(t: Any, partner_business_id: int, body: PartnershipRequest) -
         if not any(open_types.values()) and t.partnership_id is None:
             raise ProductNotFound()
         raise PartnershipTypeNotOpen(ptype)
-    if t.caller_banned:
-        raise BusinessBanned(is_caller=True)
     if body.store_id is not None:
         if ptype != PartnershipType.affiliate_pro:
             raise StoreRequiresAffiliatePro()
