@@ -217,3 +217,48 @@ async def test_concurrent_accepts_and_owner_changes_leave_a_consistent_partnersh
         assert final["store_id"] is None and final["affiliate_pro_consented_at"] is None
         # The contact data is shared exactly when the accept went through.
         assert (final["partner_consented_at"] is not None) == (accepted.status_code == 200)
+
+
+async def test_probing_store_ids_gives_one_answer(api):
+    """Store ids are global and sequential: whichever id an owner tries on a partnership, the
+    answer is the same, before and after the partner accepted; a partner naming a store that
+    is not its own gets one answer too, whether the store exists or not."""
+    owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
+    stranger = await api.actor()
+    stores = [
+        (await store(api, partner, name="The partner's"))["id"],
+        (await store(api, stranger, name="A stranger's"))["id"],
+        (await store(api, owner, name="The owner's"))["id"],
+        2**40,  # no store
+    ]
+
+    async def owner_answers() -> list[tuple[int, dict]]:
+        answers = []
+        for store_id in stores:
+            r = await api.client.patch(url, json={"store_id": store_id}, headers=owner.headers)
+            assert_error(r, 422, "store_is_partners_choice")
+            answers.append((r.status_code, r.json()))
+        return answers
+
+    before = await owner_answers()
+    assert all(a == before[0] for a in before), before
+    accepted = await _accept(api, partner, added["id"], stores[0])
+    assert accepted.status_code == 200, accepted.text
+    assert await owner_answers() == before
+
+    foreign = [await _accept(api, partner, added["id"], s) for s in stores[1:]]
+    asked = [
+        await api.client.post(
+            f"/v3/products/{(await api.product(owner, is_affiliate_pro_enabled=True))['id']}"
+            "/partnership-requests",
+            json={"partnership_type": "affiliate_pro", "store_id": s},
+            headers=partner.headers,
+        )
+        for s in stores[1:]
+    ]
+    for answers in (foreign, asked):
+        bodies = [assert_error(r, 422, "store_not_found") for r in answers]
+        assert all(b == bodies[0] for b in bodies), bodies
+    # None of it moved the partnership off the partner's choice.
+    final = (await api.client.get(url, headers=owner.headers)).json()
+    assert final["store_id"] == stores[0]
