@@ -310,6 +310,12 @@ async def request_partnership(
         t = await repo.request_target(conn, partner_business_id, pid, body.store_id)
         if t is None:
             raise ProductNotFound()
+        if t.partnership_id is not None and t.named_business_id is None:
+            # Named before the row knew this business (an add racing its creation): its own,
+            # whatever this request's fate (it then sees who added it, and any ban binds it).
+            await repo.claim_partnership(
+                conn, partner_business_id, t.caller_unique_id, t.partnership_id
+            )
         _check_request(t, partner_business_id, body)
         status = tt.check(tt.PARTNER, t.affiliate_status, "request").target
         now = datetime.now(UTC)
