@@ -327,9 +327,9 @@ async def update_target(
 async def request_target(
     conn: AsyncConnection, partner_business_id: int, product_id: int, store_id: int | None
 ) -> Any | None:
-    """In one round trip: the product's programme, the caller's partnership of it (if any),
-    whether the caller is banned, and whether ``store_id`` is one of the caller's stores.
-    None if the product does not exist.
+    """In one round trip: the product's programme, the caller's partnership of it (if any,
+    found by the unique id it names, with the business it knows), the caller's unique id, and
+    whether ``store_id`` is one of the caller's stores. None if the product does not exist.
     """
     mine = pp.alias("mine")
     # (A platform-banned caller never gets here: auth.dependencies refuses its writes.)
