@@ -6,11 +6,17 @@ write route cannot miss it."""
 
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support.api import Api, assert_error, unique
-from tests.support.routes import BOLA_TABLE, World, build_world, fill_path, v3_routes
+from tests.support.routes import (
+    BOLA_TABLE,
+    World,
+    build_world,
+    fill_path,
+    snapshot_reads,
+    v3_routes,
+)
 
 WRITES = [r for r in v3_routes() if r.method in ("POST", "PATCH", "PUT", "DELETE")]
 READS = [r for r in v3_routes() if r.method == "GET"]
@@ -41,19 +47,6 @@ def _request(route: Any, world: World) -> tuple[Any, str, dict[str, Any]]:
     return getattr(world, owner_name), fill_path(route, values), kwargs
 
 
-async def _reads(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
-    shot = {}
-    for route in READS:
-        owner = getattr(world, BOLA_TABLE.get(route.operation_id, ("a",))[0])
-        values = world.path_values(route.path)
-        if values is None:
-            continue
-        path = fill_path(route, values)
-        response = await client.get(path, headers=owner.headers)
-        shot[path] = (response.status_code, response.json())
-    return shot
-
-
 def test_the_route_table_has_writes() -> None:
     assert {"createProductPartner", "acceptProductPartnership", "deleteBundlePartner"} <= {
         r.operation_id for r in WRITES
@@ -65,7 +58,7 @@ async def test_a_banned_business_is_refused_every_write_and_keeps_reading(
 ) -> None:
     await api.ban(world.a.id)
     await api.ban(world.p.id)
-    before = await _reads(api.client, world)
+    before = await snapshot_reads(api.client, world, READS)
     # Reads answer as they would for anyone (mostly 200): never the ban.
     assert not [k for k, (status, _) in before.items() if status == 403], before
     assert sum(status == 200 for status, _ in before.values()) >= len(before) - 1
@@ -78,7 +71,9 @@ async def test_a_banned_business_is_refused_every_write_and_keeps_reading(
         else:
             assert_error(response, 403, "business_banned")
     assert not problems, "a banned business could write:\n" + "\n".join(problems)
-    assert await _reads(api.client, world) == before, "a banned business changed something"
+    assert await snapshot_reads(api.client, world, READS) == before, (
+        "a banned business changed something"
+    )
 
 
 async def test_the_ban_holds_at_once_and_lifting_it_restores_writes(api: Api) -> None:
