@@ -10,7 +10,9 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
+from product_partners.auth.dependencies import READ_METHODS
 from product_partners.bundles.endpoints import router as bundles_router
+from product_partners.businesses.errors import CallerBanned
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.idempotency.middleware import IdempotencyMiddleware
@@ -100,9 +102,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A business API key."},
     }
     for ops in schema.get("paths", {}).values():
-        for op in ops.values():
+        for method, op in ops.items():
             if isinstance(op, dict) and "operationId" in op:
                 op["security"] = [{"bearerAuth": []}]
+                forbidden = op.get("responses", {}).get("403")
+                if forbidden and method.upper() not in READ_METHODS:
+                    # auth.dependencies.accept_key refuses every write of a banned business.
+                    forbidden["description"] += f" (`{CallerBanned.error_code}` on any write)"
     document_idempotency(schema)
     # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -96,10 +96,11 @@ class Api:
         key = await self.key_for(biz["unique_id"], scopes)
         return Actor(biz, key["key"], key["id"], {"Authorization": f"Bearer {key['key']}"})
 
-    async def ban(self, business_id: int) -> None:
+    async def ban(self, business_id: int, banned: bool = True) -> None:
+        """The operator bans (or, ``banned=False``, unbans) a business from the platform."""
         async with self.engine.connect() as conn:
             await conn.execute(
-                update(businesses).where(businesses.c.id == business_id).values(is_banned=True)
+                update(businesses).where(businesses.c.id == business_id).values(is_banned=banned)
             )
 
     async def product(self, owner: Actor, **fields: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from product_partners.auth.errors import (
 )
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
+from product_partners.businesses.errors import CallerBanned
 from product_partners.db.prepared import PreparedQuery
 from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.ratelimit import enforce_rate_limit
@@ -29,6 +30,9 @@ from product_partners.kit.http.ratelimit import enforce_rate_limit
 # last_used_at is written at most this often per key: a write per request would cost more
 # than the request itself.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# The methods that change nothing: the only ones a banned business may use.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Built and compiled once: the one query every authenticated request pays for.
 _KEY_LOOKUP = PreparedQuery(KEY_BY_PREFIX)
@@ -107,12 +111,15 @@ def verify_key(token: str, row: Any) -> None:
 
 async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
     """The caller, if ``row`` (the key row found by the token's prefix, or None) is the token's
-    live key: constant-time hash comparison, revocation, last use (``touch`` writes it), rate
-    limit.
+    live key: constant-time hash comparison, revocation, the platform ban (a banned business
+    may only read: 403 ``business_banned`` on every other method), last use (``touch`` writes
+    it), rate limit.
 
     Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
     the key row in the same statement as the data it serves, on the bare asyncpg connection."""
     verify_key(token, row)
+    if row.business_banned and request.method not in READ_METHODS:
+        raise CallerBanned()
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:

@@ -472,7 +472,6 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
         ConcurrentChange,
         SelfPartnership,
         PartnershipTypeNotOpen,
-        BusinessBanned,
         StoreRequiresAffiliatePro,
         PartnerStoreNotFound,
     ),
@@ -549,14 +548,16 @@ _PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
     responses=_responses(
         *_PARTNER_DELETE_ERRORS,
         ConcurrentChange,
-        StoreRequiresAffiliatePro,
+        NotAffiliatePro,
         PartnerStoreNotFound,
     ),
     description=_doc(
         "An owner added your business directly: accepting shares your contact data with that "
         "owner (until then it sees only your unique id). On an affiliate_pro partnership it "
         "also agrees to routing: `store_id` is one of your stores (accept again to change it), "
-        "and the owner may then approve your domains for links.",
+        "and the owner may then approve your domains for links. A `store_id` on a partnership "
+        "that is not affiliate_pro (the owner may just have changed its type) is 409 "
+        "`not_affiliate_pro`: read it again; nothing is accepted.",
         transitions.PARTNER,
         "accept",
     ),

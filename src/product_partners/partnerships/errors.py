@@ -129,11 +129,17 @@ class PartnerStoreNotFound(Unprocessable):
 
 
 class NotAffiliatePro(Conflict):
+    """The partnership is not (or no longer: the owner may change its type meanwhile)
+    affiliate_pro, which alone has a store and approved domains: 409, re-read it."""
+
     error_code = "not_affiliate_pro"
 
-    def __init__(self, partnership_type: str) -> None:
+    def __init__(self, partnership_type: str, field: str | None = None) -> None:
+        errors = {field: ["needs an affiliate_pro partnership"]} if field else None
         super().__init__(
-            f"Domains are approved on affiliate_pro partnerships; this one is {partnership_type}."
+            "Only affiliate_pro partnerships have a store and approved domains; "
+            f"this one is {partnership_type}.",
+            errors=errors,
         )
 
 
