@@ -22,6 +22,7 @@ from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
 from tests.support.api import Api
 from tests.support.databases import PG_ADMIN_DSN, pg_admin, pg_url
+from tests.support.dns import LoopbackDns
 from tests.support.openapi import OpenApi, load_openapi
 from tests.support.ops import REDIS_URL
 
@@ -60,8 +61,21 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit_enabled=False, log_format="json")
+def loopback_dns() -> Iterator[LoopbackDns]:
+    """The DNS server the app's resolver asks (DNS_NAMESERVERS): tests publish TXT records."""
+    with LoopbackDns() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, loopback_dns: LoopbackDns) -> Settings:
+    return Settings(
+        database_url=database_url,
+        rate_limit_enabled=False,
+        log_format="json",
+        dns_nameservers=loopback_dns.address,
+        dns_timeout=1.0,
+    )
 
 
 @pytest.fixture(scope="session")
