@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from product_partners.db.tables import custom_domains
 from product_partners.domains.hostnames import normalize_hostname
@@ -119,7 +120,9 @@ async def test_concurrent_proofs_of_one_name_have_one_winner(api, loopback_dns):
         claims = [await claim_of(api, a, name) for a in actors]
         for c in claims:  # every claimant publishes its token: each proof is valid
             publish(loopback_dns, c)
-        responses = await asyncio.gather(*(verify(api, a, c) for a, c in zip(actors, claims)))
+        responses = await asyncio.gather(
+            *(verify(api, a, c) for a, c in zip(actors, claims, strict=True))
+        )
         assert sorted(r.status_code for r in responses)[0] == 200, [r.text for r in responses]
         for r in sorted(responses, key=lambda r: r.status_code)[1:]:
             # A loser that raced the winner is told the name is taken; one that came after
@@ -253,3 +256,19 @@ async def test_fass_and_fass_with_sharp_s_are_two_domains_each_with_one_spelling
             "/v3/custom-domains", json={"full_url": spelling}, headers=owner.headers
         )
         assert_error(again, 409, "domain_taken")
+
+
+async def test_the_database_keeps_one_verified_holder_per_name(api):
+    """The last line of defence, whatever the code above it does: a partial unique index."""
+    name = host("index")
+    a = await domain(api, await api.actor(), name, verified=True)
+    b_owner = await api.actor()
+    async with api.engine.connect() as conn:
+        with pytest.raises(IntegrityError):
+            await conn.execute(
+                insert(custom_domains).values(
+                    business_id=b_owner.id, full_url=name, is_verified=True
+                )
+            )
+        await conn.rollback()
+    assert a["is_verified"] is True
