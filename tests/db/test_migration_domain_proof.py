@@ -2,7 +2,6 @@
 unverified ones become claims, each with its own token and an expiry."""
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,20 +11,13 @@ from sqlalchemy import text
 from product_partners.db.engine import create_engine
 from product_partners.db.migrate import alembic_config
 from product_partners.settings import Settings
-from tests.support.databases import PG_ADMIN_DSN, pg_admin, pg_url
+from tests.support.databases import empty_database
 
 
 @pytest.fixture
 def old_database_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        return
-    name = f"pp_migr_{uuid.uuid4().hex[:10]}"
-    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(PG_ADMIN_DSN, name)
-    finally:
-        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with empty_database(backend, tmp_path) as url:
+        yield url
 
 
 async def _run(url: str, *statements: str) -> list:
