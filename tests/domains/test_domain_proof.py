@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from product_partners.db.tables import custom_domains
 from product_partners.domains.hostnames import normalize_hostname
+from product_partners.domains.proof import MAX_LOOKUPS_IN_FLIGHT
 from product_partners.domains.service import purge_lapsed, set_verified
 from tests.support.api import assert_error
 from tests.support.stores import domain, host
@@ -111,6 +112,20 @@ async def test_a_dns_failure_is_503_and_changes_nothing(api, openapi, loopback_d
     openapi.validate_response("verifyCustomDomain", response)
     after = await api.client.get(f"/v3/custom-domains/{claim['id']}", headers=owner.headers)
     assert after.json()["is_verified"] is False
+
+
+async def test_silent_name_servers_hold_a_bounded_number_of_requests(api, loopback_dns):
+    """A business controls its names' servers: lookups that never end must not pile up (each
+    request holds a database connection while DNS answers)."""
+    owner = await api.actor()
+    claims = [await claim_of(api, owner, host("silent")) for _ in range(MAX_LOOKUPS_IN_FLIGHT + 2)]
+    for c in claims:
+        loopback_dns.silent.add(c["verification"]["record_name"])
+    responses = await asyncio.gather(*(verify(api, owner, c) for c in claims))
+    messages = [assert_error(r, 503, "dns_lookup_failed")["message"] for r in responses]
+    waited = [m for m in messages if "no answer" in m]
+    assert 1 <= len(waited) <= MAX_LOOKUPS_IN_FLIGHT
+    assert sum("too many lookups" in m for m in messages) == len(messages) - len(waited)
 
 
 async def test_concurrent_proofs_of_one_name_have_one_winner(api, loopback_dns):

@@ -22,6 +22,11 @@ from product_partners.domains.errors import DnsLookupFailed
 
 RECORD_PREFIX = "_product-partners"
 RECORD_TYPE = "TXT"
+# Lookups in flight per process, beyond which a verification is refused at once (503): the
+# request holds a database connection while DNS answers, and a business controls the name
+# servers of its own names (they may never answer), so lookups must not drain the pool.
+MAX_LOOKUPS_IN_FLIGHT = 4
+_in_flight = 0
 
 
 def new_token() -> str:
@@ -52,7 +57,11 @@ def _resolver(nameservers: list[tuple[str, int]]) -> dns.asyncresolver.Resolver:
 async def txt_values(name: str, nameservers: list[tuple[str, int]], lifetime: float) -> list[str]:
     """The values of the TXT records at ``name`` (none: an empty list), or
     :class:`DnsLookupFailed` when DNS gave no usable answer within ``lifetime`` seconds."""
+    global _in_flight
     resolver = _resolver(nameservers)
+    if _in_flight >= MAX_LOOKUPS_IN_FLIGHT:
+        raise DnsLookupFailed(name, "too many lookups in progress")
+    _in_flight += 1
     try:
         answer = await resolver.resolve(name, RECORD_TYPE, lifetime=lifetime, search=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
@@ -63,6 +72,8 @@ async def txt_values(name: str, nameservers: list[tuple[str, int]], lifetime: fl
         raise DnsLookupFailed(name, "every name server failed to answer") from None
     except dns.exception.DNSException as exc:
         raise DnsLookupFailed(name, type(exc).__name__) from None
+    finally:
+        _in_flight -= 1
     return [
         b"".join(rdata.strings).decode("utf-8", "replace")
         for rdata in answer
