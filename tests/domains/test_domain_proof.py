@@ -16,7 +16,7 @@ from product_partners.domains.hostnames import normalize_hostname
 from product_partners.domains.proof import MAX_LOOKUPS_IN_FLIGHT
 from product_partners.domains.service import purge_lapsed, set_verified
 from tests.support.api import assert_error
-from tests.support.stores import domain, host
+from tests.support.stores import domain, host, store
 
 
 def publish(loopback_dns, claim: dict, *extra: str) -> None:
@@ -190,11 +190,15 @@ async def test_a_lapsed_claim_is_not_shown_cannot_be_verified_and_is_purged(
     owner = await api.actor()
     name = host("lapsed")
     claim = await claim_of(api, owner, name)
+    used_by = await store(api, owner, custom_domain_id=claim["id"])
+    assert used_by["custom_domain"]["full_url"] == name
     publish(loopback_dns, claim)
     await _lapse(api, claim)
 
     got = await api.client.get(f"/v3/custom-domains/{claim['id']}", headers=owner.headers)
     assert_error(got, 404, "custom_domain_not_found")
+    its_store = await api.client.get(f"/v3/stores/{used_by['id']}", headers=owner.headers)
+    assert its_store.json()["custom_domain"] is None
     listed = await api.client.get("/v3/custom-domains", headers=owner.headers)
     assert claim["id"] not in [d["id"] for d in listed.json()["data"]]
     refused = await verify(api, owner, claim)
