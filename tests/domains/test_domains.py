@@ -203,3 +203,10 @@ async def test_cli_registers_verifies_and_attaches_a_domain(api, database_url):
         _cli, database_url, "domain", "create", "--business", owner.unique_id, name
     )
     assert dup.returncode != 0 and "domain_taken" in dup.stderr and dup.stdout == ""
+    undone = await asyncio.to_thread(_cli, database_url, "domain", "verify", str(d["id"]), "--undo")
+    claim = json.loads(undone.stdout)
+    assert claim["is_verified"] is False
+    assert claim["verification"]["record_name"] == f"_product-partners.{name}"
+    purged = await asyncio.to_thread(_cli, database_url, "domain", "purge")
+    assert purged.returncode == 0, purged.stderr
+    assert isinstance(json.loads(purged.stdout)["purged"], int)
