@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +16,7 @@ from product_partners.db.tables import custom_domains
 from product_partners.domains.hostnames import normalize_hostname
 from product_partners.domains.proof import MAX_LOOKUPS_IN_FLIGHT
 from product_partners.domains.service import purge_lapsed, set_verified
+from product_partners.settings import Settings, describe_settings_error
 from tests.support.api import assert_error
 from tests.support.stores import domain, host, store
 
@@ -291,3 +293,23 @@ async def test_the_database_keeps_one_verified_holder_per_name(api):
             )
         await conn.rollback()
     assert a["is_verified"] is True
+
+
+# --- the settings ------------------------------------------------------------------------------
+
+
+def test_dns_settings_are_read_and_a_wrong_one_is_named():
+    s = Settings(dns_nameservers=" 127.0.0.1:5353, [::1]:53 ,192.0.2.1", domain_claim_ttl="P2D")
+    assert s.nameservers == [("127.0.0.1", 5353), ("::1", 53), ("192.0.2.1", 53)]
+    assert s.domain_claim_ttl == timedelta(days=2)
+    assert Settings().nameservers == []  # the system resolver
+    for field, value in (
+        ("dns_nameservers", "ns1.example.com"),
+        ("dns_nameservers", "127.0.0.1:70000"),
+        ("domain_claim_ttl", "0"),
+        ("dns_timeout", "0"),
+    ):
+        with pytest.raises(ValidationError) as exc:
+            Settings(**{field: value})
+        line = describe_settings_error(exc.value)
+        assert line.startswith(f"invalid setting: {field.upper()}=") and "accepted:" in line
