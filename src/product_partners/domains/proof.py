@@ -44,11 +44,11 @@ def verification(full_url: str, token: str) -> dict[str, str]:
     return {"record_name": record_name(full_url), "record_type": RECORD_TYPE, "record_value": token}
 
 
-def _resolver(nameservers: list[tuple[str, int]]) -> dns.asyncresolver.Resolver:
+def _resolver(name: str, nameservers: list[tuple[str, int]]) -> dns.asyncresolver.Resolver:
     try:
         resolver = dns.asyncresolver.Resolver(configure=not nameservers)
     except dns.resolver.NoResolverConfiguration:
-        raise DnsLookupFailed(RECORD_PREFIX, "no name server is configured") from None
+        raise DnsLookupFailed(name, "no name server is configured") from None
     if nameservers:
         resolver.nameservers = [dns.nameserver.Do53Nameserver(a, p) for a, p in nameservers]
     return resolver
@@ -58,7 +58,7 @@ async def txt_values(name: str, nameservers: list[tuple[str, int]], lifetime: fl
     """The values of the TXT records at ``name`` (none: an empty list), or
     :class:`DnsLookupFailed` when DNS gave no usable answer within ``lifetime`` seconds."""
     global _in_flight
-    resolver = _resolver(nameservers)
+    resolver = _resolver(name, nameservers)
     if _in_flight >= MAX_LOOKUPS_IN_FLIGHT:
         raise DnsLookupFailed(name, "too many lookups in progress")
     _in_flight += 1
