@@ -12,6 +12,7 @@ import pytest
 
 from product_partners.app import create_app
 from product_partners.auth.service import revoke_key
+from product_partners.domains.service import set_verified
 from product_partners.partnerships.hotpath import HotPath
 from tests.support.api import unique
 from tests.support.stores import domain, host, pro_partnership, store
@@ -87,6 +88,32 @@ async def test_get_and_list_match_the_routes_with_domains_and_links(api, plain_c
         api, plain_client, "GET", f"{base}?page_size=2&previous_cursor={back}", pro.owner.headers
     )
     assert {"first", "after", "before"} <= set(hot_calls)
+
+
+async def test_unverified_domains_show_and_link_nowhere_on_the_hot_path(
+    api, plain_client, hot_calls
+):
+    pro = await pro_partnership(api)
+    owner_domain = await domain(api, pro.owner, host("owner"), verified=True)
+    await store(api, pro.owner, name="Owner store", custom_domain_id=owner_domain["id"])
+    claim = await domain(api, pro.owner, host("claim"))
+    await store(api, pro.owner, name="Claimed", custom_domain_id=claim["id"])
+    base = f"/v3/products/{pro.product['id']}/partners"
+    approve = await api.client.post(
+        f"{base}/{pro.partnership['id']}/affiliate-pro-domains/{pro.domain['id']}",
+        headers=pro.owner.headers,
+    )
+    assert approve.json()["affiliate_pro_links"]
+    async with api.engine.connect() as conn:
+        for d in (owner_domain, pro.domain):
+            await set_verified(conn, d["id"], verified=False)
+
+    one = await same(api, plain_client, "GET", f"{base}/{pro.partnership['id']}", pro.owner.headers)
+    listed = await same(api, plain_client, "GET", base, pro.owner.headers)
+    assert {"get", "first"} <= set(hot_calls)
+    for body in (one.json(), listed.json()["data"][0]):
+        assert body["custom_domains"] == []
+        assert body["affiliate_pro_domains"] == [] and body["affiliate_pro_links"] == []
 
 
 async def test_add_matches_the_route(api, plain_client, hot_calls):

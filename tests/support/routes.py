@@ -244,6 +244,7 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "deleteBusinessStore": ("a", None),
     "getCustomDomain": ("a", None),
     "deleteCustomDomain": ("a", None),
+    "verifyCustomDomain": ("a", None),
     "getBundle": ("a", None),
     "listBundlePartners": ("a", None),
     "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),

@@ -91,11 +91,28 @@ custom_domains = Table(
     metadata,
     _id(),
     Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
-    # Normalized host name (lower case, no scheme, no path, no trailing dot): unique everywhere.
-    Column("full_url", String(253), nullable=False, unique=True),
+    # Normalized host name (lower case, IDNA A-labels, no scheme, path or trailing dot). Any
+    # number of businesses may claim a name; one at most holds it verified (the partial index).
+    Column("full_url", String(253), nullable=False),
     Column("is_verified", Boolean, nullable=False, server_default=text("false")),
+    # An unverified claim's proof: the value of its TXT record _product-partners.<full_url>
+    # (public, random per claim); a verified domain needs none.
+    Column("verification_token", String(64), nullable=True),
+    # When an unverified claim lapses; NULL once verified.
+    Column("claim_expires_at", DateTime(timezone=True), nullable=True),
     _created_at(),
     Index("ix_custom_domains_business_id", "business_id"),
+    Index("ix_custom_domains_full_url", "full_url"),
+    Index("ix_custom_domains_claim_expires_at", "claim_expires_at"),
+    Index(
+        "uq_custom_domains_verified_full_url",
+        "full_url",
+        unique=True,
+        postgresql_where=text("is_verified"),
+        sqlite_where=text("is_verified"),
+    ),
+    UniqueConstraint("business_id", "full_url"),
+    CheckConstraint("is_verified OR verification_token IS NOT NULL", name="claim_has_token"),
     sqlite_autoincrement=True,
 )
 

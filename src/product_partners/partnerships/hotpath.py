@@ -57,7 +57,11 @@ from product_partners.kit.pagination import PageRequest, page_of, parse_page
 from product_partners.partnerships import partnering
 from product_partners.partnerships.dependencies import spend_partner_add
 from product_partners.partnerships.etags import etag
-from product_partners.partnerships.repository import added_partnership, partnerships_query
+from product_partners.partnerships.repository import (
+    SHOWN_DOMAIN,
+    added_partnership,
+    partnerships_query,
+)
 from product_partners.partnerships.schemas import CreatePartnerRequest
 from product_partners.partnerships.views import product_partner
 
@@ -95,14 +99,14 @@ def rendered_rows(source: Any, owner: Any) -> Any:
     separate statements: the owner's domains and the approved affiliate_pro domains."""
     owner_domains = _json_list(
         stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
-        and_(stores.c.business_id == owner, stores.c.is_active.is_(True)),
+        and_(stores.c.business_id == owner, stores.c.is_active.is_(True), SHOWN_DOMAIN),
         custom_domains,
     )
     pro_domains = _json_list(
         partnership_domains.join(
             custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
         ),
-        partnership_domains.c.partnership_id == source.c.id,
+        and_(partnership_domains.c.partnership_id == source.c.id, SHOWN_DOMAIN),
         custom_domains,
     )
     return partnerships_query(source).add_columns(

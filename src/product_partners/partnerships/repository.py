@@ -119,6 +119,11 @@ async def insert_partnership(conn: AsyncConnection, values: dict[str, Any]) -> A
     return (await conn.execute(stmt)).first()
 
 
+# Only a verified domain is ever shown or linked (a product's custom_domains, affiliate_pro
+# domains and links, on the routes and on the hot path): a claim proves nothing.
+SHOWN_DOMAIN = custom_domains.c.is_verified.is_(True)
+
+
 def _domain(row: Any) -> dict[str, Any]:
     """Scalev's Domain of a partnership (custom_domains and affiliate_pro_domains)."""
     return {"id": row.id, "business_id": row.business_id, "full_url": row.full_url}
@@ -128,13 +133,14 @@ def _domain(row: Any) -> dict[str, Any]:
 _OWNER_DOMAINS = PreparedQuery(
     select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
     .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
-    .where(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True))
+    .where(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True), SHOWN_DOMAIN)
     .order_by(custom_domains.c.id)
 )
 
 
 async def owner_domains(conn: AsyncConnection, owner_business_id: int) -> list[dict[str, Any]]:
-    """Custom domains of the owner's active stores: where its products can be viewed."""
+    """Verified custom domains of the owner's active stores: where its products can be
+    viewed."""
     rows = await _OWNER_DOMAINS.all(conn, owner=owner_business_id)
     return [_domain(r) for r in rows]
 
@@ -151,7 +157,7 @@ async def owner_domains_by_owner(
     rows = await conn.execute(
         select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
         .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
-        .where(stores.c.business_id.in_(owners), stores.c.is_active.is_(True))
+        .where(stores.c.business_id.in_(owners), stores.c.is_active.is_(True), SHOWN_DOMAIN)
         .order_by(custom_domains.c.id)
     )
     for r in rows:
@@ -174,7 +180,7 @@ async def approved_pro_domains(
             custom_domains.c.full_url,
         )
         .join(custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id)
-        .where(partnership_domains.c.partnership_id.in_(list(partnership_ids)))
+        .where(partnership_domains.c.partnership_id.in_(list(partnership_ids)), SHOWN_DOMAIN)
         .order_by(partnership_domains.c.partnership_id, custom_domains.c.id)
     )
     for r in rows:
