@@ -10,6 +10,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
+from product_partners.auth.gate import AUTH_GATE, AuthGate
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
     )
+    # Refusals known without the database (bad keys, over-limit keys, flooding addresses).
+    failure_limit = settings.auth_failure_limit if settings.rate_limit_enabled else None
+    setattr(app.state, AUTH_GATE, AuthGate(failure_limit))
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).

@@ -1,8 +1,10 @@
 """Authentication and scope checks, as typed FastAPI dependencies.
 
 A route states the scope it needs in its signature: ``caller: ProductUpdate``. Each request
-costs one indexed lookup of the key by its prefix; nothing is cached in the process, so a
-revoked key is refused at once by every worker.
+costs one indexed lookup of the key by its prefix; no verified key is cached in the process, so
+a revoked key is refused at once by every worker. What is known to be refused (an unknown
+prefix, a wrong secret, a key over its limit, an address with too many refused keys) is
+refused before the lookup, and before a pooled connection is taken (``auth.gate``).
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,9 +22,11 @@ from product_partners.auth.errors import (
     MissingApiKey,
     RevokedApiKey,
 )
+from product_partners.auth.gate import auth_gate
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.prepared import PreparedQuery
+from product_partners.kit.errors import RateLimited
 from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.ratelimit import enforce_rate_limit
 
@@ -62,12 +66,27 @@ def key_prefix(request: Request) -> tuple[str, str]:
     return token, prefix
 
 
+def presented_key(request: Request) -> tuple[str, str]:
+    """The bearer token and its prefix, unless the process already knows the refusal
+    (``auth.gate``: 401 or 429 without asking the database)."""
+    token, prefix = key_prefix(request)
+    auth_gate(request).admit(request, token, prefix)
+    return token, prefix
+
+
+async def _presented_key(request: Request) -> tuple[str, str]:
+    return presented_key(request)
+
+
+# Resolved before ``Conn`` in ``require``: a refused key takes no pooled connection.
+PresentedKey = Annotated[tuple[str, str], Depends(_presented_key)]
+
 # Marks a key as used, given its id and the time: (key_id, now) -> awaitable.
 TouchKey = Callable[[int, datetime], Awaitable[object]]
 
 
-async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
-    token, prefix = key_prefix(request)
+async def authenticate(request: Request, conn: AsyncConnection, key: tuple[str, str]) -> Caller:
+    token, prefix = key
     row = await _KEY_LOOKUP.first(conn, prefix=prefix)
 
     def touch(key_id: int, now: datetime) -> Awaitable[object]:
@@ -83,9 +102,14 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
 
     Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
     the key row in the same statement as the data it serves, on the bare asyncpg connection."""
+    gate = auth_gate(request)
+    prefix = parse_prefix(token) or ""
+    gate.looked_up(prefix, row.key_hash if row is not None else None)
     if row is None or not matches(token, row.key_hash):
+        gate.refused(request)
         raise InvalidApiKey()
     if row.revoked_at is not None:
+        gate.refused(request)
         raise RevokedApiKey()
     now = datetime.now(UTC)
     last = row.last_used_at
@@ -100,15 +124,20 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     request.state.business_id = caller.business_id
     request.state.api_key_id = caller.key_id
     # Counted only now that the key is verified: a wrong key never uses up someone's limit.
-    await enforce_rate_limit(request, caller.key_id)
+    try:
+        await enforce_rate_limit(request, caller.key_id)
+    except RateLimited as over:
+        headers = request.state.ratelimit_headers
+        gate.over_limit(prefix, headers, int(over.headers["Retry-After"]))
+        raise
     return caller
 
 
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     """The dependency that authenticates a request and checks that its key holds ``scope``."""
 
-    async def dependency(request: Request, conn: Conn) -> Caller:
-        caller = await authenticate(request, conn)
+    async def dependency(request: Request, key: PresentedKey, conn: Conn) -> Caller:
+        caller = await authenticate(request, conn, key)
         if scope not in caller.scopes:
             raise InsufficientScope(scope)
         return caller
