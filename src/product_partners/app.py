@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # FastAPI's built-in OpenTelemetry hooks are not used (logs and /metrics are ours);
         # off, they cost no provider look-up per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A path with a trailing slash is 404 like any unknown path: Starlette's redirect
+        # would build its Location from the Host header, which the client chooses.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     if engine is not None:
