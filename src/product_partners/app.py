@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
 from product_partners.auth.gate import AUTH_GATE, AuthGate
+from product_partners.auth.middleware import RefuseKnownBadKeys
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
+    # Refusals the gate knows, answered before the guards read a body (auth/middleware.py).
+    app.add_middleware(RefuseKnownBadKeys, routes=app.routes, delay=settings.auth_failure_delay)
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
     )

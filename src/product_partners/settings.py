@@ -39,6 +39,7 @@ ACCEPTED_FORMS = {
     "max_request_headers": "a whole number of headers, at least 16",
     "request_read_timeout": "a number of seconds above 0, e.g. 10 or 2.5",
     "auth_failure_limit": "N/second, N/minute, N/hour or N/day, e.g. 30/minute",
+    "auth_failure_delay": "a number of seconds, 0 or more, e.g. 1 or 0.5 (0: no delay)",
     "link_scheme": "https or http",
 }
 
@@ -105,6 +106,8 @@ class Settings(BaseSettings):
     # window, per process; beyond, that address's requests are refused with 429 before any
     # database lookup, except those carrying a key this process has verified (auth/gate.py).
     auth_failure_limit: str = "30/minute"
+    # Seconds such an address waits for each of those 429s (auth/middleware.py); 0: none.
+    auth_failure_delay: float = Field(default=1.0, ge=0)
 
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"

@@ -46,6 +46,7 @@ def gated(settings, engine):
                 "rate_limit_enabled": True,
                 "rate_limit": "5/minute",
                 "auth_failure_limit": "10/minute",
+                "auth_failure_delay": 0,
             }
         ),
         engine=engine,

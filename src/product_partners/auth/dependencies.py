@@ -133,6 +133,18 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     return caller
 
 
+def route_scope(route: Any) -> str | None:
+    """The scope a route's caller dependency (:func:`require`) checks, or None (no key)."""
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", ()))
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return str(scope)
+        pending.extend(dependant.dependencies)
+    return None
+
+
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     """The dependency that authenticates a request and checks that its key holds ``scope``."""
 

@@ -76,22 +76,21 @@ class AuthGate:
         known = self._known.get(prefix)
         if known is not None:
             self._known.move_to_end(prefix)
-            if not hmac.compare_digest(token_hash(token), known.key_hash):
-                self._count_failure(request)
-                raise InvalidApiKey()
-            now = time.time()
-            if known.over_until > now:
-                request.state.ratelimit_headers = known.headers
-                retry_after = max(1, math.ceil(known.over_until - now))
-                raise RateLimited(headers={"Retry-After": str(retry_after)})
-            return  # a key it verified: always looked up (revocation)
-        expiry = self._unknown.get(prefix)
-        if expiry is not None and expiry > time.monotonic():
-            self._count_failure(request)
-            raise InvalidApiKey()
+            if hmac.compare_digest(token_hash(token), known.key_hash):
+                now = time.time()
+                if known.over_until > now:
+                    request.state.ratelimit_headers = known.headers
+                    retry_after = max(1, math.ceil(known.over_until - now))
+                    raise RateLimited(headers={"Retry-After": str(retry_after)})
+                return  # a key it verified: always looked up (revocation)
+        # Not a key this process verified: an address over its limit goes no further.
         wait = self._over_failure_limit(request)
         if wait is not None:
             raise AuthFailuresLimited(headers={"Retry-After": str(wait)})
+        expiry = self._unknown.get(prefix)
+        if known is not None or (expiry is not None and expiry > time.monotonic()):
+            self._count_failure(request)  # another secret for a known prefix, or unknown
+            raise InvalidApiKey()
 
     # --- after the lookup -------------------------------------------------------------------
 
@@ -134,8 +133,10 @@ class AuthGate:
         )
 
     def _over_failure_limit(self, request: Request) -> int | None:
-        """Seconds until the address may try again, or None if it is within its limit."""
-        if self.failure_limit is None:
+        """Seconds until the address may try again, or None if it is within its limit (or
+        this request was already refused by the database: the hot path handed it to its
+        route, which gives the same answer)."""
+        if self.failure_limit is None or request.scope.get("state", {}).get(_COUNTED):
             return None
         window, count = self._failures.get(_address(request), (0, 0))
         current = self._window()

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from product_partners.auth.dependencies import Caller, accept_key, presented_key
+from product_partners.auth.dependencies import Caller, accept_key, presented_key, route_scope
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.connections import Driver, driver_connection
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
@@ -223,14 +223,10 @@ def resolve_operations(routes: Iterable[Any]) -> dict[str, Operation]:
 
 def required_scope(route: Any) -> str:
     """The scope the route's caller dependency (``auth.dependencies.require``) checks."""
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependant = pending.pop()
-        scope = getattr(dependant.call, "required_scope", None)
-        if scope is not None:
-            return scope
-        pending.extend(dependant.dependencies)
-    raise RuntimeError(f"hot path: route {route.operation_id} requires no scope")
+    scope = route_scope(route)
+    if scope is None:
+        raise RuntimeError(f"hot path: route {route.operation_id} requires no scope")
+    return scope
 
 
 Handler = Callable[[Scope, Receive, dict[str, int], bytes], Awaitable[Any]]
