@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, update
 
 from product_partners.app import create_app
+from product_partners.auth.gate import AuthGate
 from product_partners.db.tables import api_keys
 from tests.support.api import assert_error
 
@@ -156,3 +157,11 @@ async def test_a_missing_or_malformed_key_takes_no_connection(gated, engine):
                     response = await client.get(path, headers=headers)
                     assert response.status_code == 401, response.text
         assert taken[0] == 0
+
+
+def test_the_gate_keeps_a_bounded_number_of_entries():
+    gate = AuthGate("10/minute", capacity=50)
+    for n in range(1000):
+        gate.looked_up(f"{n:012x}", None)
+        gate.looked_up(f"k{n:011x}", "h" * 64)
+    assert len(gate._unknown) == 50 and len(gate._known) == 50

@@ -10,6 +10,7 @@ from product_partners.partnerships.errors import TooManyEtags
 from product_partners.partnerships.etags import MAX_IF_MATCH_TAGS, parse_if_match
 from tests.support.api import assert_error
 from tests.support.lifecycle import db_state, parties, put_partnership
+from tests.support.servers import run_cli
 
 
 def tags(n: int, start: int = 1) -> str:
@@ -68,4 +69,16 @@ async def test_the_partner_side_refuses_alike(api):
     headers = {**p.partner.headers, "If-Match": tags(MAX_IF_MATCH_TAGS + 1)}
     response = await api.client.post(f"/v3/partnerships/{ppid}/withdraw", headers=headers)
     assert_error(response, 400, "too_many_etags")
+    assert tuple(await db_state(api, ppid))[:2] == ("pending", 1)
+
+
+async def test_the_cli_refuses_too_many_tags_in_one_line(api, database_url):
+    p = await parties(api)
+    ppid = await put_partnership(api, p.pid, p.partner.id, "pending")
+    result = run_cli(
+        database_url, "partners", "approve", str(ppid), "--product", str(p.pid),
+        "--business", p.owner.unique_id, "--if-match", tags(MAX_IF_MATCH_TAGS + 1),
+    )  # fmt: skip
+    assert result.returncode != 0 and result.stdout == ""
+    assert "entity tags" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert tuple(await db_state(api, ppid))[:2] == ("pending", 1)
