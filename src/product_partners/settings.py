@@ -38,6 +38,11 @@ ACCEPTED_FORMS = {
     "partner_add_limit": "N/second, N/minute, N/hour or N/day, e.g. 1000/hour",
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
+    "max_request_header_bytes": "a number of bytes, at least 1024",
+    "max_request_headers": "a whole number of headers, at least 16",
+    "request_read_timeout": "a number of seconds above 0, e.g. 10 or 2.5",
+    "auth_failure_limit": "N/second, N/minute, N/hour or N/day, e.g. 30/minute",
+    "auth_failure_delay": "a number of seconds, 0 or more, e.g. 1 or 0.5 (0: no delay)",
     "link_scheme": "https or http",
     "idempotency_key_hours": "a number of hours above 0, e.g. 24",
     "dns_nameservers": "empty (the system resolver) or comma-separated IP addresses, each with "
@@ -101,6 +106,20 @@ class Settings(BaseSettings):
     # Largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=65536, ge=1024)
 
+    # Bounds of the server itself (kit/ops/protocol.py), whatever proxy is or is not in front:
+    # the request line and headers of one request (431 beyond), their number (431 beyond),
+    # and the seconds a client has to send a whole request from its first byte (408/closed).
+    max_request_header_bytes: int = Field(default=32768, ge=1024)
+    max_request_headers: int = Field(default=100, ge=16)
+    request_read_timeout: float = Field(default=10.0, gt=0)
+
+    # Refused authentications (unknown key, wrong secret, revoked) per client address and
+    # window, per process; beyond, that address's requests are refused with 429 before any
+    # database lookup, except those carrying a key this process has verified (auth/gate.py).
+    auth_failure_limit: str = "30/minute"
+    # Seconds such an address waits for each of those 429s (auth/middleware.py); 0: none.
+    auth_failure_delay: float = Field(default=1.0, ge=0)
+
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
 
@@ -162,7 +181,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log format {value!r}")
         return choice
 
-    @field_validator("rate_limit", "partner_add_limit")
+    @field_validator("rate_limit", "partner_add_limit", "auth_failure_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:

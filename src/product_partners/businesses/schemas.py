@@ -4,6 +4,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from product_partners.kit.urls import DisplayUrl
+
 UNIQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -35,4 +37,4 @@ class BusinessCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     account_holder: str = Field(min_length=1, max_length=255)
     email: EmailStr
-    logo: str | None = Field(default=None, max_length=2048)
+    logo: DisplayUrl | None = None

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from product_partners.auth.dependencies import accept_key, live_key, required_scope, toucher
+from product_partners.auth.dependencies import accept_key, live_key, route_scope, toucher
 from product_partners.db.connections import request_connection
 from product_partners.idempotency import service
 from product_partners.idempotency.service import Claim, StoredResponse
@@ -64,7 +64,7 @@ def write_operations(routes: Any) -> list[Operation]:
     for context in iter_route_contexts(list(routes)):
         route: Any = context.route
         for method in sorted(METHODS & set(getattr(route, "methods", None) or ())):
-            found.append(Operation(method, route.path_regex, required_scope(route), route))
+            found.append(Operation(method, route.path_regex, route_scope(route), route))
     return found
 
 

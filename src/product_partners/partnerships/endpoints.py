@@ -38,6 +38,7 @@ from product_partners.partnerships.errors import (
     StalePartnership,
     StoreIsPartnersChoice,
     StoreRequiresAffiliatePro,
+    TooManyEtags,
 )
 from product_partners.partnerships.etags import etag
 from product_partners.partnerships.schemas import (
@@ -79,7 +80,13 @@ def _doc(text: str, actor: str, action: str) -> str:
 
 
 # What each kind of write can be refused with.
-_DECISION_ERRORS = (ProductNotFound, PartnerNotFound, InvalidTransition, StalePartnership)
+_DECISION_ERRORS = (
+    ProductNotFound,
+    PartnerNotFound,
+    InvalidTransition,
+    StalePartnership,
+    TooManyEtags,
+)
 _PARTNER_PATH = "/products/{product_id}/partners/{id}"
 
 
@@ -536,7 +543,7 @@ async def get_my_partnership(
     return _one(await service.get_my_partnership(conn, caller.business_id, id, scheme))
 
 
-_PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
+_PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership, TooManyEtags)
 
 
 @router.post(

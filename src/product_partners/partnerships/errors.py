@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from product_partners.kit.errors import (
+    BadRequest,
     Conflict,
     NotFound,
     PreconditionFailed,
@@ -63,6 +64,18 @@ class StalePartnership(PreconditionFailed):
             f"If-Match does not match: the partnership is now at ETag {etag} "
             f"(status {status}). Fetch it again and retry.",
             headers={"ETag": etag},
+        )
+
+
+class TooManyEtags(BadRequest):
+    """If-Match naming more tags than a client can hold (``etags.MAX_IF_MATCH_TAGS``)."""
+
+    error_code = "too_many_etags"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"If-Match names more than {limit} entity tags; send the ETag you read.",
+            errors={"If-Match": [f"names more than {limit} entity tags"]},
         )
 
 
