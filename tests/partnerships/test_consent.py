@@ -262,3 +262,27 @@ async def test_probing_store_ids_gives_one_answer(api):
     # None of it moved the partnership off the partner's choice.
     final = (await api.client.get(url, headers=owner.headers)).json()
     assert final["store_id"] == stores[0]
+
+
+async def test_a_business_sees_who_added_it_to_a_bundle(api, openapi):
+    owner, partner = await api.actor(), await api.actor()
+    bundle = await api.client.post(
+        "/v3/bundles", json={"name": "Kit", "public_name": "Kit"}, headers=owner.headers
+    )
+    added = await api.client.post(
+        f"/v3/bundles/{bundle.json()['id']}/partners",
+        json={"partner_unique_id": partner.unique_id},
+        headers=owner.headers,
+    )
+    assert added.json()["partner"] == {"unique_id": partner.unique_id}
+
+    mine = await api.client.get("/v3/bundle-partnerships", headers=partner.headers)
+
+    openapi.validate_response("listMyBundlePartnerships", mine)
+    (seen,) = mine.json()["data"]
+    assert seen["id"] == added.json()["id"] and seen["bundle_id"] == bundle.json()["id"]
+    assert seen["bundle_owner"] == {**owner.business}
+    # The owner's own list of bundle partnerships is its own: not the bundles it owns.
+    assert (await api.client.get("/v3/bundle-partnerships", headers=owner.headers)).json()[
+        "data"
+    ] == []

@@ -16,6 +16,7 @@ from product_partners.bundles.schemas import (
     CreateBundlePartnerRequest,
     ListBundlePartnersResponseBody,
     ListBundlesResponseBody,
+    ListMyBundlePartnershipsResponseBody,
 )
 from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, Page
@@ -142,3 +143,18 @@ async def delete_bundle_partner(
     """Remove a partner from one of your bundles; `id` is the BundlePartner id."""
     await service.delete_partner(conn, caller.business_id, bundle_id, id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/bundle-partnerships",
+    response_model=ListMyBundlePartnershipsResponseBody,
+    operation_id="listMyBundlePartnerships",
+    summary="List the bundles your business is a partner of (ours)",
+    tags=["Partnerships (partner side)"],
+    responses=error_responses(),
+)
+async def list_my_bundle_partnerships(caller: BundleList, conn: Conn, page: Page) -> Response:
+    """The partner side of bundle partnerships: every bundle an owner added your business to,
+    with that owner (`bundle_owner`), sorted by id in descending order. Whoever adds your
+    business sees only its unique id until you consent to that owner."""
+    return json_response(await service.list_my_bundle_partnerships(conn, caller.business_id, page))

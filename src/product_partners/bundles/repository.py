@@ -59,3 +59,21 @@ def bundle_partners_query() -> Select:
             ),
         )
     )
+
+
+def partner_bundles_query(partner_business_id: int) -> Select:
+    """The bundle partnerships of ``partner_business_id`` (the partner side), with the bundle
+    and its owner (``owner_*`` columns): whoever added it, it sees who."""
+    return (
+        select(
+            bundle_partners.c.id,
+            bundle_partners.c.created_at,
+            bundles.c.id.label("bundle_id"),
+            bundles.c.name.label("bundle_name"),
+            *_OWNER_COLUMNS,
+        )
+        .select_from(bundle_partners)
+        .join(bundles, bundles.c.id == bundle_partners.c.bundle_id)
+        .join(businesses, businesses.c.id == bundles.c.business_id)
+        .where(bundle_partners.c.partner_business_id == partner_business_id)
+    )

@@ -79,6 +79,26 @@ class BundlePartner(BaseModel):
     )
 
 
+class MyBundlePartnership(BaseModel):
+    """Ours: a bundle partnership as its partner sees it, with who added it."""
+
+    model_config = ConfigDict(title="MyBundlePartnership")
+
+    id: int = Field(description="Bundle Partner ID (the owner's BundlePartner id)")
+    bundle_id: int
+    bundle_name: str
+    bundle_owner: BusinessSimple = Field(description="The bundle's owner, who added you.")
+    created_at: str = Field(
+        description="When you were added", json_schema_extra={"format": "date-time"}
+    )
+
+
+class ListMyBundlePartnershipsResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListMyBundlePartnershipsResponseBody")
+
+    data: list[MyBundlePartnership]
+
+
 class ListBundlePartnersResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListBundlePartnersResponseBody")
 

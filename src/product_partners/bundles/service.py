@@ -101,6 +101,15 @@ async def list_partners(
     return {"data": [_partner_body(r) for r in rows], **fields}
 
 
+async def list_my_bundle_partnerships(
+    conn: AsyncConnection, partner_business_id: int, page: PageRequest
+) -> dict[str, Any]:
+    """One page of the bundles the caller is a partner of, newest first, each with its owner."""
+    query = repo.partner_bundles_query(partner_business_id)
+    rows, fields = await fetch_page(conn, query, bundle_partners.c.id, page)
+    return {"data": [views.my_bundle_partnership(r) for r in rows], **fields}
+
+
 def _partner_body(row: Any) -> dict[str, Any]:
     return views.bundle_partner(row.id, partner_views.partner(row, False), row.created_at)
 

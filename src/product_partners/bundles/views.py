@@ -31,3 +31,14 @@ def bundle(row: Any, *, full: bool = True) -> dict[str, Any]:
 def bundle_partner(link_id: int, partner: dict[str, Any], created_at: Any) -> dict[str, Any]:
     """Scalev's BundlePartner."""
     return {"id": link_id, "partner": partner, "created_at": created_at}
+
+
+def my_bundle_partnership(row: Any) -> dict[str, Any]:
+    """Ours: a bundle partnership as its partner sees it (``repository.partner_bundles_query``)."""
+    return {
+        "id": row.id,
+        "bundle_id": row.bundle_id,
+        "bundle_name": row.bundle_name,
+        "bundle_owner": business_simple(row, "owner_"),
+        "created_at": row.created_at,
+    }
