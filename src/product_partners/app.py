@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
 from product_partners.bundles.endpoints import router as bundles_router
+from product_partners.dashboard import endpoints as dashboard
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.kit.http.errors import install_error_handlers
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
+    dashboard.install(app)
     metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
@@ -77,7 +79,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
-    app.add_middleware(RequestGuardsMiddleware)
+    app.add_middleware(RequestGuardsMiddleware, form_prefixes=(dashboard.PREFIX,))
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
     )

@@ -36,6 +36,8 @@ ACCEPTED_FORMS = {
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
     "link_scheme": "https or http",
+    "dashboard_sign_in_limit": "N/second, N/minute, N/hour or N/day, e.g. 10/minute",
+    "dashboard_sign_in_address_limit": "N/second, N/minute, N/hour or N/day, e.g. 60/minute",
 }
 
 
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
 
+    # Dashboard sign-in attempts allowed per account (email) and per client address.
+    dashboard_sign_in_limit: str = "10/minute"
+    dashboard_sign_in_address_limit: str = "60/minute"
+
     @property
     def statement_timeout(self) -> float:
         """``database_statement_timeout``, capped by ``database_timeout``: the client gives up
@@ -121,7 +127,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log format {value!r}")
         return choice
 
-    @field_validator("rate_limit", "partner_add_limit")
+    @field_validator(
+        "rate_limit",
+        "partner_add_limit",
+        "dashboard_sign_in_limit",
+        "dashboard_sign_in_address_limit",
+    )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:
