@@ -65,7 +65,9 @@ async def test_the_queue_shows_pending_first_filters_searches_and_pages_by_25(da
     assert approved["unique_id"] not in first.text
     cursor = re.search(r"next_cursor=([\w-]+)", first.text).group(1)
     second = await browser.get(f"{base}?status=pending&next_cursor={cursor}")
-    assert [int(i) for i, _ in ROW.findall(second.text)] == sorted(pending + reseller, reverse=True)[25:]
+    assert [int(i) for i, _ in ROW.findall(second.text)] == sorted(
+        pending + reseller, reverse=True
+    )[25:]
 
     resellers = await browser.get(f"{base}?status=pending&type=reseller")
     assert [int(i) for i, _ in ROW.findall(resellers.text)] == reseller
@@ -119,9 +121,7 @@ async def test_a_decision_on_a_stale_page_is_refused_with_the_fresh_state(dashbo
     await api.client.post(
         f"/v3/products/{product['id']}/partners/{pid}/approve", headers=who.actor.headers
     )
-    stale = await browser.post(
-        f"{page_url}/ban", {"version": "1", "ban_reason": "fraud"}
-    )
+    stale = await browser.post(f"{page_url}/ban", {"version": "1", "ban_reason": "fraud"})
     assert stale.status_code == 412
     assert "changed since you opened the page" in stale.text
     assert "It is now approved" in stale.text and "(version 2)" in stale.text
