@@ -4,7 +4,7 @@ isolation (another business's URLs are 404)."""
 
 import re
 
-from tests.support.dashboard import Browser, signed_in
+from tests.support.dashboard import Browser, linked_partnership, signed_in
 from tests.support.lifecycle import ALL_TYPES_OPEN, put_partnership
 
 ROW = re.compile(r'name="row" value="(\d+):(\d+)"')
@@ -219,3 +219,22 @@ async def test_static_files_are_served_by_the_process(dashboard_app):
     js = await browser.client.get("/dashboard/static/dashboard.js")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert js.status_code == 200 and "clipboard" in js.text
+
+
+async def test_the_owner_revokes_and_approves_an_affiliate_pro_domain(dashboard_app, api):
+    browser, who, product = await _owner(dashboard_app, api, is_affiliate_pro_enabled=True)
+    partner = await api.actor()
+    host = f"shop-{partner.unique_id}.example"
+    async with api.engine.connect() as conn:
+        linked = await linked_partnership(conn, who.actor.id, partner.id, product["id"], host)
+    url = f"/dashboard/products/{product['id']}/partners/{linked['id']}"
+    page = await browser.get(url)
+    assert host in page.text and linked["affiliate_pro_links"][0]["product_url"] in page.text
+    domain_id = linked["affiliate_pro_domains"][0]["id"]
+    revoked = await browser.post(f"{url}/domains/{domain_id}/revoke", {})
+    assert revoked.status_code == 303 and revoked.headers["location"].endswith("revoke_domain")
+    page = await browser.get(url)
+    assert "Approve for links" in page.text and "No partner links yet" in page.text
+    approved = await browser.post(f"{url}/domains/{domain_id}/approve", {})
+    assert approved.status_code == 303
+    assert linked["affiliate_pro_links"][0]["product_url"] in (await browser.get(url)).text

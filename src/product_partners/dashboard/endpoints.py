@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -34,7 +34,6 @@ from product_partners.partnerships.errors import (
 )
 from product_partners.stores import service as stores
 from product_partners.users import service as users
-from product_partners.users.errors import InvalidCredentials
 
 SESSION_COOKIE = "pp_session"
 SIGN_IN_COOKIE = "pp_sign_in"  # the sign-in page's CSRF secret (before any session exists)
@@ -145,9 +144,7 @@ async def login(request: Request, conn: Conn) -> Response:
     try:
         await _spend_sign_in(request, email)
         _, token = await users.sign_in(conn, email, form.get("password"))
-    except (InvalidCredentials, SignInLimited) as exc:
-        return _login_form(request, exc.status_code, next=next_url, email=email, error=exc)
-    except DomainError as exc:  # a disabled user
+    except DomainError as exc:  # wrong credentials, too many attempts, a disabled user
         return _login_form(request, exc.status_code, next=next_url, email=email, error=exc)
     response = RedirectResponse(_safe_next(next_url), 303)
     response.set_cookie(
@@ -220,7 +217,7 @@ async def queue_page(
     scheme: LinkScheme,
     status: str | None = None,
     type: str | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: str | None = None,
     next_cursor: str | None = None,
     previous_cursor: str | None = None,
 ) -> Response:
