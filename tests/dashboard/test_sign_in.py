@@ -99,6 +99,7 @@ async def test_sign_in_attempts_are_limited_per_account(settings, engine, api):
     # The right password is refused too while the account is limited.
     limited = await Browser(app).sign_in(who.email)
     assert limited.status_code == 429 and "Too many sign-in attempts" in limited.text
+    assert int(limited.headers["retry-after"]) >= 1
 
 
 async def test_sign_in_attempts_are_limited_per_address(settings, engine, api):

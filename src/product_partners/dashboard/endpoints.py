@@ -145,7 +145,9 @@ async def login(request: Request, conn: Conn) -> Response:
         await _spend_sign_in(request, email)
         _, token = await users.sign_in(conn, email, form.get("password"))
     except DomainError as exc:  # wrong credentials, too many attempts, a disabled user
-        return _login_form(request, exc.status_code, next=next_url, email=email, error=exc)
+        refused = _login_form(request, exc.status_code, next=next_url, email=email, error=exc)
+        refused.headers.update(exc.headers)  # Retry-After when limited
+        return refused
     response = RedirectResponse(_safe_next(next_url), 303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -138,12 +138,8 @@ def render(
 def error_page(
     request: Request, exc: DomainError, viewer: Any = None, secret: str | None = None
 ) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        exc.status_code,
-        secret=secret,
-        viewer=viewer,
-        error=exc,
-        headers=exc.headers,
+    response = render(
+        request, "error.html", exc.status_code, secret=secret, viewer=viewer, error=exc
     )
+    response.headers.update(exc.headers)  # e.g. Retry-After
+    return response
