@@ -37,7 +37,7 @@ run: install
 	@$(BIN)/product-partners db upgrade > /dev/null
 	@echo "==> preparing the demo data"
 	@HOST=$(HOST) PORT=$(PORT) $(BIN)/product-partners demo --print-curl > /dev/null
-	@echo "==> serving on http://$(HOST):$(PORT) (API docs at /docs; Ctrl-C stops)"
+	@echo "==> serving on http://$(HOST):$(PORT) (dashboard at /dashboard, API docs at /docs; Ctrl-C stops)"
 	@$(BIN)/product-partners serve --host $(HOST) --port $(PORT)
 
 lint: install

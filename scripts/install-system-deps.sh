@@ -2,7 +2,8 @@
 # System packages the test suite and the benchmark need beyond Python: PgBouncer (the
 # transaction-pooling test), wrk (the load generator of `make bench`), PostgreSQL's server
 # binaries (initdb and pg_ctl: the restart tests start clusters of their own) and client tools
-# (pg_dump and pg_restore: the backup tests). Idempotent: installs only what is missing, with
+# (pg_dump and pg_restore: the backup tests), and Chromium (the dashboard's browser tests drive
+# Debian's build through Playwright; no browser is downloaded). Idempotent: installs only what is missing, with
 # Debian's apt (as root, or through sudo). Without apt or the rights to use it, stops at once
 # with one line naming what to install.
 set -euo pipefail
@@ -20,6 +21,7 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 have_postgres_server || missing+=(postgresql)
 { command -v pg_dump && command -v pg_restore; } >/dev/null 2>&1 || missing+=(postgresql-client)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

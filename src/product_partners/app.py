@@ -15,6 +15,7 @@ from product_partners.auth.gate import AUTH_GATE, AuthGate
 from product_partners.auth.middleware import RefuseKnownBadKeys
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.businesses.errors import CallerBanned
+from product_partners.dashboard import endpoints as dashboard
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.idempotency.middleware import IdempotencyMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
+    dashboard.install(app)
     metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     # Around the hot path and the routes alike, inside the guards (it sees checked bodies).
     app.add_middleware(IdempotencyMiddleware, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
-    app.add_middleware(RequestGuardsMiddleware)
+    app.add_middleware(RequestGuardsMiddleware, form_prefixes=(dashboard.PREFIX,))
     # Refusals the gate knows, answered before the guards read a body (auth/middleware.py).
     app.add_middleware(RefuseKnownBadKeys, routes=app.routes, delay=settings.auth_failure_delay)
     app.add_middleware(

@@ -49,6 +49,8 @@ ACCEPTED_FORMS = {
     "an optional port, e.g. 192.0.2.53, [2001:db8::53]:53 or 127.0.0.1:5353",
     "dns_timeout": "a number of seconds above 0, e.g. 5 or 2.5",
     "domain_claim_ttl": "a number of seconds or an ISO 8601 duration above 0, e.g. 259200 or P3D",
+    "dashboard_sign_in_limit": "N/second, N/minute, N/hour or N/day, e.g. 10/minute",
+    "dashboard_sign_in_address_limit": "N/second, N/minute, N/hour or N/day, e.g. 60/minute",
 }
 
 # How long an unverified custom-domain claim lives (DOMAIN_CLAIM_TTL).
@@ -132,6 +134,9 @@ class Settings(BaseSettings):
     dns_nameservers: str = ""
     dns_timeout: float = Field(default=5.0, gt=0)
     domain_claim_ttl: timedelta = DEFAULT_DOMAIN_CLAIM_TTL
+    # Dashboard sign-in attempts allowed per account (email) and per client address.
+    dashboard_sign_in_limit: str = "10/minute"
+    dashboard_sign_in_address_limit: str = "60/minute"
 
     @property
     def statement_timeout(self) -> float:
@@ -181,7 +186,13 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log format {value!r}")
         return choice
 
-    @field_validator("rate_limit", "partner_add_limit", "auth_failure_limit")
+    @field_validator(
+        "rate_limit",
+        "partner_add_limit",
+        "auth_failure_limit",
+        "dashboard_sign_in_limit",
+        "dashboard_sign_in_address_limit",
+    )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:

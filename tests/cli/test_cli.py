@@ -134,6 +134,7 @@ def test_demo_prints_a_curl_line_that_works(tmp_path):
     second = ok(run_cli(url, "demo", PORT=str(port)))
     # The same demo key (no new row) with a new secret: only its hash is stored.
     assert second["seeded"] is False and second["key"] != first["key"]
+    assert second["dashboard"]["password"] != first["dashboard"]["password"]
 
     with serve(url, port=port):
         # Exactly the printed line, as a newcomer pastes it.

@@ -34,7 +34,9 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(database_url: str, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+def run_cli(
+    database_url: str, *args: str, stdin: str = "", **extra_env: str
+) -> subprocess.CompletedProcess:
     """``product-partners ARGS`` with ``DATABASE_URL`` (and ``extra_env``): its exit code,
     stdout and stderr. It runs the CLI's ``main()`` in this process, in a thread of its own
     (the caller may be inside an event loop), because a new interpreter per command would cost
@@ -43,12 +45,15 @@ def run_cli(database_url: str, *args: str, **extra_env: str) -> subprocess.Compl
 
     def run() -> None:
         out, err = io.StringIO(), io.StringIO()
+        saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
         with _environment(cli_env(database_url, **extra_env)), redirect_stdout(out), \
                 redirect_stderr(err):  # fmt: skip
             try:
                 code = main(list(args))
             except SystemExit as exit_:  # argparse's usage errors
                 code = exit_.code if isinstance(exit_.code, int) else 2
+            finally:
+                sys.stdin = saved_stdin
         result.update(code=code, out=out.getvalue(), err=err.getvalue())
 
     thread = threading.Thread(target=run)

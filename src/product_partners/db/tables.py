@@ -323,3 +323,35 @@ idempotency_keys = Table(
     # The sweep of expired keys (idempotency/repository.py).
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+# People who sign in to the web dashboard (dashboard/), each for one business; several per
+# business. ``email`` is stored lower-cased; ``password_hash`` is argon2id (users/passwords.py).
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    # Set when disabled: every session of the user is refused from then on, in every process.
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    Index("ix_users_business_id", "business_id"),
+    sqlite_autoincrement=True,
+)
+
+# Dashboard sign-ins, in the database (never in process memory) so that a revoked session or a
+# disabled user is refused at once by every process. ``token_hash``: SHA-256 of the cookie's
+# 256 random bits, hex (a fast hash is safe for a random secret).
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    _id(),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_user_sessions_user_id", "user_id"),
+    sqlite_autoincrement=True,
+)

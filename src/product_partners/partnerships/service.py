@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
+from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners as pp
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
@@ -83,10 +84,14 @@ async def list_partners(
     scheme: str,
     affiliate_status: str | None = None,
     partnership_type: str | None = None,
+    partner_search: str | None = None,
 ) -> dict[str, Any]:
-    """One page of a product's partners, newest first (the owner's view)."""
+    """One page of a product's partners, newest first (the owner's view); ``partner_search``:
+    only partners whose unique id contains it (the dashboard's search)."""
     pid = parse_id(product_id, ProductNotFound)
     query = _filtered(repo.partnerships_query(), affiliate_status, partnership_type)
+    if partner_search:
+        query = query.where(name_contains(pp.c.partner_unique_id, partner_search))
     rows, fields = await partnering.list_links(
         conn, partnering.PRODUCTS, owner_business_id, pid, query, page
     )

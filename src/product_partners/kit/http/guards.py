@@ -3,7 +3,8 @@
 For a request that carries a body (POST, PUT, PATCH):
 
 - ``Content-Type`` must be JSON (``application/json`` or ``application/*+json``, charset UTF-8
-  if one is named): otherwise **415** ``unsupported_media_type``. A body sent **without** a
+  if one is named): otherwise **415** ``unsupported_media_type``. Under ``form_prefixes``
+  (the web dashboard's HTML forms) a URL-encoded form is accepted too. A body sent **without** a
   ``Content-Type`` is read as JSON (clients such as Scalev's own send JSON without thinking
   about it); an empty body is left to validation (422 when the operation needs one).
 - The body must be valid UTF-8: otherwise **400** ``invalid_encoding``.
@@ -27,9 +28,12 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestGuardsMiddleware:
-    def __init__(self, app: ASGIApp, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, app: ASGIApp, max_depth: int = MAX_DEPTH, form_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max_depth = max_depth
+        self.form_prefixes = form_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +61,10 @@ class RequestGuardsMiddleware:
         body, more = await read_body(receive)
         problem = None
         if body:
-            problem = _content_type_problem(content_type) or self._body_problem(body)
+            is_form = _is_form(content_type) and scope["path"].startswith(self.form_prefixes)
+            problem = (None if is_form else _content_type_problem(content_type)) or (
+                self._body_problem(body)
+            )
         if problem is not None:
             status, code, message, field_message = problem
             response = error_response(status, code, message, {"body": [field_message]})
@@ -115,6 +122,11 @@ def _content_type_problem(content_type: str | None) -> tuple[int, str, str, str]
         "Send the body as JSON: 'Content-Type: application/json' (UTF-8).",
         f"content type {media_type or 'missing'!r} is not application/json",
     )
+
+
+def _is_form(content_type: str | None) -> bool:
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/x-www-form-urlencoded"
 
 
 def _has_nul_escape(body: bytes) -> bool:
