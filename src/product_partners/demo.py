@@ -19,7 +19,7 @@ from product_partners.businesses.repository import get_business_by_unique_id
 from product_partners.businesses.schemas import BusinessCreate
 from product_partners.businesses.service import create_business
 from product_partners.db.tables import api_keys, businesses, product_partners, products
-from product_partners.products.schemas import CreateRequestProduct
+from product_partners.products.schemas import CreateRequestProduct, ItemType
 from product_partners.products.service import create_product
 
 OWNER = "demo-owner"
@@ -108,6 +108,7 @@ async def _seed(conn: AsyncConnection) -> dict[str, Any]:
         owner["id"],
         CreateRequestProduct(
             name="Single-origin coffee beans",
+            item_type=ItemType.physical,
             slug="coffee-beans",
             is_affiliate_enabled=True,
             affiliate_commission_rate=Decimal("10"),

@@ -97,7 +97,7 @@ async def test_refusals(api, openapi):
     strangers = await domain(api, stranger, host("stranger"), verified=True)
     h = pro.owner.headers
     cases = [
-        (f"{pro.path}/{unverified['id']}", 422, "domain_not_verified"),
+        (f"{pro.path}/{unverified['id']}", 400, "domain_not_verified"),
         (f"{pro.path}/{owners_own['id']}", 404, "custom_domain_not_found"),
         (f"{pro.path}/{strangers['id']}", 404, "custom_domain_not_found"),
         (f"{pro.path}/999999999", 404, "custom_domain_not_found"),

@@ -35,7 +35,7 @@ async def test_an_owner_cannot_bind_a_partner_to_affiliate_pro_without_its_conse
     routed = await api.client.patch(
         url, json={"store_id": partner_store["id"]}, headers=owner.headers
     )
-    assert_error(routed, 422, "store_is_partners_choice")
+    assert_error(routed, 400, "store_is_partners_choice")
 
     accepted = await api.client.post(
         f"/v3/partnerships/{added['id']}/accept",
@@ -60,7 +60,7 @@ async def test_a_partner_accepts_only_for_its_own_store(api):
         json={"store_id": owners_store["id"]},
         headers=partner.headers,
     )
-    assert_error(refused, 422, "store_not_found")
+    assert_error(refused, 400, "store_not_found")
     stranger = await api.actor()
     foreign = await api.client.post(
         f"/v3/partnerships/{added['id']}/accept", headers=stranger.headers

@@ -84,7 +84,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
         response = await api.client.post(
             "/v3/stores", json={"name": "x", "custom_domain_id": domain_id}, headers=owner.headers
         )
-        body = assert_error(response, 422, "custom_domain_not_found")
+        body = assert_error(response, 400, "custom_domain_not_found")
         assert "custom_domain_id" in body["errors"]
         openapi.validate_response("createBusinessStore", response)
     taken = await api.client.post(
@@ -95,7 +95,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
 
     second = await store(api, owner)
     for domain_id, status, code in (
-        (theirs["id"], 422, "custom_domain_not_found"),
+        (theirs["id"], 400, "custom_domain_not_found"),
         (mine["id"], 409, "custom_domain_in_use"),
     ):
         response = await api.client.patch(
@@ -134,7 +134,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
         ("patch", {"logo": "x" * 2049}, "logo"),
     ],
 )
-async def test_invalid_store_bodies_are_422(api, openapi, method, body, field):
+async def test_invalid_store_bodies_are_400(api, openapi, method, body, field):
     owner = await api.actor()
     s = await store(api, owner)
     if method == "post":
@@ -143,7 +143,7 @@ async def test_invalid_store_bodies_are_422(api, openapi, method, body, field):
     else:
         response = await api.client.patch(f"/v3/stores/{s['id']}", json=body, headers=owner.headers)
         operation = "updateBusinessStore"
-    assert field in assert_error(response, 422)["errors"]
+    assert field in assert_error(response, 400)["errors"]
     openapi.validate_response(operation, response)
 
 
@@ -164,7 +164,7 @@ async def test_list_filters_and_pagination(api):
     assert await ids(f"?domain=HTTPS://{d['full_url'].upper()}/") == [on_domain["id"]]
     assert await ids("?search=flag") == [on_domain["id"]]
     assert await ids("?search=%25") == []  # LIKE wildcards are literal
-    assert_error(await api.client.get("/v3/stores?domain=a/b", headers=h), 422, "invalid_domain")
+    assert_error(await api.client.get("/v3/stores?domain=a/b", headers=h), 400, "invalid_domain")
 
     seen, cursor = [], None
     while True:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.json_schema import SkipJsonSchema
 
 UNIQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -25,7 +26,9 @@ class BusinessSimple(BaseModel):
     username: str
     account_holder: str
     email: str
-    logo: str | None
+    logo: str | SkipJsonSchema[None] = Field(
+        default=None, description="URL to the business logo; omitted when it has none."
+    )
     is_banned: bool
 
 

@@ -58,7 +58,7 @@ async def create_custom_domain(
     """Register a domain for your business. It starts unverified.
 
     The host name is normalized (lower case, IDNA, no scheme, no trailing dot); a path, port,
-    IP address or wildcard is refused with 422. A domain belongs to one business only: 409
+    IP address or wildcard is refused with 400. A domain belongs to one business only: 409
     `domain_taken` if it is already registered (by you or anyone else).
     """
     return json_response(await service.create_domain(conn, caller.business_id, body.full_url))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.kit.errors import InvalidCursor, Unprocessable
@@ -105,6 +105,13 @@ async def fetch_page(
     return page_of(page, list((await conn.execute(stmt)).all()))
 
 
+async def count_of(conn: AsyncConnection, query: Select, id_column: Any) -> int:
+    """How many rows ``query`` (a list's query, already filtered to the caller's rows) selects:
+    the count operations' answer for the same filters as their list."""
+    subquery = query.with_only_columns(id_column).subquery()
+    return (await conn.execute(select(func.count()).select_from(subquery))).scalar_one()
+
+
 def page_of(page: PageRequest, rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     """The page's rows (id descending) and list fields, from up to ``page_size + 1`` rows read
     in the page's direction (ascending for ``before_id``, descending otherwise)."""
@@ -148,11 +155,12 @@ def _body_fields(
 
 
 class PaginatedFields(BaseModel):
-    """The fields every paginated list body carries beside ``data``."""
+    """The fields every paginated list body carries beside ``data`` (all of them always sent,
+    so all required; Scalev's ``PaginatedCollectionResponseBody`` requires ``is_paginated``)."""
 
-    is_paginated: bool = Field(default=True, json_schema_extra={"enum": [True]})
-    has_next: bool = False
+    is_paginated: bool = Field(json_schema_extra={"enum": [True]})
+    has_next: bool
     has_previous: bool
     next_cursor: str | None
     previous_cursor: str | None
-    page_size: int = MAX_PAGE_SIZE
+    page_size: int

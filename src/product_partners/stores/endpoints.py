@@ -14,7 +14,7 @@ from product_partners.auth.dependencies import (
 )
 from product_partners.domains.errors import InvalidDomain
 from product_partners.kit.errors import NullNotAllowed
-from product_partners.kit.http.deps import Conn, Page
+from product_partners.kit.http.deps import UNSUPPORTED, Conn, Page, refuse_unsupported
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.stores import service
@@ -57,8 +57,10 @@ async def list_business_stores(
     has_domain: Annotated[
         bool | None, Query(description="Stores that have (or have not) a custom domain.")
     ] = None,
+    product_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
 ) -> Response:
     """Your business's stores, newest first."""
+    refuse_unsupported(product_id=product_id)
     body = await service.list_stores(
         conn, caller.business_id, page, search=search, domain=domain, has_domain=has_domain
     )
@@ -79,7 +81,7 @@ async def create_business_store(
 ) -> Response:
     """Create a store, optionally on one of your custom domains.
 
-    422 `custom_domain_not_found` if the domain is not yours; 409 `custom_domain_in_use` if
+    400 `custom_domain_not_found` if the domain is not yours; 409 `custom_domain_in_use` if
     another of your stores uses it.
     """
     return json_response(await service.create_store(conn, caller.business_id, body))

@@ -66,7 +66,7 @@ def store_body(row: Any) -> dict[str, Any]:
 
 
 async def _domain_refusal(conn: AsyncConnection, business_id: int, domain_id: int) -> Exception:
-    """Why a write naming ``domain_id`` changed nothing: not ours (422) or in use (409)."""
+    """Why a write naming ``domain_id`` changed nothing: not ours (400) or in use (409)."""
     if await repo.domain_owner(conn, domain_id) != business_id:
         # Another business's domain is reported exactly like a missing one.
         return CustomDomainNotYours()

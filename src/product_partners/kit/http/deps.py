@@ -7,6 +7,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import request_connection
+from product_partners.kit.errors import FilterNotSupported
 from product_partners.kit.pagination import (
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
@@ -60,3 +61,14 @@ async def page_request(
 
 
 Page = Annotated[PageRequest, Depends(page_request)]
+
+
+def refuse_unsupported(**filters: object) -> None:
+    """Refuse (400 ``filter_not_supported``, naming them) the filters Scalev documents for an
+    operation that this service cannot honour, when sent: never answer them unfiltered."""
+    sent = [name for name, value in filters.items() if value is not None]
+    if sent:
+        raise FilterNotSupported(sent)
+
+
+UNSUPPORTED = "Documented by Scalev; not supported by this service: sending it is 400."
