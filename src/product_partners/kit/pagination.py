@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.kit.errors import InvalidCursor, Unprocessable
 
 MAX_PAGE_SIZE = 25
+# Lists whose page_size Scalev documents without a maximum (the stores) accept any positive
+# size and serve at most this many rows a page; the body's page_size says what was served.
+UNBOUNDED_PAGE_LIMIT = 100
 # Longest cursor accepted (ours are ~12 characters): the query parameters' limit, and checked
 # again by decode_cursor for callers that read the query string themselves (the hot path).
 MAX_CURSOR_LENGTH = 200
@@ -25,10 +28,11 @@ _CURSOR_VERSION = "1"
 
 
 class InvalidPageSize(Unprocessable):
-    def __init__(self) -> None:
+    def __init__(self, maximum: int | None = MAX_PAGE_SIZE) -> None:
+        rule = f"from 1 to {maximum}" if maximum else "of at least 1"
         super().__init__(
             "A query or path parameter is invalid.",
-            errors={"page_size": [f"must be a whole number from 1 to {MAX_PAGE_SIZE}"]},
+            errors={"page_size": [f"must be a whole number {rule}"]},
         )
 
 
@@ -59,10 +63,14 @@ def decode_cursor(token: str, name: str) -> int:
 
 
 def parse_page(
-    next_cursor: str | None, previous_cursor: str | None, page_size: int | str | None
+    next_cursor: str | None,
+    previous_cursor: str | None,
+    page_size: int | str | None,
+    maximum: int | None = MAX_PAGE_SIZE,
 ) -> PageRequest:
     """The page a list request asks for: the one parser, called by the lists' dependency and
-    by the hot path (which reads the query string itself). A refusal is raised."""
+    by the hot path (which reads the query string itself). A refusal is raised. ``maximum``
+    None: any positive page_size, served up to ``UNBOUNDED_PAGE_LIMIT``."""
     if next_cursor and previous_cursor:
         raise InvalidCursor(
             "next_cursor",
@@ -70,18 +78,22 @@ def parse_page(
             "cannot be combined with previous_cursor",
         )
     return PageRequest(
-        page_size=_page_size(page_size),
+        page_size=_page_size(page_size, maximum),
         after_id=decode_cursor(next_cursor, "next_cursor") if next_cursor else None,
         before_id=decode_cursor(previous_cursor, "previous_cursor") if previous_cursor else None,
     )
 
 
-def _page_size(raw: int | str | None) -> int:
+def _page_size(raw: int | str | None, maximum: int | None = MAX_PAGE_SIZE) -> int:
     if raw is None:
         return MAX_PAGE_SIZE
     text = str(raw)
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE):
-        raise InvalidPageSize()
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise InvalidPageSize(maximum)
+    if maximum is None:
+        return min(int(text), UNBOUNDED_PAGE_LIMIT)
+    if int(text) > maximum:
+        raise InvalidPageSize(maximum)
     return int(text)
 
 

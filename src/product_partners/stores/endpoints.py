@@ -14,7 +14,7 @@ from product_partners.auth.dependencies import (
 )
 from product_partners.domains.errors import InvalidDomain
 from product_partners.kit.errors import NullNotAllowed
-from product_partners.kit.http.deps import UNSUPPORTED, Conn, Page, refuse_unsupported
+from product_partners.kit.http.deps import UNSUPPORTED, Conn, UnboundedPage, refuse_unsupported
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.stores import service
@@ -28,6 +28,7 @@ from product_partners.stores.schemas import (
     BusinessStore,
     BusinessStoreCollectionResponseBody,
     BusinessStoreCreateRequest,
+    BusinessStoreSimplifiedCollectionResponseBody,
     BusinessStoreUpdateRequest,
 )
 
@@ -47,7 +48,7 @@ STORE_ID_DOC = "Numeric store ID, or the store's `store_...` unique ID."
 async def list_business_stores(
     caller: StoreList,
     conn: Conn,
-    page: Page,
+    page: UnboundedPage,
     search: Annotated[
         str | None, Query(max_length=255, description="Filter by store name.")
     ] = None,
@@ -65,6 +66,22 @@ async def list_business_stores(
         conn, caller.business_id, page, search=search, domain=domain, has_domain=has_domain
     )
     return json_response(body)
+
+
+# Before /stores/{id}: "simplified" is a path of its own, not a store id.
+@router.get(
+    "/stores/simplified",
+    response_model=BusinessStoreSimplifiedCollectionResponseBody,
+    operation_id="listBusinessStoresSimplified",
+    summary="List stores in simplified business format",
+    response_description="Paginated simplified store list",
+    responses=error_responses(),
+)
+async def list_business_stores_simplified(
+    caller: StoreList, conn: Conn, page: UnboundedPage
+) -> Response:
+    """The essential fields of your stores, newest first."""
+    return json_response(await service.list_stores_simplified(conn, caller.business_id, page))
 
 
 @router.post(

@@ -123,6 +123,23 @@ async def list_stores(
     return {"data": [store_body(r) for r in rows], **fields}
 
 
+async def list_stores_simplified(
+    conn: AsyncConnection, business_id: int, page: PageRequest
+) -> dict[str, Any]:
+    rows, fields = await fetch_page(conn, repo.stores_query(business_id), stores.c.id, page)
+    data = [
+        {
+            "id": r.id,
+            "unique_id": r.unique_id,
+            "name": r.name,
+            "is_active": bool(r.is_active),
+            "is_public": bool(r.is_public),
+        }
+        for r in rows
+    ]
+    return {"data": data, **fields}
+
+
 async def update_store(
     conn: AsyncConnection, business_id: int, store: str | int, data: BusinessStoreUpdateRequest
 ) -> dict[str, Any]:

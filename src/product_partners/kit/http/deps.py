@@ -11,6 +11,7 @@ from product_partners.kit.errors import FilterNotSupported
 from product_partners.kit.pagination import (
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
+    UNBOUNDED_PAGE_LIMIT,
     PageRequest,
     parse_page,
 )
@@ -61,6 +62,31 @@ async def page_request(
 
 
 Page = Annotated[PageRequest, Depends(page_request)]
+
+
+async def unbounded_page_request(
+    next_cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="Opaque cursor for the next page."),
+    ] = None,
+    previous_cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="Opaque cursor for the previous page."),
+    ] = None,
+    page_size: Annotated[
+        int,
+        Query(
+            ge=1,
+            description="Number of items per page (default 25; a page holds at most "
+            f"{UNBOUNDED_PAGE_LIMIT}: the body's page_size says how many were served).",
+        ),
+    ] = MAX_PAGE_SIZE,
+) -> PageRequest:
+    return parse_page(next_cursor, previous_cursor, page_size, maximum=None)
+
+
+# The page of a list whose page_size Scalev documents without a maximum (the stores).
+UnboundedPage = Annotated[PageRequest, Depends(unbounded_page_request)]
 
 
 def refuse_unsupported(**filters: object) -> None:
