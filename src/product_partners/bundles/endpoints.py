@@ -117,8 +117,12 @@ async def list_bundles_simplified(
     response_description="Bundles count",
     responses=error_responses(),
 )
-async def count_bundles(caller: BundleList, conn: Conn, filters: BundleFilters) -> Response:
-    """How many bundles the same filters as listBundles select."""
+async def count_bundles(
+    caller: BundleList, conn: Conn, filters: BundleFilters, _page: Page
+) -> Response:
+    """How many bundles the same filters as listBundles select. Scalev documents the
+    pagination parameters here too: they are validated and, a count having no pages, change
+    nothing."""
     return json_response(await service.count_bundles(conn, caller.business_id, **filters))
 
 

@@ -1,6 +1,6 @@
 """HTTP routes of products."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -68,11 +68,13 @@ async def product_filters(
     item_type: Annotated[ItemType | None, Query(description="Filter products by item type")] = None,
     is_inventory: Annotated[bool | None, Query(description=UNSUPPORTED)] = None,
     warehouse_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
-    qty_type: Annotated[str | None, Query(description=UNSUPPORTED)] = None,
+    qty_type: Annotated[Literal["available_qty"] | None, Query(description=UNSUPPORTED)] = None,
     store_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
     is_checked: Annotated[bool | None, Query(description=UNSUPPORTED)] = None,
     label: Annotated[str | None, Query(description=UNSUPPORTED)] = None,
-    pricing_type: Annotated[str | None, Query(description=UNSUPPORTED)] = None,
+    pricing_type: Annotated[
+        Literal["one_time", "recurring"] | None, Query(description=UNSUPPORTED)
+    ] = None,
 ) -> dict[str, Any]:
     """The filters Scalev documents on listProducts, listProductsSimplified and countProducts:
     the ones this service can honour, after refusing the others (400 naming them)."""
@@ -143,8 +145,12 @@ async def list_products_simplified(
     response_description="Products count",
     responses=error_responses(),
 )
-async def count_products(caller: ProductList, conn: Conn, filters: ProductFilters) -> Response:
-    """How many products the same filters as listProducts select."""
+async def count_products(
+    caller: ProductList, conn: Conn, filters: ProductFilters, _page: Page
+) -> Response:
+    """How many products the same filters as listProducts select. Scalev documents the
+    pagination parameters here too: they are validated and, a count having no pages, change
+    nothing."""
     return json_response(await service.count_products(conn, caller.business_id, **filters))
 
 
