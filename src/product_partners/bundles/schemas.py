@@ -5,6 +5,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
+from product_partners.kit.validation import refuse_nulls
 from product_partners.partnerships.schemas import CreatePartnerRequest
 
 
@@ -52,9 +53,7 @@ class BundleUpdateRequest(BaseModel):
 
     @model_validator(mode="after")
     def _no_null_values(self) -> "BundleUpdateRequest":
-        for name in self.model_fields_set - {"description"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, {"description"})
         return self
 
 

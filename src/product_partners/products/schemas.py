@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
+from product_partners.kit.validation import refuse_nulls
 from product_partners.partnerships.schemas import Domain, ProductPartner
 
 
@@ -98,13 +99,6 @@ class CreateRequestProduct(ProgrammeSettings):
 NULLABLE_SETTINGS = frozenset(
     {"affiliate_commission_rate", "affiliate_pro_commission_rate", "partnership_sales_letter"}
 )
-
-
-def refuse_nulls(model: BaseModel, nullable: frozenset[str]) -> None:
-    """A sent field that may be omitted but not cleared is not null."""
-    for name in model.model_fields_set - nullable:
-        if getattr(model, name) is None:
-            raise ValueError(f"{name} cannot be null")
 
 
 class UpdateRequestProduct(ProgrammeSettings):
