@@ -99,6 +99,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         for op in ops.values():
             if isinstance(op, dict) and "operationId" in op:
                 op["security"] = [{"bearerAuth": []}]
+                # FastAPI documents 422 for validation by default; this service answers 400
+                # (kit/http/errors.py), already documented with ApiErrorResponse.
+                op.get("responses", {}).pop("422", None)
     # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
