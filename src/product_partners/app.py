@@ -121,6 +121,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if forbidden and method.upper() not in READ_METHODS:
                     # auth.dependencies.accept_key refuses every write of a banned business.
                     forbidden["description"] += f" (`{CallerBanned.error_code}` on any write)"
+                # FastAPI documents 422 for validation by default; this service answers 400
+                # (kit/http/errors.py), already documented with ApiErrorResponse.
+                op.get("responses", {}).pop("422", None)
     document_idempotency(schema)
     # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -25,7 +25,7 @@ from product_partners.db.tables import api_keys, businesses, product_partners, p
 from product_partners.partnerships.enums import PartnershipType
 from product_partners.partnerships.schemas import PartnershipRequest
 from product_partners.partnerships.service import request_partnership
-from product_partners.products.schemas import CreateRequestProduct
+from product_partners.products.schemas import CreateRequestProduct, ItemType
 from product_partners.products.service import create_product
 from product_partners.users.service import create_user, set_password
 
@@ -129,6 +129,7 @@ async def _seed(conn: AsyncConnection) -> dict[str, Any]:
         owner["id"],
         CreateRequestProduct(
             name="Single-origin coffee beans",
+            item_type=ItemType.physical,
             slug="coffee-beans",
             is_affiliate_enabled=True,
             affiliate_commission_rate=Decimal("10"),

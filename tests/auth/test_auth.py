@@ -79,7 +79,7 @@ async def test_key_without_the_scope_is_403_and_with_it_passes(api, method, path
     body = (
         {"partner_unique_id": partner.unique_id}
         if "partners" in path
-        else {"name": "Scoped product"}
+        else {"name": "Scoped product", "item_type": "physical"}
     )
     kwargs = {"json": body} if method == "POST" else {}
 

@@ -127,7 +127,9 @@ async def test_no_plaintext_key_in_any_table_or_log(api: Api, world: World) -> N
         await api.client.get("/v3/products", headers={"Authorization": owner.key})
         await api.client.get(f"/v3/products?search={owner.key}", headers=owner.headers)
         await api.client.post(
-            "/v3/products", json={"name": owner.key, "slug": "BAD SLUG"}, headers=owner.headers
+            "/v3/products",
+            json={"name": owner.key, "item_type": "physical", "slug": "BAD SLUG"},
+            headers=owner.headers,
         )
         await api.client.get("/v3/nowhere", headers=world.b.headers)
     finally:

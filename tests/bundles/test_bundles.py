@@ -14,7 +14,7 @@ async def test_create_get_and_list_bundles(api, openapi):
     owner = await api.actor()
     response = await api.client.post(
         "/v3/bundles",
-        json={"name": "Coffee set", "public_name": "The coffee set", "bundlelines": []},
+        json={"name": "Coffee set", "public_name": "The coffee set"},
         headers=owner.headers,
     )
     assert response.status_code == 200, response.text
@@ -38,6 +38,73 @@ async def test_create_get_and_list_bundles(api, openapi):
     assert [b["id"] for b in searched.json()["data"]] == [created["id"]]
 
 
+async def test_scalev_bundle_fields_not_kept_are_refused_by_name(api):
+    owner = await api.actor()
+    response = await api.client.post(
+        "/v3/bundles",
+        json={"name": "n", "public_name": "p", "bundlelines": [], "bundle_price_options": []},
+        headers=owner.headers,
+    )
+    body = assert_error(response, 400, "validation_error")
+    assert set(body["errors"]) == {"bundlelines", "bundle_price_options"}
+    assert body["errors"]["bundlelines"] == ["is not supported by this service"]
+    listed = await api.client.get("/v3/bundles/count", headers=owner.headers)
+    assert listed.json() == {"count": 0}, "nothing half-written"
+
+
+async def test_update_and_delete_a_bundle(api, openapi):
+    owner = await api.actor()
+    created = await bundle(api, owner, name="Old name")
+    url = f"/v3/bundles/{created['id']}"
+    updated = await api.client.patch(
+        url, json={"name": "New name", "is_bundle_sharing": True}, headers=owner.headers
+    )
+    openapi.validate_response("updateBundle", updated)
+    assert updated.json()["name"] == "New name" and updated.json()["is_bundle_sharing"] is True
+    assert updated.json()["public_name"] == created["public_name"], "omitted fields stay"
+    assert_error(await api.client.patch(url, json={"name": None}, headers=owner.headers), 400)
+    assert_error(
+        await api.client.patch(url, json={"images": []}, headers=owner.headers),
+        400,
+        "validation_error",
+    )
+    gone = await api.client.delete(url, headers=owner.headers)
+    assert gone.status_code == 204, gone.text
+    assert_error(await api.client.get(url, headers=owner.headers), 404, "bundle_not_found")
+    assert_error(await api.client.delete(url, headers=owner.headers), 404, "bundle_not_found")
+
+
+async def test_count_and_simplified_bundles_route_before_the_id(api, openapi):
+    owner = await api.actor()
+    first = await bundle(api, owner, name="Shared one", is_bundle_sharing=True)
+    second = await bundle(api, owner, name="Private one")
+    count = await api.client.get("/v3/bundles/count", headers=owner.headers)
+    openapi.validate_response("countBundles", count)
+    assert count.json() == {"count": 2}
+    shared = await api.client.get("/v3/bundles/count?is_bundle_sharing=true", headers=owner.headers)
+    assert shared.json() == {"count": 1}
+    simple = await api.client.get("/v3/bundles/simplified", headers=owner.headers)
+    openapi.validate_response("listBundlesSimplified", simple)
+    assert [b["id"] for b in simple.json()["data"]] == [second["id"], first["id"]]
+    assert simple.json()["is_paginated"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "value"),
+    [
+        ("/v3/bundles", "store_id", "1"),
+        ("/v3/bundles", "label", "x"),
+        ("/v3/bundles/count", "label", "x"),
+        ("/v3/bundles/simplified", "for_store_id", "1"),
+    ],
+)
+async def test_documented_bundle_filters_not_supported_are_400(api, path, param, value):
+    owner = await api.actor()
+    response = await api.client.get(path, params={param: value}, headers=owner.headers)
+    body = assert_error(response, 400, "filter_not_supported")
+    assert body["errors"] == {param: ["is not supported by this service"]}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -50,7 +117,7 @@ async def test_create_get_and_list_bundles(api, openapi):
 async def test_create_bundle_needs_name_and_public_name(api, openapi, body, field):
     owner = await api.actor()
     response = await api.client.post("/v3/bundles", json=body, headers=owner.headers)
-    assert field in assert_error(response, 422, "validation_error")["errors"]
+    assert field in assert_error(response, 400, "validation_error")["errors"]
     openapi.validate_response("createBundle", response)
 
 
@@ -117,8 +184,8 @@ async def test_bundle_partner_errors_follow_the_product_rules(api, openapi):
     cases = [
         (await add(partner.unique_id), 409, "partner_already_exists"),
         (await add(ghost), 409, "partner_already_exists"),
-        (await add(owner.unique_id), 422, "self_partnership"),
-        (await add(""), 422, "validation_error"),
+        (await add(owner.unique_id), 400, "self_partnership"),
+        (await add(""), 400, "validation_error"),
     ]
     for response, status, code in cases:
         assert_error(response, status, code)

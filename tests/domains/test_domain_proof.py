@@ -62,7 +62,7 @@ async def test_squatting_a_name_blocks_nobody_and_the_proven_owner_holds_it(
     # The squatter cannot prove it: the record carries the real owner's token only.
     publish(loopback_dns, claim)
     refused = await verify(api, squatter, squat)
-    assert_error(refused, 422, "domain_proof_not_found")
+    assert_error(refused, 400, "domain_proof_not_found")
     openapi.validate_response("verifyCustomDomain", refused)
 
     verified = await verify(api, real, claim)
@@ -88,7 +88,7 @@ async def test_a_missing_or_wrong_record_says_what_was_expected(api, openapi, lo
     claim = await claim_of(api, owner, host())
     v = claim["verification"]
     missing = await verify(api, owner, claim)
-    body = assert_error(missing, 422, "domain_proof_not_found")
+    body = assert_error(missing, 400, "domain_proof_not_found")
     assert v["record_name"] in body["message"] and v["record_value"] in body["message"]
     assert "no TXT record" in body["message"]
     assert body["errors"] == {
@@ -97,7 +97,7 @@ async def test_a_missing_or_wrong_record_says_what_was_expected(api, openapi, lo
 
     loopback_dns.txt[v["record_name"]] = ["v=spf1 -all", v["record_value"][:-1]]
     wrong = await verify(api, owner, claim)
-    assert "2 other TXT value(s)" in assert_error(wrong, 422, "domain_proof_not_found")["message"]
+    assert "2 other TXT value(s)" in assert_error(wrong, 400, "domain_proof_not_found")["message"]
     after = await api.client.get(f"/v3/custom-domains/{claim['id']}", headers=owner.headers)
     assert after.json()["is_verified"] is False
 

@@ -131,10 +131,10 @@ async def test_concurrent_claims_by_one_business_make_one_claim(api):
         {"full_url": "shop.example.com", "is_verified": True},
     ],
 )
-async def test_invalid_domain_bodies_are_422(api, openapi, body):
+async def test_invalid_domain_bodies_are_400(api, openapi, body):
     owner = await api.actor()
     response = await api.client.post("/v3/custom-domains", json=body, headers=owner.headers)
-    errors = assert_error(response, 422)["errors"]
+    errors = assert_error(response, 400)["errors"]
     assert set(errors) & {"full_url", "is_verified"}
     openapi.validate_response("createCustomDomain", response)
 

@@ -1,5 +1,5 @@
 """URLs stored for display (business and store logos, product thumbnails) are https URLs: a
-``javascript:`` URL is 422 naming the field in the API, and refused by the CLI."""
+``javascript:`` URL is 400 naming the field in the API, and refused by the CLI."""
 
 import pytest
 
@@ -42,7 +42,7 @@ async def test_a_store_logo_must_be_https(api, openapi, url):
         f"/v3/stores/{s['id']}", json={"logo": url}, headers=owner.headers
     )
     openapi.validate_response("updateBusinessStore", response)
-    body = assert_error(response, 422, "validation_error")
+    body = assert_error(response, 400, "validation_error")
     assert list(body["errors"]) == ["logo"]
     cleared = await api.client.patch(
         f"/v3/stores/{s['id']}", json={"logo": ""}, headers=owner.headers
@@ -55,7 +55,7 @@ async def test_a_product_thumbnail_must_be_https(api, openapi):
     body = {"name": "P", "meta_thumbnail": "javascript:alert(1)"}
     response = await api.client.post("/v3/products", json=body, headers=owner.headers)
     openapi.validate_response("createProduct", response)
-    assert list(assert_error(response, 422, "validation_error")["errors"]) == ["meta_thumbnail"]
+    assert list(assert_error(response, 400, "validation_error")["errors"]) == ["meta_thumbnail"]
     body["meta_thumbnail"] = "https://cdn.example.com/t.png"
     response = await api.client.post("/v3/products", json=body, headers=owner.headers)
     assert (

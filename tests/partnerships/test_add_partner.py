@@ -91,7 +91,7 @@ async def test_openapi_names_the_contract_operation_and_schemas(openapi):
     body_ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert body_ref.endswith("/CreatePartnerRequest")
     assert openapi.response_schema_name("createProductPartner", 200) == "ProductPartner"
-    for status in (401, 403, 404, 409, 422):
+    for status in (401, 403, 404, 409, 400):
         assert openapi.response_schema_name("createProductPartner", status) == "ApiErrorResponse"
     schemas = openapi.document["components"]["schemas"]
     for name in ("ProductPartner", "BusinessSimple", "CreatePartnerRequest", "ApiErrorResponse"):
@@ -208,14 +208,14 @@ async def test_a_business_created_later_finds_the_partnership_that_named_it(api)
     assert mine.json()["data"][0]["product_owner"]["unique_id"] == owner.unique_id
 
 
-async def test_adding_itself_is_422(api):
+async def test_adding_itself_is_400(api):
     owner = await api.actor()
     product = await api.product(owner)
     response = await api.add_partner(owner, product["id"], owner.unique_id)
-    assert_error(response, 422, "self_partnership")
+    assert_error(response, 400, "self_partnership")
 
 
-async def test_adding_a_banned_business_that_consented_is_422(api):
+async def test_adding_a_banned_business_that_consented_is_400(api):
     owner = await api.actor()
     banned = await api.actor()
     product = await api.product(owner, is_affiliate_enabled=True)
@@ -228,7 +228,7 @@ async def test_adding_a_banned_business_that_consented_is_422(api):
     await api.ban(banned.id)
     other = await api.product(owner)
     response = await api.add_partner(owner, other["id"], banned.unique_id)
-    assert_error(response, 422, "business_banned")
+    assert_error(response, 400, "business_banned")
 
 
 async def test_a_banned_business_unknown_to_the_owner_is_added_alike_and_sees_who(api):
@@ -260,13 +260,13 @@ async def test_a_banned_business_unknown_to_the_owner_is_added_alike_and_sees_wh
         ("just a string", "body"),
     ],
 )
-async def test_invalid_body_is_422_naming_the_field(api, body, field):
+async def test_invalid_body_is_400_naming_the_field(api, body, field):
     owner = await api.actor()
     product = await api.product(owner)
     response = await api.client.post(
         f"/v3/products/{product['id']}/partners", json=body, headers=owner.headers
     )
-    errors = assert_error(response, 422, "validation_error")["errors"]
+    errors = assert_error(response, 400, "validation_error")["errors"]
     assert field in errors and all(isinstance(m, str) for m in errors[field])
 
 
@@ -282,7 +282,7 @@ async def test_body_that_is_not_json_is_400(api, raw):
     assert_error(response, 400)
 
 
-async def test_empty_body_is_422_body_required(api):
+async def test_empty_body_is_400_body_required(api):
     owner = await api.actor()
     product = await api.product(owner)
     response = await api.client.post(
@@ -290,7 +290,7 @@ async def test_empty_body_is_422_body_required(api):
         content=b"",
         headers={**owner.headers, "Content-Type": "application/json"},
     )
-    assert "body" in assert_error(response, 422, "validation_error")["errors"]
+    assert "body" in assert_error(response, 400, "validation_error")["errors"]
 
 
 async def test_nothing_is_written_by_a_refused_add(api):

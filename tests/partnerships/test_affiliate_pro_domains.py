@@ -98,7 +98,7 @@ async def test_refusals(api, openapi):
     strangers = await domain(api, stranger, host("stranger"), verified=True)
     h = pro.owner.headers
     cases = [
-        (f"{pro.path}/{unverified['id']}", 422, "domain_not_verified"),
+        (f"{pro.path}/{unverified['id']}", 400, "domain_not_verified"),
         (f"{pro.path}/{owners_own['id']}", 404, "custom_domain_not_found"),
         (f"{pro.path}/{strangers['id']}", 404, "custom_domain_not_found"),
         (f"{pro.path}/999999999", 404, "custom_domain_not_found"),
@@ -183,7 +183,7 @@ async def test_unverifying_a_domain_removes_its_links_at_once_and_reapproval_wor
     assert after.json()["affiliate_pro_domains"] == []
     assert after.json()["version"] == approved.json()["version"] + 1  # a new ETag
     refused = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
-    assert_error(refused, 422, "domain_not_verified")
+    assert_error(refused, 400, "domain_not_verified")
 
     # Verified again, the domain carries links only once the owner approves it again.
     async with api.engine.connect() as conn:

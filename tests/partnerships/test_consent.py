@@ -35,7 +35,7 @@ async def test_an_owner_cannot_bind_a_partner_to_affiliate_pro_without_its_conse
     routed = await api.client.patch(
         url, json={"store_id": partner_store["id"]}, headers=owner.headers
     )
-    assert_error(routed, 422, "store_is_partners_choice")
+    assert_error(routed, 400, "store_is_partners_choice")
 
     accepted = await api.client.post(
         f"/v3/partnerships/{added['id']}/accept",
@@ -60,7 +60,7 @@ async def test_a_partner_accepts_only_for_its_own_store(api):
         json={"store_id": owners_store["id"]},
         headers=partner.headers,
     )
-    assert_error(refused, 422, "store_not_found")
+    assert_error(refused, 400, "store_not_found")
     stranger = await api.actor()
     foreign = await api.client.post(
         f"/v3/partnerships/{added['id']}/accept", headers=stranger.headers
@@ -236,7 +236,7 @@ async def test_probing_store_ids_gives_one_answer(api):
         answers = []
         for store_id in stores:
             r = await api.client.patch(url, json={"store_id": store_id}, headers=owner.headers)
-            assert_error(r, 422, "store_is_partners_choice")
+            assert_error(r, 400, "store_is_partners_choice")
             answers.append((r.status_code, r.json()))
         return answers
 
@@ -257,7 +257,7 @@ async def test_probing_store_ids_gives_one_answer(api):
         for s in stores[1:]
     ]
     for answers in (foreign, asked):
-        bodies = [assert_error(r, 422, "store_not_found") for r in answers]
+        bodies = [assert_error(r, 400, "store_not_found") for r in answers]
         assert all(b == bodies[0] for b in bodies), bodies
     # None of it moved the partnership off the partner's choice.
     final = (await api.client.get(url, headers=owner.headers)).json()

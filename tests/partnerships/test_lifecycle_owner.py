@@ -85,7 +85,7 @@ async def test_ban_needs_a_reason_from_the_fixed_list(api, openapi, body):
     response = await api.client.post(p.partner_url(ppid, "ban"), json=body, headers=p.owner.headers)
 
     openapi.validate_response("banProductPartner", response)
-    assert_error(response, 422)
+    assert_error(response, 400)
     assert (await db_state(api, ppid)).affiliate_status == "approved"
 
 
@@ -144,7 +144,7 @@ async def test_update_changes_type_and_the_store_is_the_partners_choice(api, ope
             {"partnership_type": "affiliate_pro", "store_id": store_id},
         ):
             refused = await api.client.patch(url, json=body, headers=p.owner.headers)
-            assert_error(refused, 422, "store_is_partners_choice")
+            assert_error(refused, 400, "store_is_partners_choice")
     ok = await api.client.patch(
         url, json={"partnership_type": "affiliate_pro"}, headers=p.owner.headers
     )
@@ -184,7 +184,7 @@ async def test_update_refuses_unknown_or_invalid_fields(api, openapi, body):
     ppid = await put_partnership(api, p.pid, p.partner.id, "pending")
     response = await api.client.patch(p.partner_url(ppid), json=body, headers=p.owner.headers)
     openapi.validate_response("updateProductPartner", response)
-    assert_error(response, 422)
+    assert_error(response, 400)
 
 
 # --- If-Match ---------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ async def test_partner_list_filters_by_status_and_type(api, openapi):
         openapi.validate_response("listProductPartners", response)
         assert {i["id"] for i in response.json()["data"]} == expected
     bad = await api.client.get(url, params={"affiliate_status": "gone"}, headers=p.owner.headers)
-    assert_error(bad, 422)
+    assert_error(bad, 400)
 
 
 def test_if_match_parsing():

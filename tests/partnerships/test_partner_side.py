@@ -60,7 +60,7 @@ async def test_each_type_needs_its_programme_switch(api, openapi, ptype, flag):
     body = {"partnership_type": ptype}
     refused = await api.client.post(p.request_url, json=body, headers=p.partner.headers)
     openapi.validate_response("requestProductPartnership", refused)
-    assert_error(refused, 422, "partnership_type_not_open")
+    assert_error(refused, 400, "partnership_type_not_open")
 
     await api.client.patch(
         f"/v3/products/{p.pid}/partnership", json={flag: True}, headers=p.owner.headers
@@ -95,13 +95,13 @@ async def test_request_body_is_validated(api, openapi, body, code):
     p = await parties(api, is_affiliate_enabled=True)
     response = await api.client.post(p.request_url, json=body, headers=p.partner.headers)
     openapi.validate_response("requestProductPartnership", response)
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
 
 
 async def test_the_owner_and_banned_businesses_cannot_request(api):
     p = await parties(api, is_affiliate_enabled=True)
     own = await api.client.post(p.request_url, json=REQUEST, headers=p.owner.headers)
-    assert_error(own, 422, "self_partnership")
+    assert_error(own, 400, "self_partnership")
     await api.ban(p.partner.id)
     banned = await api.client.post(p.request_url, json=REQUEST, headers=p.partner.headers)
     # A platform-banned business writes nothing at all (tests/auth/test_platform_ban.py).
@@ -117,11 +117,11 @@ async def test_affiliate_pro_request_may_name_one_of_the_partners_own_stores(api
     wrong_type = await api.client.post(
         url, json={"partnership_type": "affiliate", "store_id": mine["id"]}, headers=headers
     )
-    assert_error(wrong_type, 422, "store_requires_affiliate_pro")
+    assert_error(wrong_type, 400, "store_requires_affiliate_pro")
     foreign = await api.client.post(
         url, json={"partnership_type": "affiliate_pro", "store_id": theirs["id"]}, headers=headers
     )
-    assert_error(foreign, 422, "store_not_found")
+    assert_error(foreign, 400, "store_not_found")
     ok = await api.client.post(
         url, json={"partnership_type": "affiliate_pro", "store_id": mine["id"]}, headers=headers
     )

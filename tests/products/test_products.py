@@ -48,17 +48,19 @@ async def test_create_product_returns_the_product(api, openapi):
         ({"name": "ok", "slug": "Not A Slug"}, "slug"),
     ],
 )
-async def test_invalid_product_is_422(api, body, field):
+async def test_invalid_product_is_400(api, body, field):
     owner = await api.actor()
     response = await api.client.post("/v3/products", json=body, headers=owner.headers)
-    assert field in assert_error(response, 422, "validation_error")["errors"]
+    assert field in assert_error(response, 400, "validation_error")["errors"]
 
 
 async def test_duplicate_slug_is_409(api):
     owner = await api.actor()
     await api.product(owner, slug="same-slug")
     response = await api.client.post(
-        "/v3/products", json={"name": "Again", "slug": "same-slug"}, headers=owner.headers
+        "/v3/products",
+        json={"name": "Again", "item_type": "physical", "slug": "same-slug"},
+        headers=owner.headers,
     )
     assert_error(response, 409, "slug_taken")
     other = await api.actor()
@@ -124,3 +126,109 @@ async def test_a_banned_partner_sees_nothing_of_the_products_terms(api):
     # It still reads its own partnership: banned, with the reason.
     mine = await api.client.get(f"/v3/partnerships/{created['id']}", headers=partner.headers)
     assert mine.json()["affiliate_status"] == "banned" and mine.json()["ban_reason"] == "fraud"
+
+
+async def test_create_product_requires_item_type_and_refuses_fields_it_does_not_keep(api):
+    owner = await api.actor()
+    missing = await api.client.post("/v3/products", json={"name": "p"}, headers=owner.headers)
+    assert assert_error(missing, 400, "validation_error")["errors"] == {
+        "item_type": ["is required"]
+    }
+    body = {"name": "p", "item_type": "digital", "is_inventory": True, "rich_description": "x"}
+    dropped = await api.client.post("/v3/products", json=body, headers=owner.headers)
+    errors = assert_error(dropped, 400, "validation_error")["errors"]
+    assert errors == {
+        "is_inventory": ["is not supported by this service"],
+        "rich_description": ["is not supported by this service"],
+    }
+    count = await api.client.get("/v3/products/count", headers=owner.headers)
+    assert count.json() == {"count": 0}, "nothing half-written"
+
+
+async def test_update_product_sets_the_sharing_flag_and_fields(api, openapi):
+    owner = await api.actor()
+    product = await api.product(owner, name="Before", slug="before")
+    assert product["item_type_name"] == "Physical"
+    url = f"/v3/products/{product['id']}"
+    response = await api.client.patch(
+        url,
+        json={"is_product_sharing": True, "partnership_sales_letter": "Sell it", "name": "After"},
+        headers=owner.headers,
+    )
+    openapi.validate_response("updateProduct", response)
+    updated = response.json()
+    assert updated["is_product_sharing"] is True and updated["name"] == "After"
+    assert updated["partnership_sales_letter"] == "Sell it" and updated["slug"] == "before"
+    cleared = await api.client.patch(
+        url, json={"partnership_sales_letter": None}, headers=owner.headers
+    )
+    assert "partnership_sales_letter" not in cleared.json(), "unset: omitted, not null"
+    for bad, field in (({"name": None}, "body"), ({"variants": []}, "variants")):
+        refused = await api.client.patch(url, json=bad, headers=owner.headers)
+        assert field in assert_error(refused, 400, "validation_error")["errors"]
+    other = await api.product(owner, slug="taken")
+    clash = await api.client.patch(url, json={"slug": other["slug"]}, headers=owner.headers)
+    assert_error(clash, 409, "slug_taken")
+
+
+async def test_delete_product_removes_it_and_its_partnerships(api):
+    owner, partner = await api.actor(), await api.actor()
+    product = await api.product(owner)
+    url = f"/v3/products/{product['id']}"
+    added = await api.client.post(
+        f"{url}/partners", json={"partner_unique_id": partner.unique_id}, headers=owner.headers
+    )
+    assert added.status_code == 200, added.text
+    assert (await api.client.delete(url, headers=owner.headers)).status_code == 204
+    assert_error(await api.client.get(url, headers=owner.headers), 404, "product_not_found")
+    assert_error(await api.client.delete(url, headers=owner.headers), 404, "product_not_found")
+    mine = await api.client.get("/v3/partnerships", headers=partner.headers)
+    assert mine.json()["data"] == []
+
+
+async def test_count_and_simplified_products_honour_the_filters(api, openapi):
+    owner, partner = await api.actor(), await api.actor()
+    shared = await api.product(owner, item_type="digital", is_product_sharing=True)
+    plain = await api.product(owner, name="Plain")
+    count = await api.client.get("/v3/products/count", headers=owner.headers)
+    openapi.validate_response("countProducts", count)
+    assert count.json() == {"count": 2}
+    digital = await api.client.get("/v3/products/count?item_type=digital", headers=owner.headers)
+    assert digital.json() == {"count": 1}
+    listed = await api.client.get("/v3/products?item_type=physical", headers=owner.headers)
+    assert [p["id"] for p in listed.json()["data"]] == [plain["id"]]
+    simple = await api.client.get(
+        "/v3/products/simplified?is_product_sharing=true", headers=owner.headers
+    )
+    openapi.validate_response("listProductsSimplified", simple)
+    assert [p["id"] for p in simple.json()["data"]] == [shared["id"]]
+    await api.client.post(
+        f"/v3/products/{shared['id']}/partners",
+        json={"partner_unique_id": partner.unique_id},
+        headers=owner.headers,
+    )
+    theirs = await api.client.get("/v3/products/count?is_owned=false", headers=partner.headers)
+    assert theirs.json() == {"count": 1}
+    own = await api.client.get("/v3/products/simplified?is_owned=true", headers=partner.headers)
+    assert own.json()["data"] == []
+
+
+@pytest.mark.parametrize("path", ["/v3/products", "/v3/products/count", "/v3/products/simplified"])
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("store_id", "1"),
+        ("label", "x"),
+        ("pricing_type", "one_time"),
+        ("is_inventory", "true"),
+        ("warehouse_id", "2"),
+        ("qty_type", "available_qty"),
+        ("is_checked", "false"),
+    ],
+)
+async def test_documented_product_filters_not_supported_are_400(api, path, param, value):
+    owner = await api.actor()
+    response = await api.client.get(path, params={param: value}, headers=owner.headers)
+    body = assert_error(response, 400, "filter_not_supported")
+    assert body["errors"] == {param: ["is not supported by this service"]}
+    assert param in body["error"]

@@ -84,7 +84,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
         response = await api.client.post(
             "/v3/stores", json={"name": "x", "custom_domain_id": domain_id}, headers=owner.headers
         )
-        body = assert_error(response, 422, "custom_domain_not_found")
+        body = assert_error(response, 400, "custom_domain_not_found")
         assert "custom_domain_id" in body["errors"]
         openapi.validate_response("createBusinessStore", response)
     taken = await api.client.post(
@@ -95,7 +95,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
 
     second = await store(api, owner)
     for domain_id, status, code in (
-        (theirs["id"], 422, "custom_domain_not_found"),
+        (theirs["id"], 400, "custom_domain_not_found"),
         (mine["id"], 409, "custom_domain_in_use"),
     ):
         response = await api.client.patch(
@@ -134,7 +134,7 @@ async def test_store_domain_must_be_your_own_and_unused(api, openapi):
         ("patch", {"logo": "x" * 2049}, "logo"),
     ],
 )
-async def test_invalid_store_bodies_are_422(api, openapi, method, body, field):
+async def test_invalid_store_bodies_are_400(api, openapi, method, body, field):
     owner = await api.actor()
     s = await store(api, owner)
     if method == "post":
@@ -143,7 +143,7 @@ async def test_invalid_store_bodies_are_422(api, openapi, method, body, field):
     else:
         response = await api.client.patch(f"/v3/stores/{s['id']}", json=body, headers=owner.headers)
         operation = "updateBusinessStore"
-    assert field in assert_error(response, 422)["errors"]
+    assert field in assert_error(response, 400)["errors"]
     openapi.validate_response(operation, response)
 
 
@@ -164,7 +164,7 @@ async def test_list_filters_and_pagination(api):
     assert await ids(f"?domain=HTTPS://{d['full_url'].upper()}/") == [on_domain["id"]]
     assert await ids("?search=flag") == [on_domain["id"]]
     assert await ids("?search=%25") == []  # LIKE wildcards are literal
-    assert_error(await api.client.get("/v3/stores?domain=a/b", headers=h), 422, "invalid_domain")
+    assert_error(await api.client.get("/v3/stores?domain=a/b", headers=h), 400, "invalid_domain")
 
     seen, cursor = [], None
     while True:
@@ -233,3 +233,41 @@ async def test_owner_store_domains_are_the_partnership_custom_domains(api):
     )
     listed = await api.client.get(f"/v3/products/{product['id']}/partners", headers=owner.headers)
     assert listed.json()["data"][0]["custom_domains"] == []
+
+
+async def test_store_lists_take_any_page_size_and_say_what_they_served(api, openapi):
+    owner = await api.actor()
+    for n in range(3):
+        created = await api.client.post("/v3/stores", json={"name": f"s{n}"}, headers=owner.headers)
+        assert created.status_code == 200, created.text
+    for path, operation in (
+        ("/v3/stores", "listBusinessStores"),
+        ("/v3/stores/simplified", "listBusinessStoresSimplified"),
+    ):
+        response = await api.client.get(f"{path}?page_size=500", headers=owner.headers)
+        openapi.validate_response(operation, response)
+        body = response.json()
+        assert len(body["data"]) == 3 and body["page_size"] == 100, body
+        two = await api.client.get(f"{path}?page_size=2", headers=owner.headers)
+        assert len(two.json()["data"]) == 2 and two.json()["has_next"] is True
+
+
+async def test_store_product_filter_is_refused_not_ignored(api):
+    owner = await api.actor()
+    response = await api.client.get("/v3/stores?product_id=1", headers=owner.headers)
+    body = assert_error(response, 400, "filter_not_supported")
+    assert body["errors"] == {"product_id": ["is not supported by this service"]}
+
+
+async def test_store_update_refuses_fields_it_does_not_keep_by_name(api):
+    owner = await api.actor()
+    store = (await api.client.post("/v3/stores", json={"name": "s"}, headers=owner.headers)).json()
+    response = await api.client.patch(
+        f"/v3/stores/{store['id']}",
+        json={"name": "renamed", "unkept_setting": True},
+        headers=owner.headers,
+    )
+    body = assert_error(response, 400, "validation_error")
+    assert body["errors"] == {"unkept_setting": ["is not supported by this service"]}
+    again = await api.client.get(f"/v3/stores/{store['id']}", headers=owner.headers)
+    assert again.json()["name"] == "s", "nothing half-written"

@@ -104,7 +104,11 @@ class Api:
             )
 
     async def product(self, owner: Actor, **fields: Any) -> dict[str, Any]:
-        body = {"name": fields.pop("name", "Test product"), **fields}
+        body = {
+            "name": fields.pop("name", "Test product"),
+            "item_type": fields.pop("item_type", "physical"),
+            **fields,
+        }
         response = await self.client.post("/v3/products", json=body, headers=owner.headers)
         assert response.status_code == 200, response.text
         return response.json()

@@ -179,12 +179,13 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
         "/v3/products",
         {
             "name": "Fuzz ' OR 1=1 -- product",
+            "item_type": "digital",
             "is_affiliate_enabled": True,
             "is_affiliate_pro_enabled": True,
             "is_product_sharing": True,
         },
     )
-    other = await post("/v3/products", {"name": "Second product"})
+    other = await post("/v3/products", {"name": "Second product", "item_type": "physical"})
     world.add("products", product["id"])
     world.add("products", other["id"])
     partnership = await post(
@@ -220,6 +221,8 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
 # A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
 BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "getProduct": ("a", None),
+    "updateProduct": ("a", {"is_product_sharing": False, "name": "taken over"}),
+    "deleteProduct": ("a", None),
     "updateProductPartnership": ("a", {"is_affiliate_enabled": False}),
     "checkProductPartnershipChanges": ("a", {"is_affiliate_enabled": False}),
     "createProductPartner": ("a", {"partner_unique_id": "{b}"}),
@@ -246,6 +249,8 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "deleteCustomDomain": ("a", None),
     "verifyCustomDomain": ("a", None),
     "getBundle": ("a", None),
+    "updateBundle": ("a", {"name": "taken over"}),
+    "deleteBundle": ("a", None),
     "listBundlePartners": ("a", None),
     "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),
     "deleteBundlePartner": ("a", None),

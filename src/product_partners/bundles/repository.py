@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import business_columns
@@ -30,6 +30,28 @@ async def insert_bundle(conn: AsyncConnection, values: dict[str, Any]) -> int | 
         .returning(bundles.c.id)
     )
     return (await conn.execute(stmt)).scalar()
+
+
+async def update_owned(
+    conn: AsyncConnection, owner_business_id: int, bundle_id: int, values: dict[str, Any]
+) -> bool:
+    """False when the owner has no such bundle."""
+    stmt = (
+        update(bundles)
+        .where(bundles.c.id == bundle_id, bundles.c.business_id == owner_business_id)
+        .values(**values)
+        .returning(bundles.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def delete_owned(conn: AsyncConnection, owner_business_id: int, bundle_id: int) -> bool:
+    stmt = (
+        delete(bundles)
+        .where(bundles.c.id == bundle_id, bundles.c.business_id == owner_business_id)
+        .returning(bundles.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
 
 
 _PARTNER_COLUMNS = business_columns(PARTNER_PREFIX)

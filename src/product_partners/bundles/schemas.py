@@ -1,16 +1,20 @@
 """Wire shapes of bundles: Scalev's Bundle, BundleList, BundlePartner and request bodies."""
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
+from product_partners.kit.validation import refuse_nulls
 from product_partners.partnerships.schemas import CreatePartnerRequest
 
 
 class BundleCreateRequest(BaseModel):
-    """Scalev's BundleCreateRequest (the fields this service keeps; others are ignored)."""
+    """Scalev's BundleCreateRequest: the fields this service keeps. Its others (bundlelines,
+    bundle_price_options, images, ...) concern commerce this service does not model: they are
+    refused with 400 naming them, never accepted and dropped."""
 
-    model_config = ConfigDict(title="BundleCreateRequest", extra="ignore")
+    model_config = ConfigDict(title="BundleCreateRequest", extra="forbid")
 
     name: str = Field(min_length=1, max_length=255, description="Internal name")
     public_name: str = Field(min_length=1, max_length=255, description="Name shown to customers")
@@ -27,13 +31,41 @@ class BundleCreateRequest(BaseModel):
         return value
 
 
+class BundleUpdateRequest(BaseModel):
+    """The body of updateBundle: the fields this service keeps (omitted ones stay); Scalev's
+    others are refused with 400 naming them."""
+
+    model_config = ConfigDict(title="BundleUpdateRequest", extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    public_name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=20000)
+    is_bundle_sharing: StrictBool | None = Field(
+        default=None, description="Open the bundle to resellers (bundle sharing)."
+    )
+
+    @field_validator("name", "public_name")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _no_null_values(self) -> "BundleUpdateRequest":
+        refuse_nulls(self, {"description"})
+        return self
+
+
 class BundleFields(BaseModel):
     id: int
     name: str
     public_name: str
     display: str = Field(description="The name shown to customers")
     slug: str
-    description: str | None
+    description: str | SkipJsonSchema[None] = Field(
+        default=None, description="Description; omitted when not set."
+    )
     business: BusinessSimple
     is_bundle_sharing: bool = Field(description="Is Bundle Sharing Enabled")
     images: list[str]
@@ -45,9 +77,11 @@ class BundleFields(BaseModel):
 class Bundle(BundleFields):
     model_config = ConfigDict(title="Bundle")
 
-    bundlelines: list[dict[str, object]] = Field(description="Not kept by this service: empty.")
+    bundlelines: list[dict[str, object]] = Field(
+        description="Not kept by this service (refused on create): always empty."
+    )
     bundle_price_options: list[dict[str, object]] = Field(
-        description="Not kept by this service: empty."
+        description="Not kept by this service (refused on create): always empty."
     )
 
 
@@ -59,6 +93,31 @@ class ListBundlesResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListBundlesResponseBody")
 
     data: list[BundleList]
+
+
+class BundleSimplified(BaseModel):
+    """One bundle of listBundlesSimplified: the essential fields."""
+
+    model_config = ConfigDict(title="BundleSimplified")
+
+    id: int
+    name: str
+    public_name: str
+    display: str
+    slug: str
+    is_bundle_sharing: bool
+
+
+class ListBundlesSimplifiedResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListBundlesSimplifiedResponseBody")
+
+    data: list[BundleSimplified]
+
+
+class CountBundlesResponseBody(BaseModel):
+    model_config = ConfigDict(title="CountBundlesResponseBody")
+
+    count: int = Field(description="Number of bundles matching the filters")
 
 
 class CreateBundlePartnerRequest(CreatePartnerRequest):

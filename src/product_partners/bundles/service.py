@@ -7,16 +7,17 @@ through ``partnerships.partnering``.
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.bundles import repository as repo
 from product_partners.bundles import views
 from product_partners.bundles.errors import BundleNotFound, BundleSlugUnavailable
-from product_partners.bundles.schemas import BundleCreateRequest
+from product_partners.bundles.schemas import BundleCreateRequest, BundleUpdateRequest
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import bundle_partners, bundles
 from product_partners.kit.ids import parse_id
-from product_partners.kit.pagination import PageRequest, fetch_page
+from product_partners.kit.pagination import PageRequest, count_of, fetch_page
 from product_partners.kit.text import unique_slug
 from product_partners.partnerships import partnering
 from product_partners.partnerships import views as partner_views
@@ -62,20 +63,62 @@ async def get_bundle(
     return views.bundle(row)
 
 
-async def list_bundles(
-    conn: AsyncConnection,
-    owner_business_id: int,
-    page: PageRequest,
-    search: str | None = None,
-    is_bundle_sharing: bool | None = None,
-) -> dict[str, Any]:
+def bundles_filtered(
+    owner_business_id: int, search: str | None = None, is_bundle_sharing: bool | None = None
+) -> Select:
+    """The bundles a list, a simplified list or a count reads."""
     query = repo.owned_bundles(owner_business_id)
     if search:
         query = query.where(name_contains(bundles.c.name, search))
     if is_bundle_sharing is not None:
         query = query.where(bundles.c.is_product_sharing.is_(is_bundle_sharing))
+    return query
+
+
+async def list_bundles(
+    conn: AsyncConnection, owner_business_id: int, page: PageRequest, **filters: Any
+) -> dict[str, Any]:
+    query = bundles_filtered(owner_business_id, **filters)
     rows, fields = await fetch_page(conn, query, bundles.c.id, page)
     return {"data": [views.bundle(r, full=False) for r in rows], **fields}
+
+
+async def list_bundles_simplified(
+    conn: AsyncConnection, owner_business_id: int, page: PageRequest, **filters: Any
+) -> dict[str, Any]:
+    query = bundles_filtered(owner_business_id, **filters)
+    rows, fields = await fetch_page(conn, query, bundles.c.id, page)
+    return {"data": [views.bundle_simplified(r) for r in rows], **fields}
+
+
+async def count_bundles(
+    conn: AsyncConnection, owner_business_id: int, **filters: Any
+) -> dict[str, int]:
+    query = bundles_filtered(owner_business_id, **filters)
+    return {"count": await count_of(conn, query, bundles.c.id)}
+
+
+async def update_bundle(
+    conn: AsyncConnection, owner_business_id: int, bundle_id: str, patch: BundleUpdateRequest
+) -> dict[str, Any]:
+    """Change the sent fields of one of your bundles; returns the Bundle."""
+    bid = _bundle_id(bundle_id)
+    values: dict[str, Any] = {
+        name: getattr(patch, name) for name in patch.model_fields_set - {"is_bundle_sharing"}
+    }
+    if "is_bundle_sharing" in patch.model_fields_set:
+        values["is_product_sharing"] = patch.is_bundle_sharing
+    if values:
+        values["last_updated_at"] = datetime.now(UTC)
+        if not await repo.update_owned(conn, owner_business_id, bid, values):
+            raise BundleNotFound()
+    return await get_bundle(conn, owner_business_id, bid)
+
+
+async def delete_bundle(conn: AsyncConnection, owner_business_id: int, bundle_id: str) -> None:
+    """Delete one of your bundles and its partners."""
+    if not await repo.delete_owned(conn, owner_business_id, _bundle_id(bundle_id)):
+        raise BundleNotFound()
 
 
 async def add_partner(

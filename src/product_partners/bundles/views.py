@@ -22,10 +22,24 @@ def bundle(row: Any, *, full: bool = True) -> dict[str, Any]:
         "created_at": row.created_at,
         "last_updated_at": row.last_updated_at,
     }
+    if row.description is None:
+        del body["description"]  # Scalev's type is a string, not nullable
     if full:
         body["bundlelines"] = []
         body["bundle_price_options"] = []
     return body
+
+
+def bundle_simplified(row: Any) -> dict[str, Any]:
+    """listBundlesSimplified's item."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "public_name": row.public_name,
+        "display": row.public_name,
+        "slug": row.slug,
+        "is_bundle_sharing": bool(row.is_product_sharing),
+    }
 
 
 def bundle_partner(link_id: int, partner: dict[str, Any], created_at: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from product_partners.kit.urls import DisplayUrl
 
@@ -28,7 +29,9 @@ class BusinessSimple(BaseModel):
     username: str
     account_holder: str
     email: str
-    logo: str | None
+    logo: str | SkipJsonSchema[None] = Field(
+        default=None, description="URL to the business logo; omitted when it has none."
+    )
     is_banned: bool
 
 

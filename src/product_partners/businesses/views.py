@@ -19,7 +19,7 @@ def business_simple(row: Any, prefix: str = "") -> dict[str, Any]:
     """Scalev's BusinessSimple from a row holding ``repository.business_columns(prefix)``
     (``PARTNER_PREFIX`` on partnerships, ``owner_`` on products)."""
     id_, unique_id, username, account_holder, email, logo, is_banned = _reader(prefix)(row)
-    return {
+    body = {
         "id": id_,
         "unique_id": unique_id,
         "username": username,
@@ -28,3 +28,7 @@ def business_simple(row: Any, prefix: str = "") -> dict[str, Any]:
         "logo": logo,
         "is_banned": bool(is_banned),
     }
+    if logo is None:
+        # Scalev types logo as a string (uri), not nullable: a business without one omits it.
+        del body["logo"]
+    return body

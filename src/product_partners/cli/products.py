@@ -7,12 +7,12 @@ from typing import Any
 
 from product_partners.cli.runtime import as_business, page_arguments, page_of
 from product_partners.products import service
-from product_partners.products.schemas import CreateRequestProduct
+from product_partners.products.schemas import CreateRequestProduct, ItemType
 from product_partners.settings import Settings
 
 
 def cmd_product_create(args: argparse.Namespace, settings: Settings) -> Any:
-    fields: dict[str, Any] = {"name": args.name}
+    fields: dict[str, Any] = {"name": args.name, "item_type": args.item_type}
     for name in ("slug", "public_name", "description"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
@@ -60,6 +60,12 @@ def register(sub: Any) -> None:
     pc = product.add_parser("create", help="create a product; prints the Product")
     pc.add_argument("--business", required=True, help="the owner business's unique id")
     pc.add_argument("--name", required=True)
+    pc.add_argument(
+        "--item-type",
+        default="physical",
+        choices=[t.value for t in ItemType],
+        help="Scalev's item_type (default: physical)",
+    )
     pc.add_argument("--slug", help="lower-case words joined by '-'; made from the name if omitted")
     pc.add_argument("--public-name")
     pc.add_argument("--description")

@@ -80,7 +80,7 @@ async def create_custom_domain(
     (`claim_expires_at`) and shows nowhere but here.
 
     The host name is normalized (lower case, IDNA per UTS #46 non-transitional, no scheme, no
-    trailing dot); a path, port, IP address or wildcard is refused with 422. Several
+    trailing dot); a path, port, IP address or wildcard is refused with 400. Several
     businesses may claim one name; the first to prove it holds it. 409 `domain_taken` if you
     claimed it already or another business has proven it controls it.
     """
@@ -135,7 +135,7 @@ async def verify_custom_domain(
     is the claim's token, mark the domain verified: it is then yours alone, the other
     businesses' claims of it are deleted. Verifying a verified domain changes nothing.
 
-    422 `domain_proof_not_found` (the message names the record expected) if DNS does not carry
+    400 `domain_proof_not_found` (the message names the record expected) if DNS does not carry
     the token yet; 409 `domain_taken` if another business proved it first; 404 for a lapsed
     claim; 503 `dns_lookup_failed` if DNS gave no answer.
     """

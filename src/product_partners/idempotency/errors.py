@@ -1,7 +1,7 @@
 """Errors of the Idempotency-Key header."""
 
 from product_partners.idempotency.enums import HEADER, MAX_KEY_LENGTH
-from product_partners.kit.errors import BadRequest, Conflict, Unprocessable
+from product_partners.kit.errors import BadRequest, Conflict, DomainError
 
 
 class InvalidIdempotencyKey(BadRequest):
@@ -16,7 +16,11 @@ class InvalidIdempotencyKey(BadRequest):
         )
 
 
-class IdempotencyKeyReused(Unprocessable):
+class IdempotencyKeyReused(DomainError):
+    """422, not the 400 of bad input (kit/http/errors.py): the request is well formed, the key
+    is the problem. Ours: Scalev's spec has no Idempotency-Key (issue 13 names this code)."""
+
+    status_code = 422
     error_code = "idempotency_key_reused"
     message = (
         f"This {HEADER} was used for another request (another method, path or body): "

@@ -72,10 +72,45 @@ class PreconditionFailed(DomainError):
     message = "The resource changed since you read it: fetch it again and retry."
 
 
-class Unprocessable(DomainError):
-    status_code = 422
+class Unprocessable(BadRequest):
+    """Input the request itself must change (a field's value, a rule about the input).
+
+    Scalev's spec documents 400 (``BadRequestResponse``) for bad input on every operation and
+    lists no 422, so these are 400 with the field map in ``errors``; only the ``error_code``
+    tells them from a malformed request.
+    """
+
+    status_code = 400
     error_code = "validation_error"
     message = "The request body failed validation."
+
+
+class FilterNotSupported(BadRequest):
+    """A query parameter Scalev documents for this operation that this service cannot honour:
+    refused rather than ignored, so a client never takes unfiltered data for filtered."""
+
+    error_code = "filter_not_supported"
+
+    def __init__(self, names: Sequence[str]) -> None:
+        listed = ", ".join(names)
+        super().__init__(
+            f"Not supported by this service: {listed}. Send the request without it.",
+            errors={name: ["is not supported by this service"] for name in names},
+        )
+
+
+class FieldNotSupported(BadRequest):
+    """A body field Scalev documents that this service does not keep: refused rather than
+    accepted and dropped."""
+
+    error_code = "field_not_supported"
+
+    def __init__(self, names: Sequence[str]) -> None:
+        listed = ", ".join(names)
+        super().__init__(
+            f"Not supported by this service: {listed}. Send the request without it.",
+            errors={name: ["is not supported by this service"] for name in names},
+        )
 
 
 class RateLimited(DomainError):

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.kit.errors import InvalidCursor, Unprocessable
 
 MAX_PAGE_SIZE = 25
+# Lists whose page_size Scalev documents without a maximum (the stores) accept any positive
+# size and serve at most this many rows a page; the body's page_size says what was served.
+UNBOUNDED_PAGE_LIMIT = 100
 # Longest cursor accepted (ours are ~12 characters): the query parameters' limit, and checked
 # again by decode_cursor for callers that read the query string themselves (the hot path).
 MAX_CURSOR_LENGTH = 200
@@ -25,10 +28,11 @@ _CURSOR_VERSION = "1"
 
 
 class InvalidPageSize(Unprocessable):
-    def __init__(self) -> None:
+    def __init__(self, maximum: int | None = MAX_PAGE_SIZE) -> None:
+        rule = f"from 1 to {maximum}" if maximum else "of at least 1"
         super().__init__(
             "A query or path parameter is invalid.",
-            errors={"page_size": [f"must be a whole number from 1 to {MAX_PAGE_SIZE}"]},
+            errors={"page_size": [f"must be a whole number {rule}"]},
         )
 
 
@@ -59,10 +63,14 @@ def decode_cursor(token: str, name: str) -> int:
 
 
 def parse_page(
-    next_cursor: str | None, previous_cursor: str | None, page_size: int | str | None
+    next_cursor: str | None,
+    previous_cursor: str | None,
+    page_size: int | str | None,
+    maximum: int | None = MAX_PAGE_SIZE,
 ) -> PageRequest:
     """The page a list request asks for: the one parser, called by the lists' dependency and
-    by the hot path (which reads the query string itself). A refusal is raised."""
+    by the hot path (which reads the query string itself). A refusal is raised. ``maximum``
+    None: any positive page_size, served up to ``UNBOUNDED_PAGE_LIMIT``."""
     if next_cursor and previous_cursor:
         raise InvalidCursor(
             "next_cursor",
@@ -70,18 +78,22 @@ def parse_page(
             "cannot be combined with previous_cursor",
         )
     return PageRequest(
-        page_size=_page_size(page_size),
+        page_size=_page_size(page_size, maximum),
         after_id=decode_cursor(next_cursor, "next_cursor") if next_cursor else None,
         before_id=decode_cursor(previous_cursor, "previous_cursor") if previous_cursor else None,
     )
 
 
-def _page_size(raw: int | str | None) -> int:
+def _page_size(raw: int | str | None, maximum: int | None = MAX_PAGE_SIZE) -> int:
     if raw is None:
         return MAX_PAGE_SIZE
     text = str(raw)
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE):
-        raise InvalidPageSize()
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise InvalidPageSize(maximum)
+    if maximum is None:
+        return min(int(text), UNBOUNDED_PAGE_LIMIT)
+    if int(text) > maximum:
+        raise InvalidPageSize(maximum)
     return int(text)
 
 
@@ -103,6 +115,13 @@ async def fetch_page(
             stmt = stmt.where(id_column < page.after_id)
         stmt = stmt.order_by(id_column.desc()).limit(limit)
     return page_of(page, list((await conn.execute(stmt)).all()))
+
+
+async def count_of(conn: AsyncConnection, query: Select, id_column: Any) -> int:
+    """How many rows ``query`` (a list's query, already filtered to the caller's rows) selects:
+    the count operations' answer for the same filters as their list."""
+    subquery = query.with_only_columns(id_column).subquery()
+    return (await conn.execute(select(func.count()).select_from(subquery))).scalar_one()
 
 
 def page_of(page: PageRequest, rows: list[Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -148,11 +167,12 @@ def _body_fields(
 
 
 class PaginatedFields(BaseModel):
-    """The fields every paginated list body carries beside ``data``."""
+    """The fields every paginated list body carries beside ``data`` (all of them always sent,
+    so all required; Scalev's ``PaginatedCollectionResponseBody`` requires ``is_paginated``)."""
 
-    is_paginated: bool = Field(default=True, json_schema_extra={"enum": [True]})
-    has_next: bool = False
+    is_paginated: bool = Field(json_schema_extra={"enum": [True]})
+    has_next: bool
     has_previous: bool
     next_cursor: str | None
     previous_cursor: str | None
-    page_size: int = MAX_PAGE_SIZE
+    page_size: int

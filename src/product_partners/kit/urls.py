@@ -2,7 +2,7 @@
 
 Whatever is stored here reaches pages and apps that render it (an ``<img src>``, a link), so a
 ``javascript:``, ``data:`` or plain ``http:`` URL is refused where it comes in (the API, the
-CLI, the demo): 422 naming the field, like any other invalid field.
+CLI, the demo): 400 naming the field, like any other invalid field.
 """
 
 from typing import Annotated

@@ -118,7 +118,7 @@ async def create_product_partner(
     The partnership starts as an approved ``affiliate``. Until the partner consents (it asked
     to join one of your products, or accepts this partnership) its contact data is withheld:
     `partner` is the unique id you named, the same whether or not a business has it. 404 if
-    the product is not yours; 409 if the unique id already is a partner; 422 for yourself, or
+    the product is not yours; 409 if the unique id already is a partner; 400 for yourself, or
     for a banned business that consented to you; 429 `partner_adds_limited` beyond
     `PARTNER_ADD_LIMIT`.
     """
@@ -188,7 +188,7 @@ async def get_product_partner(
     description=_doc(
         "Change `partnership_type` (which clears the store and the partner's affiliate_pro "
         "consent), or clear `store_id` with null; the partner chooses its store (any other "
-        "`store_id` is 422 `store_is_partners_choice`). Omitted fields stay.",
+        "`store_id` is 400 `store_is_partners_choice`). Omitted fields stay.",
         transitions.OWNER,
         "update",
     ),
@@ -430,7 +430,7 @@ async def approve_affiliate_pro_domain(
     your products, once the partner agreed to affiliate_pro (it asked for it, or accepted the
     partnership as affiliate_pro: else 409 `partner_consent_required`). Returns the
     partnership; once it is approved and has a store, its `affiliate_pro_links` include this
-    domain. 409 `not_affiliate_pro`, 422 `domain_not_verified`; approving twice changes
+    domain. 409 `not_affiliate_pro`, 400 `domain_not_verified`; approving twice changes
     nothing."""
     body = await pro_domains.approve_domain(
         conn, caller.business_id, product_id, id, domain_id, scheme
@@ -488,7 +488,7 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
         "reseller `is_product_sharing`). Answers the ProductPartner: `approved` at once when "
         "the product auto-accepts (`is_affiliate_auto_accept`, affiliate and affiliate_pro "
         "only), else `pending`. A product open to no request is 404; one not open to this "
-        "type is 422 `partnership_type_not_open`; during the cool-down after a rejection, "
+        "type is 400 `partnership_type_not_open`; during the cool-down after a rejection, "
         "409 `rerequest_cooldown` with Retry-After.",
         transitions.PARTNER,
         "request",

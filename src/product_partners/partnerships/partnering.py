@@ -16,7 +16,7 @@ the same for both, so they live here once, as statement pieces:
   contact data stays hidden until it consents (``views.partner``).
 - When it inserts nothing, :func:`explain_refused_add` reads the same pieces once more to say
   which rule failed: another business's item is 404 exactly like a missing one, a broken
-  rule 422, otherwise a duplicate (409).
+  rule 400, otherwise a duplicate (409).
 - Lists and deletes are scoped to the owner's item in the statement itself.
 """
 
@@ -195,7 +195,7 @@ async def add_link(
     rules: Sequence[PartnerRule] | None = None,
 ) -> int:
     """Add the business as partner of the owner's item (under ``rules``, by default
-    ``PARTNER_RULES``); the new link's id, or the refusal (404 / 422 / 409) raised."""
+    ``PARTNER_RULES``); the new link's id, or the refusal (404 / 400 / 409) raised."""
     stmt = add_statement(
         conn.dialect.name, kind, item_id, owner_business_id, partner_unique_id, values, rules
     ).returning(kind.links.c.id)

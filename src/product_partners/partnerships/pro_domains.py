@@ -9,7 +9,7 @@ Rules:
   partnership as affiliate_pro; else 409 ``partner_consent_required``): a partner's domains
   carry links only with its consent;
 - only a domain of the partner business (another's is 404, exactly like a missing one) that
-  the operator verified (422 ``domain_not_verified``): links must never point at a domain
+  the operator verified (400 ``domain_not_verified``): links must never point at a domain
   nobody proved the partner controls;
 - approving twice is harmless (200, unchanged); revoking what is not approved is 404.
 Each change bumps the partnership's ``version`` (its ETag) in the same transaction.

@@ -167,7 +167,7 @@ class ProductPartnerUpdate(BaseModel):
         ge=1,
         le=MAX_ID,
         description="Only null (clear the store): the partner chooses its store, so any other "
-        "value is 422 `store_is_partners_choice`.",
+        "value is 400 `store_is_partners_choice`.",
     )
 
 

@@ -1,28 +1,33 @@
 """HTTP routes of products."""
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from product_partners.auth.dependencies import (
     ProductCreate,
+    ProductDelete,
     ProductList,
     ProductRead,
     ProductUpdate,
 )
-from product_partners.kit.http.deps import Conn, LinkScheme, Page
+from product_partners.kit.http.deps import UNSUPPORTED, Conn, LinkScheme, Page, refuse_unsupported
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import transitions
 from product_partners.products import service
 from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
+    CountProductsResponseBody,
     CreateRequestProduct,
+    ItemType,
     ListProductsResponseBody,
+    ListProductsSimplifiedResponseBody,
     Product,
     ProductPartnershipChanges,
     ProductPartnershipSettings,
+    UpdateRequestProduct,
 )
 
 router = APIRouter(prefix="/v3", tags=["Products"])
@@ -46,6 +51,53 @@ async def create_product(body: CreateRequestProduct, caller: ProductCreate, conn
     return json_response(await service.create_product(conn, caller.business_id, body))
 
 
+async def product_filters(
+    is_owned: Annotated[
+        bool | None,
+        Query(
+            description="Filter products by ownership. 'true' (default) returns products owned "
+            "by the business, 'false' returns shared products (the ones you partner)."
+        ),
+    ] = None,
+    is_product_sharing: Annotated[
+        bool | None, Query(description="Filter products by product sharing status")
+    ] = None,
+    search: Annotated[
+        str | None, Query(max_length=255, description="Filter products by name (partial match)")
+    ] = None,
+    item_type: Annotated[ItemType | None, Query(description="Filter products by item type")] = None,
+    is_inventory: Annotated[bool | None, Query(description=UNSUPPORTED)] = None,
+    warehouse_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
+    qty_type: Annotated[Literal["available_qty"] | None, Query(description=UNSUPPORTED)] = None,
+    store_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
+    is_checked: Annotated[bool | None, Query(description=UNSUPPORTED)] = None,
+    label: Annotated[str | None, Query(description=UNSUPPORTED)] = None,
+    pricing_type: Annotated[
+        Literal["one_time", "recurring"] | None, Query(description=UNSUPPORTED)
+    ] = None,
+) -> dict[str, Any]:
+    """The filters Scalev documents on listProducts, listProductsSimplified and countProducts:
+    the ones this service can honour, after refusing the others (400 naming them)."""
+    refuse_unsupported(
+        is_inventory=is_inventory,
+        warehouse_id=warehouse_id,
+        qty_type=qty_type,
+        store_id=store_id,
+        is_checked=is_checked,
+        label=label,
+        pricing_type=pricing_type,
+    )
+    return {
+        "is_owned": is_owned,
+        "is_product_sharing": is_product_sharing,
+        "search": search,
+        "item_type": item_type.value if item_type else None,
+    }
+
+
+ProductFilters = Annotated[dict[str, Any], Depends(product_filters)]
+
+
 @router.get(
     "/products",
     response_model=ListProductsResponseBody,
@@ -55,30 +107,51 @@ async def create_product(body: CreateRequestProduct, caller: ProductCreate, conn
     responses=error_responses(),
 )
 async def list_products(
+    caller: ProductList, conn: Conn, page: Page, scheme: LinkScheme, filters: ProductFilters
+) -> Response:
+    """Your products, or (``is_owned=false``) the products you are a partner of, newest first."""
+    return json_response(
+        await service.list_products(conn, caller.business_id, page, scheme, **filters)
+    )
+
+
+# Before /products/{id}: "simplified" and "count" are paths of their own, not product ids.
+@router.get(
+    "/products/simplified",
+    response_model=ListProductsSimplifiedResponseBody,
+    operation_id="listProductsSimplified",
+    summary="List simplified business products",
+    response_description="Simplified products list",
+    responses=error_responses(),
+)
+async def list_products_simplified(
     caller: ProductList,
     conn: Conn,
     page: Page,
-    scheme: LinkScheme,
-    is_owned: Annotated[
-        bool | None,
-        Query(
-            description="'true' (default) lists your products; 'false' the products you partner."
-        ),
-    ] = None,
-    is_product_sharing: Annotated[bool | None, Query()] = None,
-    search: Annotated[str | None, Query(max_length=255)] = None,
+    filters: ProductFilters,
+    for_store_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
 ) -> Response:
-    """Your products, or (``is_owned=false``) the products you are a partner of, newest first."""
-    body = await service.list_products(
-        conn,
-        caller.business_id,
-        page,
-        scheme,
-        is_owned=is_owned,
-        is_product_sharing=is_product_sharing,
-        search=search,
-    )
+    """The essential fields of your products (or, ``is_owned=false``, of those you partner)."""
+    refuse_unsupported(for_store_id=for_store_id)
+    body = await service.list_products_simplified(conn, caller.business_id, page, **filters)
     return json_response(body)
+
+
+@router.get(
+    "/products/count",
+    response_model=CountProductsResponseBody,
+    operation_id="countProducts",
+    summary="Count business products",
+    response_description="Products count",
+    responses=error_responses(),
+)
+async def count_products(
+    caller: ProductList, conn: Conn, filters: ProductFilters, _page: Page
+) -> Response:
+    """How many products the same filters as listProducts select. Scalev documents the
+    pagination parameters here too: they are validated and, a count having no pages, change
+    nothing."""
+    return json_response(await service.count_products(conn, caller.business_id, **filters))
 
 
 @router.get(
@@ -92,6 +165,40 @@ async def list_products(
 async def get_product(id: str, caller: ProductRead, conn: Conn) -> Response:
     """One of your products."""
     return json_response(await service.get_product(conn, caller.business_id, id))
+
+
+@router.patch(
+    "/products/{id}",
+    response_model=Product,
+    operation_id="updateProduct",
+    summary="Update a business product",
+    response_description="Product updated successfully",
+    responses=error_responses(ProductNotFound, SlugTaken),
+)
+async def update_product(
+    id: str, caller: ProductUpdate, conn: Conn, body: UpdateRequestProduct | None = None
+) -> Response:
+    """Change one of your products: its fields and its partner-programme settings
+    (`is_product_sharing`, `partnership_sales_letter`, ...; the rules of
+    updateProductPartnership apply). Omitted fields stay as they are."""
+    patch = body or UpdateRequestProduct()
+    return json_response(
+        await service.update_partnership_settings(conn, caller.business_id, id, patch)
+    )
+
+
+@router.delete(
+    "/products/{id}",
+    status_code=204,
+    operation_id="deleteProduct",
+    summary="Delete a business product",
+    response_description="Success with no response body",
+    responses=error_responses(ProductNotFound),
+)
+async def delete_product(id: str, caller: ProductDelete, conn: Conn) -> Response:
+    """Delete one of your products and its partnerships."""
+    await service.delete_product(conn, caller.business_id, id)
+    return Response(status_code=204)
 
 
 _SETTINGS_SEMANTICS = """
@@ -109,7 +216,7 @@ What a change does to existing partnerships:
 - You can always add partners directly (createProductPartner), open or closed.
 
 Omitted fields stay as they are; `null` clears a commission rate or the sales letter; an
-unknown field is 422. Requires the `product:update` scope.
+unknown field is 400. Requires the `product:update` scope.
 """
 
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.businesses.repository import business_columns
@@ -71,10 +71,21 @@ def accepts_automatically(partnership_type: Any) -> ColumnElement:
 async def update_owned(
     conn: AsyncConnection, owner_business_id: int, product_id: int, values: dict[str, Any]
 ) -> bool:
+    """Update one of the owner's products (a slug another of its products has raises the
+    unique constraint's IntegrityError); False when it has no such product."""
     stmt = (
         update(products)
         .where(products.c.id == product_id, products.c.business_id == owner_business_id)
         .values(**values)
+        .returning(products.c.id)
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def delete_owned(conn: AsyncConnection, owner_business_id: int, product_id: int) -> bool:
+    stmt = (
+        delete(products)
+        .where(products.c.id == product_id, products.c.business_id == owner_business_id)
         .returning(products.c.id)
     )
     return (await conn.execute(stmt)).first() is not None

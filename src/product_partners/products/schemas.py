@@ -13,10 +13,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.kit.urls import DisplayUrl
+from product_partners.kit.validation import refuse_nulls
 from product_partners.partnerships.schemas import Domain, ProductPartner
 
 
@@ -69,15 +71,16 @@ class ProgrammeSettings(BaseModel):
 
 
 class CreateRequestProduct(ProgrammeSettings):
-    """Scalev's CreateRequestProduct (the fields this service keeps) plus programme settings."""
+    """Scalev's CreateRequestProduct: the fields this service keeps, plus programme settings.
 
-    model_config = ConfigDict(title="CreateRequestProduct", extra="ignore")
+    Scalev's other fields (variants, is_inventory, rich_description, ...) concern commerce this
+    service does not model: they are refused with 400 naming them, never accepted and dropped.
+    """
+
+    model_config = ConfigDict(title="CreateRequestProduct", extra="forbid")
 
     name: str = Field(min_length=1, max_length=255, description="Product Name")
-    item_type: ItemType = Field(
-        default=ItemType.physical,
-        description="Required by Scalev; defaults to `physical` here.",
-    )
+    item_type: ItemType = Field(description="Type of the product item")
     public_name: str | None = Field(default=None, max_length=255)
     slug: str | None = Field(
         default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -99,21 +102,50 @@ NULLABLE_SETTINGS = frozenset(
 )
 
 
+class UpdateRequestProduct(ProgrammeSettings):
+    """The body of updateProduct: the product fields this service keeps and its programme
+    settings (``is_product_sharing``, ``partnership_sales_letter``, ...). Omitted fields stay;
+    Scalev's other fields (variants, options, ...) are refused with 400 naming them."""
+
+    model_config = ConfigDict(title="UpdateRequestProduct", extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    item_type: ItemType | None = None
+    public_name: str | None = Field(default=None, max_length=255)
+    slug: str | None = Field(
+        default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+    )
+    description: str | None = Field(default=None, max_length=20000)
+    meta_thumbnail: str | None = Field(default=None, max_length=2048)
+
+    @model_validator(mode="after")
+    def _no_null_values(self) -> "UpdateRequestProduct":
+        refuse_nulls(self, NULLABLE_SETTINGS | {"public_name", "description", "meta_thumbnail"})
+        if self.name is not None and not self.name.strip():
+            raise ValueError("name must not be blank")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The sent fields, as column values."""
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        if self.item_type is not None:
+            values["item_type"] = self.item_type.value
+        return values
+
+
 class ProductPartnershipSettings(ProgrammeSettings):
     """The body of updateProductPartnership / checkProductPartnershipChanges.
 
     Scalev types it as a free JSON object; we accept the programme fields by Scalev's names
     (plus our ``rerequest_cooldown_seconds``). Omitted fields stay as they are; an unknown field
-    is refused (422) rather than silently ignored.
+    is refused (400) rather than silently ignored.
     """
 
     model_config = ConfigDict(title="ProductPartnershipSettings", extra="forbid")
 
     @model_validator(mode="after")
     def _no_null_flags(self) -> "ProductPartnershipSettings":
-        for name in self.model_fields_set - NULLABLE_SETTINGS:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, NULLABLE_SETTINGS)
         return self
 
     def changes(self) -> dict[str, object]:
@@ -160,25 +192,34 @@ class ProductPartnershipChanges(BaseModel):
     )
 
 
+# Scalev types these as strings that are not nullable: a product without one omits the field.
+OptionalText = str | SkipJsonSchema[None]
+
+
 class ProductFields(BaseModel):
     id: int = Field(description="Product ID")
     name: str
-    public_name: str | None
+    public_name: OptionalText = None
     display: str
     slug: str
     item_type: ItemType
-    description: str | None
-    meta_thumbnail: str | None
+    item_type_name: str = Field(description="Item Type Name")
+    description: OptionalText = None
+    meta_thumbnail: OptionalText = None
     business: BusinessSimple
     is_affiliate_enabled: bool
     is_affiliate_pro_enabled: bool
     is_affiliate_auto_accept: bool
     is_product_sharing: bool
-    affiliate_commission_rate: str | None = Field(description="Affiliate Commission Rate (%)")
-    affiliate_pro_commission_rate: str | None = Field(
-        description="Affiliate Pro Commission Rate (%)"
+    affiliate_commission_rate: OptionalText = Field(
+        default=None, description="Affiliate Commission Rate (%); omitted when not set."
     )
-    partnership_sales_letter: str | None
+    affiliate_pro_commission_rate: OptionalText = Field(
+        default=None, description="Affiliate Pro Commission Rate (%); omitted when not set."
+    )
+    partnership_sales_letter: OptionalText = Field(
+        default=None, description="Partnership sales letter; omitted when not set."
+    )
     rerequest_cooldown_seconds: int
     custom_domains: list[Domain] = Field(
         description="Custom domains of the owner's stores, where the product can be viewed."
@@ -209,3 +250,31 @@ class ListProductsResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListProductsResponseBody")
 
     data: list[ProductList]
+
+
+class ProductSimplified(BaseModel):
+    """One product of listProductsSimplified: the essential fields."""
+
+    model_config = ConfigDict(title="ProductSimplified")
+
+    id: int = Field(description="Product ID")
+    name: str
+    public_name: OptionalText = None
+    display: str
+    slug: str
+    item_type: ItemType
+    item_type_name: str
+    business_id: int
+    is_product_sharing: bool
+
+
+class ListProductsSimplifiedResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListProductsSimplifiedResponseBody")
+
+    data: list[ProductSimplified]
+
+
+class CountProductsResponseBody(BaseModel):
+    model_config = ConfigDict(title="CountProductsResponseBody")
+
+    count: int = Field(description="Number of products matching the filters")

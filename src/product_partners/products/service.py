@@ -3,13 +3,15 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners, products
 from product_partners.kit.ids import parse_id
-from product_partners.kit.pagination import PageRequest, fetch_page
+from product_partners.kit.pagination import PageRequest, count_of, fetch_page
 from product_partners.kit.text import unique_slug
 from product_partners.partnerships import repository as partnership_repo
 from product_partners.partnerships import views as partnership_views
@@ -26,6 +28,7 @@ from product_partners.products.schemas import (
     CreateRequestProduct,
     ProductPartnershipSettings,
     ProgrammeSettings,
+    UpdateRequestProduct,
 )
 
 
@@ -56,25 +59,56 @@ async def get_product(
     return views.product(row, domains)
 
 
+def products_filtered(
+    business_id: int,
+    is_owned: bool | None = None,
+    is_product_sharing: bool | None = None,
+    search: str | None = None,
+    item_type: str | None = None,
+) -> Select:
+    """The products a list, a simplified list or a count reads: owned (default, or
+    ``is_owned=true``) or partner products (``is_owned=false``), filtered."""
+    query = (
+        repo.partner_products(business_id)
+        if is_owned is False
+        else repo.owned_products(business_id)
+    )
+    if is_product_sharing is not None:
+        query = query.where(products.c.is_product_sharing.is_(is_product_sharing))
+    if search:
+        query = query.where(name_contains(products.c.name, search))
+    if item_type is not None:
+        query = query.where(products.c.item_type == item_type)
+    return query
+
+
+async def count_products(conn: AsyncConnection, business_id: int, **filters: Any) -> dict[str, int]:
+    query = products_filtered(business_id, **filters)
+    return {"count": await count_of(conn, query, products.c.id)}
+
+
+async def list_products_simplified(
+    conn: AsyncConnection, business_id: int, page: PageRequest, **filters: Any
+) -> dict[str, Any]:
+    query = products_filtered(business_id, **filters)
+    rows, fields = await fetch_page(conn, query, products.c.id, page)
+    return {"data": [views.product_simplified(r) for r in rows], **fields}
+
+
 async def list_products(
     conn: AsyncConnection,
     business_id: int,
     page: PageRequest,
     scheme: str,
     is_owned: bool | None = None,
-    is_product_sharing: bool | None = None,
-    search: str | None = None,
+    **filters: Any,
 ) -> dict[str, Any]:
     """Owned products (default, or ``is_owned=true``) or partner products (``is_owned=false``).
 
     A partner product carries ``product_partners``: the caller's partnership rows for it.
     """
     partner_view = is_owned is False
-    query = repo.partner_products(business_id) if partner_view else repo.owned_products(business_id)
-    if is_product_sharing is not None:
-        query = query.where(products.c.is_product_sharing.is_(is_product_sharing))
-    if search:
-        query = query.where(name_contains(products.c.name, search))
+    query = products_filtered(business_id, is_owned, **filters)
     rows, fields = await fetch_page(conn, query, products.c.id, page)
     domains = await partnership_repo.owner_domains_by_owner(conn, (r.business_id for r in rows))
     mine: dict[int, list[dict[str, Any]]] = {}
@@ -119,20 +153,31 @@ async def update_partnership_settings(
     conn: AsyncConnection,
     owner_business_id: int,
     product_id: str | int,
-    patch: ProductPartnershipSettings,
+    patch: ProductPartnershipSettings | UpdateRequestProduct,
 ) -> dict[str, Any]:
-    """Save the sent settings and apply their consequences atomically; returns the Product."""
+    """Save the sent fields (updateProductPartnership's settings, or updateProduct's fields
+    and settings) and apply their consequences atomically; returns the Product."""
     pid = parse_id(product_id, ProductNotFound)
     values = patch.changes()
     if values:
         now = datetime.now(UTC)
-        async with transaction(conn):
-            if not await repo.update_owned(
-                conn, owner_business_id, pid, {**values, "last_updated_at": now}
-            ):
-                raise ProductNotFound()
-            await repo.auto_approve_pending(conn, pid, now)
+        try:
+            async with transaction(conn):
+                if not await repo.update_owned(
+                    conn, owner_business_id, pid, {**values, "last_updated_at": now}
+                ):
+                    raise ProductNotFound()
+                await repo.auto_approve_pending(conn, pid, now)
+        except IntegrityError:
+            # The one unique constraint an update can meet: (business_id, slug).
+            raise SlugTaken() from None
     return await get_product(conn, owner_business_id, pid)
+
+
+async def delete_product(conn: AsyncConnection, owner_business_id: int, product_id: str) -> None:
+    """Delete one of your products; its partnerships go with it."""
+    if not await repo.delete_owned(conn, owner_business_id, parse_id(product_id, ProductNotFound)):
+        raise ProductNotFound()
 
 
 async def check_partnership_changes(

@@ -13,7 +13,46 @@ ITEM_TYPE_NAMES = {
 }
 
 
+# Scalev types these as strings, not nullable: a product without a value omits the field.
+OMITTED_WHEN_UNSET = (
+    "public_name",
+    "description",
+    "meta_thumbnail",
+    "affiliate_commission_rate",
+    "affiliate_pro_commission_rate",
+    "partnership_sales_letter",
+)
+
+
+def without_unset(body: dict[str, Any]) -> dict[str, Any]:
+    for name in OMITTED_WHEN_UNSET:
+        if body.get(name, "") is None:
+            del body[name]
+    return body
+
+
+def product_simplified(row: Any) -> dict[str, Any]:
+    """listProductsSimplified's item."""
+    return without_unset(
+        {
+            "id": row.id,
+            "name": row.name,
+            "public_name": row.public_name,
+            "display": row.public_name or row.name,
+            "slug": row.slug,
+            "item_type": row.item_type,
+            "item_type_name": ITEM_TYPE_NAMES.get(row.item_type, row.item_type),
+            "business_id": row.business_id,
+            "is_product_sharing": bool(row.is_product_sharing),
+        }
+    )
+
+
 def product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
+    return without_unset(_product(row, custom_domains))
+
+
+def _product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,

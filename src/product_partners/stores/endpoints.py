@@ -14,7 +14,7 @@ from product_partners.auth.dependencies import (
 )
 from product_partners.domains.errors import InvalidDomain
 from product_partners.kit.errors import NullNotAllowed
-from product_partners.kit.http.deps import Conn, Page
+from product_partners.kit.http.deps import UNSUPPORTED, Conn, UnboundedPage, refuse_unsupported
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.stores import service
@@ -28,6 +28,7 @@ from product_partners.stores.schemas import (
     BusinessStore,
     BusinessStoreCollectionResponseBody,
     BusinessStoreCreateRequest,
+    BusinessStoreSimplifiedCollectionResponseBody,
     BusinessStoreUpdateRequest,
 )
 
@@ -47,7 +48,7 @@ STORE_ID_DOC = "Numeric store ID, or the store's `store_...` unique ID."
 async def list_business_stores(
     caller: StoreList,
     conn: Conn,
-    page: Page,
+    page: UnboundedPage,
     search: Annotated[
         str | None, Query(max_length=255, description="Filter by store name.")
     ] = None,
@@ -57,12 +58,30 @@ async def list_business_stores(
     has_domain: Annotated[
         bool | None, Query(description="Stores that have (or have not) a custom domain.")
     ] = None,
+    product_id: Annotated[int | None, Query(description=UNSUPPORTED)] = None,
 ) -> Response:
     """Your business's stores, newest first."""
+    refuse_unsupported(product_id=product_id)
     body = await service.list_stores(
         conn, caller.business_id, page, search=search, domain=domain, has_domain=has_domain
     )
     return json_response(body)
+
+
+# Before /stores/{id}: "simplified" is a path of its own, not a store id.
+@router.get(
+    "/stores/simplified",
+    response_model=BusinessStoreSimplifiedCollectionResponseBody,
+    operation_id="listBusinessStoresSimplified",
+    summary="List stores in simplified business format",
+    response_description="Paginated simplified store list",
+    responses=error_responses(),
+)
+async def list_business_stores_simplified(
+    caller: StoreList, conn: Conn, page: UnboundedPage
+) -> Response:
+    """The essential fields of your stores, newest first."""
+    return json_response(await service.list_stores_simplified(conn, caller.business_id, page))
 
 
 @router.post(
@@ -79,7 +98,7 @@ async def create_business_store(
 ) -> Response:
     """Create a store, optionally on one of your custom domains.
 
-    422 `custom_domain_not_found` if the domain is not yours; 409 `custom_domain_in_use` if
+    400 `custom_domain_not_found` if the domain is not yours; 409 `custom_domain_in_use` if
     another of your stores uses it.
     """
     return json_response(await service.create_store(conn, caller.business_id, body))

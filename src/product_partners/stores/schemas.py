@@ -78,3 +78,21 @@ class BusinessStoreCollectionResponseBody(PaginatedFields):
     model_config = ConfigDict(title="BusinessStoreCollectionResponseBody")
 
     data: list[BusinessStore]
+
+
+class BusinessStoreSimplified(BaseModel):
+    """One store of listBusinessStoresSimplified: the essential fields."""
+
+    model_config = ConfigDict(title="BusinessStoreSimplified")
+
+    id: int
+    unique_id: str
+    name: str
+    is_active: bool
+    is_public: bool
+
+
+class BusinessStoreSimplifiedCollectionResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="BusinessStoreSimplifiedCollectionResponseBody")
+
+    data: list[BusinessStoreSimplified]

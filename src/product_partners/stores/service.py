@@ -66,7 +66,7 @@ def store_body(row: Any) -> dict[str, Any]:
 
 
 async def _domain_refusal(conn: AsyncConnection, business_id: int, domain_id: int) -> Exception:
-    """Why a write naming ``domain_id`` changed nothing: not ours (422) or in use (409)."""
+    """Why a write naming ``domain_id`` changed nothing: not ours (400) or in use (409)."""
     if await repo.domain_owner(conn, domain_id) != business_id:
         # Another business's domain is reported exactly like a missing one.
         return CustomDomainNotYours()
@@ -121,6 +121,23 @@ async def list_stores(
         query = query.where(column.is_not(None) if has_domain else column.is_(None))
     rows, fields = await fetch_page(conn, query, stores.c.id, page)
     return {"data": [store_body(r) for r in rows], **fields}
+
+
+async def list_stores_simplified(
+    conn: AsyncConnection, business_id: int, page: PageRequest
+) -> dict[str, Any]:
+    rows, fields = await fetch_page(conn, repo.stores_query(business_id), stores.c.id, page)
+    data = [
+        {
+            "id": r.id,
+            "unique_id": r.unique_id,
+            "name": r.name,
+            "is_active": bool(r.is_active),
+            "is_public": bool(r.is_public),
+        }
+        for r in rows
+    ]
+    return {"data": data, **fields}
 
 
 async def update_store(

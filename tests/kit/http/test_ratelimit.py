@@ -43,9 +43,9 @@ async def test_authenticated_responses_carry_the_limit_and_429_follows(
         refused = await client.get("/v3/products", headers=owner.headers)
         assert refused.status_code == 429
         assert refused.json() == {
-            "error": "Too Many Requests",
+            "error": refused.json()["message"],  # the text, as Scalev's examples
             "error_code": "rate_limited",
-            "message": refused.json()["message"],
+            "message": "Too many requests for this API key: retry after the time in Retry-After.",
             "errors": {},
         }
         assert _limits(refused) == (LIMIT, 0, reset)

@@ -7,9 +7,11 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import request_connection
+from product_partners.kit.errors import FilterNotSupported
 from product_partners.kit.pagination import (
     MAX_CURSOR_LENGTH,
     MAX_PAGE_SIZE,
+    UNBOUNDED_PAGE_LIMIT,
     PageRequest,
     parse_page,
 )
@@ -60,3 +62,39 @@ async def page_request(
 
 
 Page = Annotated[PageRequest, Depends(page_request)]
+
+
+async def unbounded_page_request(
+    next_cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="Opaque cursor for the next page."),
+    ] = None,
+    previous_cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="Opaque cursor for the previous page."),
+    ] = None,
+    page_size: Annotated[
+        int,
+        Query(
+            ge=1,
+            description="Number of items per page (default 25; a page holds at most "
+            f"{UNBOUNDED_PAGE_LIMIT}: the body's page_size says how many were served).",
+        ),
+    ] = MAX_PAGE_SIZE,
+) -> PageRequest:
+    return parse_page(next_cursor, previous_cursor, page_size, maximum=None)
+
+
+# The page of a list whose page_size Scalev documents without a maximum (the stores).
+UnboundedPage = Annotated[PageRequest, Depends(unbounded_page_request)]
+
+
+def refuse_unsupported(**filters: object) -> None:
+    """Refuse (400 ``filter_not_supported``, naming them) the filters Scalev documents for an
+    operation that this service cannot honour, when sent: never answer them unfiltered."""
+    sent = [name for name, value in filters.items() if value is not None]
+    if sent:
+        raise FilterNotSupported(sent)
+
+
+UNSUPPORTED = "Documented by Scalev; not supported by this service: sending it is 400."

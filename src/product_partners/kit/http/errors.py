@@ -4,6 +4,13 @@ Every error a client sees, a :class:`~product_partners.kit.errors.DomainError` r
 service, the framework's (validation, unknown route, method) or a database fault caught by the
 request middleware, leaves in Scalev's ``ApiErrorResponse`` shape:
 ``{"error", "error_code", "message", "errors"}``.
+
+The status rule (Scalev's spec documents 400 for bad input and no 422): anything the client
+must change in its request is **400**: malformed JSON or encoding, a missing, unknown or
+invalid field or parameter, a documented filter or field this service does not support, and
+the rules about the input (``kit.errors.Unprocessable``). Ours beyond the spec stay: 409 for
+conflicts and state transitions, 412 for a stale ``If-Match``, 413, 415, 429, 503. ``error``
+carries the human-readable text, as the spec's examples do; ``message`` the same text.
 """
 
 from collections.abc import Mapping
@@ -44,7 +51,7 @@ def error_body(
     status_code: int, error_code: str, message: str, errors: FieldErrors | None = None
 ) -> dict[str, Any]:
     return {
-        "error": HTTPStatus(status_code).phrase,
+        "error": message,
         "error_code": error_code,
         "message": message,
         "errors": {k: list(v) for k, v in (errors or {}).items()},
@@ -83,6 +90,9 @@ def _short_message(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "is required"
+    if kind == "extra_forbidden":
+        # A field the body does not take: Scalev documents many this service does not keep.
+        return "is not supported by this service"
     return str(err.get("msg", "is invalid"))
 
 
@@ -113,7 +123,7 @@ def install_error_handlers(app: FastAPI) -> None:
             if in_query_or_path
             else "The request body failed validation."
         )
-        return error_response(422, "validation_error", message, fields)
+        return error_response(400, "validation_error", message, fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_request: Request, exc: StarletteHTTPException) -> Response:

@@ -6,7 +6,7 @@ For a request that carries a body (POST, PUT, PATCH):
   if one is named): otherwise **415** ``unsupported_media_type``. Under ``form_prefixes``
   (the web dashboard's HTML forms) a URL-encoded form is accepted too. A body sent **without** a
   ``Content-Type`` is read as JSON (clients such as Scalev's own send JSON without thinking
-  about it); an empty body is left to validation (422 when the operation needs one).
+  about it); an empty body is left to validation (400 when the operation needs one).
 - The body must be valid UTF-8: otherwise **400** ``invalid_encoding``.
 - JSON nesting deeper than :data:`MAX_DEPTH` is **400** ``too_deeply_nested``: no request
   body of this API nests more than a few levels, and the parser must never recurse deeply.

@@ -12,7 +12,7 @@ class ApiErrorResponse(BaseModel):
 
     model_config = ConfigDict(title="ApiErrorResponse", extra="forbid")
 
-    error: str = Field(description="The HTTP status phrase, e.g. 'Not Found'.")
+    error: str = Field(description="Human-readable text of the error (as Scalev's examples).")
     error_code: str = Field(description="Stable machine-readable code, snake_case.")
     message: str = Field(description="Error-only human-readable detail.")
     errors: dict[str, list[str]] = Field(
@@ -29,14 +29,13 @@ _DESCRIPTIONS = {
     412: "Precondition Failed",
     413: "Request body too large",
     415: "Unsupported Media Type",
-    422: "Validation failed",
     429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
 # Every authenticated route can answer these (413 and 415 come from the request guards and
 # the body limit, before routing: any request with a body can get them).
-COMMON_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
+COMMON_ERRORS = (400, 401, 403, 413, 415, 429, 503)
 
 
 def error_responses(
