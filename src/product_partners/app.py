@@ -13,6 +13,8 @@ from product_partners import __version__
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
+from product_partners.events.endpoints import router as events_router
+from product_partners.kit.context import RequestState
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
@@ -70,12 +72,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(stores_router)
     app.include_router(domains_router)
     app.include_router(bundles_router)
+    app.include_router(events_router)
     metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
     )
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
+    # The request's state for the event log (which request, which key made a change).
+    app.add_middleware(RequestState)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
     app.add_middleware(

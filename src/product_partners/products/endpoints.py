@@ -129,10 +129,13 @@ async def update_product_partnership(
     product_id: str,
     caller: ProductUpdate,
     conn: Conn,
+    scheme: LinkScheme,
     body: ProductPartnershipSettings | None = None,
 ) -> Response:
     patch = body or ProductPartnershipSettings()
-    product = await service.update_partnership_settings(conn, caller.business_id, product_id, patch)
+    product = await service.update_partnership_settings(
+        conn, caller.business_id, product_id, patch, scheme
+    )
     return json_response(product)
 
 

@@ -164,9 +164,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
         **AUTOINCREMENT,
     )
-    op.create_index(
-        "ix_webhook_attempts_endpoint_id_id", "webhook_attempts", ["endpoint_id", "id"]
-    )
+    op.create_index("ix_webhook_attempts_endpoint_id_id", "webhook_attempts", ["endpoint_id", "id"])
     op.create_index("ix_webhook_attempts_delivery_id", "webhook_attempts", ["delivery_id"])
 
 

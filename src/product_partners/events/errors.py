@@ -1,0 +1,27 @@
+"""Errors of the event log."""
+
+from product_partners.kit.errors import InvalidCursor, NotFound, Unprocessable
+
+
+class EventNotFound(NotFound):
+    """No such event, or one the caller's business is not the audience of."""
+
+    error_code = "event_not_found"
+    message = "No such event."
+
+
+class InvalidEventCursor(InvalidCursor):
+    def __init__(self, name: str = "after") -> None:
+        super().__init__(
+            name,
+            f"The {name} cursor is not an event id of this service: pass an event's id or a "
+            "next_cursor of listEvents.",
+        )
+
+
+class UnknownEventType(Unprocessable):
+    def __init__(self, name: str, field: str = "type") -> None:
+        super().__init__(
+            f"{name!r} is not an event type; see the README's list of event types.",
+            errors={field: [f"unknown event type {name!r}"]},
+        )
