@@ -61,7 +61,13 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit_enabled=False, log_format="json")
+    # Webhook receivers in tests listen on the loopback interface (plain http).
+    return Settings(
+        database_url=database_url,
+        rate_limit_enabled=False,
+        log_format="json",
+        webhook_loopback_http=True,
+    )
 
 
 @pytest.fixture(scope="session")

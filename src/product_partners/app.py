@@ -27,6 +27,8 @@ from product_partners.partnerships.metrics import PARTNERSHIPS_BY_STATUS
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
 from product_partners.stores.endpoints import router as stores_router
+from product_partners.webhooks.delivery import OUTBOX_BY_STATUS, InProcessDelivery, Policy
+from product_partners.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """\
 A product partner programme: businesses add partners to their products (affiliate,
@@ -44,9 +46,14 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = on_engine(engine or create_engine(settings))
+        delivery = None
+        if settings.delivers_in_process:
+            delivery = InProcessDelivery(app.state.engine, Policy.of(settings))
         try:
             yield
         finally:
+            if delivery is not None:
+                await delivery.close()
             await shutdown_operations(app)
             if owns_engine:
                 await app.state.engine.dispose()
@@ -73,7 +80,10 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(domains_router)
     app.include_router(bundles_router)
     app.include_router(events_router)
-    metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
+    app.include_router(webhooks_router)
+    metrics = install_operations(
+        app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS, OUTBOX_BY_STATUS]
+    )
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
     )

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -36,6 +36,13 @@ ACCEPTED_FORMS = {
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
     "link_scheme": "https or http",
+    "webhook_loopback_http": "true or false (unset: true on SQLite, false on PostgreSQL)",
+    "webhook_delivery_in_process": "true or false (unset: true on SQLite, false on PostgreSQL)",
+    "webhook_timeout": "a number of seconds above 0, e.g. 10",
+    "webhook_lease_seconds": "a number of seconds, more than WEBHOOK_TIMEOUT, e.g. 60",
+    "webhook_retry_base_seconds": "a number of seconds above 0, e.g. 5",
+    "webhook_max_attempts": "a whole number of attempts, at least 1",
+    "webhook_secret_overlap_seconds": "a number of seconds, 0 or more, e.g. 86400",
 }
 
 
@@ -93,6 +100,38 @@ class Settings(BaseSettings):
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
 
+    # Webhooks (README, "Events and webhooks"). Plain http to the loopback interface is
+    # accepted for endpoint URLs only where allowed (unset: on the embedded SQLite default).
+    webhook_loopback_http: bool | None = None
+    # `serve` also delivers webhooks, in each of its processes (unset: on SQLite); with
+    # PostgreSQL run `product-partners worker` processes instead (or as well).
+    webhook_delivery_in_process: bool | None = None
+    # Seconds one delivery may take (connect, send, answer).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    # Seconds a claimed delivery is the claiming worker's; a worker killed meanwhile leaves it
+    # to another once this has passed. Longer than webhook_timeout.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # Retry n waits base * 4^(n-1) seconds (at most 12 hours), +-20% jitter: with the defaults
+    # 13 attempts over about three days.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=13, ge=1)
+    # After a secret rotation the previous secret also signs for this long.
+    webhook_secret_overlap_seconds: float = Field(default=86400.0, ge=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def allows_loopback_http(self) -> bool:
+        chosen = self.webhook_loopback_http
+        return self.is_sqlite if chosen is None else chosen
+
+    @property
+    def delivers_in_process(self) -> bool:
+        chosen = self.webhook_delivery_in_process
+        return self.is_sqlite if chosen is None else chosen
+
     @property
     def statement_timeout(self) -> float:
         """``database_statement_timeout``, capped by ``database_timeout``: the client gives up
@@ -128,6 +167,14 @@ class Settings(BaseSettings):
             parse_rate_limit(value)
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r}") from None
+        return value
+
+    @field_validator("webhook_lease_seconds")
+    @classmethod
+    def _lease(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("webhook_timeout")
+        if timeout is not None and value <= timeout:
+            raise ValueError("must be more than WEBHOOK_TIMEOUT")
         return value
 
     @field_validator("link_scheme")
