@@ -279,15 +279,19 @@ async def _settle_one(
 
 
 async def deliver_batch(engine: AsyncEngine, client: httpx.AsyncClient, policy: Policy) -> int:
-    """Claim, post and settle one batch; the number of deliveries attempted."""
+    """Claim a batch, post its deliveries at once and settle each as soon as its answer is
+    in (a worker killed meanwhile leaves only the unanswered ones to be delivered again); the
+    number of deliveries attempted."""
     token = os.urandom(16).hex()
     async with engine.connect() as conn:
         batch = await claim(conn, policy, token)
-    if not batch:
-        return 0
-    outcomes = await asyncio.gather(*(post(client, c) for c in batch))
-    async with engine.connect() as conn:
-        await settle(conn, list(outcomes), policy, token)
+
+    async def attempt(claimed: Claimed) -> None:
+        outcome = await post(client, claimed)
+        async with engine.connect() as conn:
+            await settle(conn, [outcome], policy, token)
+
+    await asyncio.gather(*(attempt(c) for c in batch))
     return len(batch)
 
 
