@@ -151,9 +151,7 @@ async def test_an_endpoint_failing_every_attempt_is_disabled_with_an_event(api: 
     ).json()["data"]
     assert [e["resource"]["id"] for e in disabled] == [endpoint["id"]]
     assert disabled[0]["actor"]["type"] == "system"
-    assert set((await _statuses(api, endpoint["id"])).keys()) == {
-        (k, "failed") for (k, _s) in (await _statuses(api, endpoint["id"])).keys()
-    }
+    assert {status for (_event, status) in await _statuses(api, endpoint["id"])} == {"failed"}
     # Enabled again by its business, it is a fresh start.
     again = await api.client.patch(
         f"/v3/webhook-endpoints/{endpoint['id']}", json={"enabled": True}, headers=owner.headers
@@ -303,19 +301,19 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(api: Api, database_url
             WEBHOOK_LEASE_SECONDS="6",
             WEBHOOK_RETRY_BASE_SECONDS="0.01",
         )
-        worker = subprocess.Popen(
-            [str(BIN), "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        worker = await asyncio.create_subprocess_exec(
+            str(BIN), "worker", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
             deadline = time.monotonic() + 30
             # Kill it once the five quick answers are settled and three requests hang.
             while len(rec.received) < 8 or await _count(api, endpoint["id"], "delivered") < 5:
                 assert time.monotonic() < deadline, "the worker delivered nothing"
-                assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+                assert worker.returncode is None, "the worker exited"
                 await asyncio.sleep(0.05)
         finally:
             os.kill(worker.pid, signal.SIGKILL)
-            worker.wait()
+            await worker.wait()
         assert await _pending(api, endpoint["id"]) > 0
         # Another worker takes over once the dead one's leases end.
         policy = Policy(timeout=5.0, lease=timedelta(seconds=5), retry_base=0.01, max_attempts=5)
