@@ -59,7 +59,7 @@ async def _count(api: Api, endpoint_id: int, status: str) -> int:
 
 
 async def _pending(api: Api, endpoint_id: int) -> int:
-    return await _count(api, endpoint_id, "pending")
+    return await _count(api, endpoint_id, "scheduled")
 
 
 async def _drain(api: Api, endpoint_id: int, policy: Policy = FAST, seconds: float = 30) -> None:
@@ -230,7 +230,7 @@ async def test_resend_and_replay(api: Api) -> None:
             headers=owner.headers,
         )
         assert resent.status_code == 200, resent.text
-        assert resent.json()["status"] == "pending" and resent.json()["event_id"] == ids[1]
+        assert resent.json()["status"] == "scheduled" and resent.json()["event_id"] == ids[1]
         replayed = await api.client.post(
             f"/v3/webhook-endpoints/{endpoint['id']}/replay",
             json={"after": ids[0]},

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType, sql_values
+from product_partners.webhooks.enums import DeliveryStatus
 
 # SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -354,14 +355,19 @@ webhook_deliveries = Table(
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        server_default=text(f"'{DeliveryStatus.scheduled.value}'"),
+    ),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("lease_until", DateTime(timezone=True), nullable=True),
     Column("lease_token", String(32), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     _created_at(),
-    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    CheckConstraint(f"status IN ({sql_values(DeliveryStatus)})", name="status"),
     Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
     sqlite_autoincrement=True,

@@ -12,7 +12,7 @@ At least once, never twice per attempt:
   writer (``BEGIN IMMEDIATE``). A row under a live lease is nobody else's.
 - It posts outside any transaction (with WEBHOOK_TIMEOUT, shorter than the lease), then
   records the outcome in a second transaction, only if its lease token still holds.
-- Killed at any point (SIGKILL included), the row stays ``pending`` with a lease that
+- Killed at any point (SIGKILL included), the row stays ``scheduled`` with a lease that
   expires: another worker (or this one restarted) delivers it again. Receivers deduplicate
   on ``webhook-id``, the event id, the same on every attempt.
 """
@@ -52,10 +52,10 @@ BATCH_SIZE = 50
 IDLE_POLL_SECONDS = 0.5
 MAX_ERROR_LENGTH = 500
 
-# The outbox in /metrics: deliveries by status; `pending` is the backlog.
+# The outbox in /metrics: deliveries by status; `scheduled` is the backlog.
 OUTBOX_BY_STATUS = DatabaseGauge(
     name="product_partners_webhook_deliveries",
-    documentation="Webhook deliveries by status (pending: the outbox backlog).",
+    documentation="Webhook deliveries by status (scheduled: the outbox backlog).",
     label="status",
     statement=select(d.c.status, func.count()).group_by(d.c.status),
     label_values=tuple(status.value for status in DeliveryStatus),
@@ -92,7 +92,6 @@ def retry_delay(attempt: int, base: float) -> float:
 class Claimed:
     id: int
     attempt: int
-    created_at: datetime
     endpoint_id: int
     url: str
     secrets: tuple[str, ...]
@@ -120,7 +119,7 @@ async def claim(conn: AsyncConnection, policy: Policy, token: str) -> list[Claim
         select(d.c.id)
         .join(ep, ep.c.id == d.c.endpoint_id)
         .where(
-            d.c.status == DeliveryStatus.pending.value,
+            d.c.status == DeliveryStatus.scheduled.value,
             d.c.next_attempt_at <= now,
             or_(d.c.lease_until.is_(None), d.c.lease_until < now),
             ep.c.enabled.is_(True),
@@ -131,7 +130,7 @@ async def claim(conn: AsyncConnection, policy: Policy, token: str) -> list[Claim
     )
     # A read first: an idle worker never takes the write lock (SQLite has one for everyone).
     anything_due = select(d.c.id).where(
-        d.c.status == DeliveryStatus.pending.value, d.c.next_attempt_at <= now
+        d.c.status == DeliveryStatus.scheduled.value, d.c.next_attempt_at <= now
     )
     if (await conn.execute(anything_due.limit(1))).first() is None:
         return []
@@ -153,7 +152,6 @@ async def claim(conn: AsyncConnection, policy: Policy, token: str) -> list[Claim
                 select(
                     d.c.id.label("delivery_id"),
                     d.c.attempts,
-                    d.c.created_at.label("queued_at"),
                     d.c.endpoint_id,
                     ep.c.url,
                     ep.c.secret,
@@ -177,11 +175,9 @@ def _claimed(row: Any, now: datetime) -> Claimed:
         expires = expires.replace(tzinfo=UTC)
     if row.previous_secret and expires is not None and expires > now:
         secrets.append(row.previous_secret)
-    queued = row.queued_at if row.queued_at.tzinfo else row.queued_at.replace(tzinfo=UTC)
     return Claimed(
         id=row.delivery_id,
         attempt=row.attempts,
-        created_at=queued,
         endpoint_id=row.endpoint_id,
         url=row.url,
         secrets=tuple(secrets),
@@ -267,15 +263,21 @@ async def _settle_one(
         update(ep).where(ep.c.id == claimed.endpoint_id).values(failing_since=failing_since)
     )
     if gave_up:
-        # Disabled when every attempt since this delivery was queued failed (no success to
-        # any of its deliveries meanwhile): about three days of failures with the defaults.
-        since = (
-            await conn.execute(select(ep.c.failing_since).where(ep.c.id == claimed.endpoint_id))
-        ).scalar()
-        if since is not None:
-            since = since if since.tzinfo else since.replace(tzinfo=UTC)
-            if since <= claimed.created_at + timedelta(seconds=1):
-                await service.disable_failing(conn, claimed.endpoint_id, now)
+        # Disabled when no delivery to the endpoint succeeded since this one's first attempt
+        # (about three days of failures with the defaults).
+        first_attempt = select(func.min(webhook_attempts.c.attempted_at)).where(
+            webhook_attempts.c.delivery_id == claimed.id
+        )
+        failing_throughout = (
+            await conn.execute(
+                select(ep.c.id).where(
+                    ep.c.id == claimed.endpoint_id,
+                    ep.c.failing_since <= first_attempt.scalar_subquery(),
+                )
+            )
+        ).first()
+        if failing_throughout is not None:
+            await service.disable_failing(conn, claimed.endpoint_id, now)
 
 
 async def deliver_batch(engine: AsyncEngine, client: httpx.AsyncClient, policy: Policy) -> int:

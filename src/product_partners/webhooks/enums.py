@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class DeliveryStatus(StrEnum):
-    pending = "pending"  # waiting for its next attempt (or being attempted, under a lease)
+    scheduled = "scheduled"  # waiting for its next attempt (or being attempted, under a lease)
     delivered = "delivered"  # a 2xx answer
     failed = "failed"  # every attempt failed: no more retries
 

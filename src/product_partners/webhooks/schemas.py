@@ -84,7 +84,7 @@ class WebhookDelivery(BaseModel):
     id: int
     event_id: str
     endpoint_id: int
-    status: str = Field(description="`pending`, `delivered` or `failed` (retries exhausted).")
+    status: str = Field(description="`scheduled`, `delivered` or `failed` (retries exhausted).")
     attempts: int
     next_attempt_at: str | None = Field(json_schema_extra={"format": "date-time"})
 

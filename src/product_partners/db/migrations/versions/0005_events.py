@@ -105,7 +105,7 @@ def upgrade() -> None:
         _id(),
         sa.Column("event_id", Id, nullable=False),
         sa.Column("endpoint_id", Id, nullable=False),
-        sa.Column("status", sa.String(16), server_default=sa.text("'pending'"), nullable=False),
+        sa.Column("status", sa.String(16), server_default=sa.text("'scheduled'"), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         _at("next_attempt_at", nullable=False),
         _at("lease_until"),
@@ -113,7 +113,7 @@ def upgrade() -> None:
         _at("delivered_at"),
         _at("created_at", nullable=False, default=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'delivered', 'failed')",
+            "status IN ('scheduled', 'delivered', 'failed')",
             name=op.f("ck_webhook_deliveries_status"),
         ),
         sa.ForeignKeyConstraint(
