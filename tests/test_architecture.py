@@ -8,7 +8,17 @@ from pathlib import Path
 from tests.support import ROOT
 
 PACKAGE = ROOT / "src" / "product_partners"
-DOMAINS = ("auth", "businesses", "products", "partnerships", "bundles", "stores", "domains")
+DOMAINS = (
+    "auth",
+    "businesses",
+    "products",
+    "partnerships",
+    "bundles",
+    "stores",
+    "domains",
+    "events",
+    "webhooks",
+)
 
 
 def _module_name(path: Path) -> str:
