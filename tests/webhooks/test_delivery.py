@@ -327,3 +327,16 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(api: Api, database_url
     counts = Counter(rec.ids())
     assert {event for event, n in counts.items() if n > 1} == in_flight
     assert max(counts.values()) == 2
+
+
+async def test_the_outbox_backlog_is_a_metric(api: Api) -> None:
+    owner = await api.actor()
+    await _endpoint(api, owner, "https://hooks.example.com/backlog", event_types=["store.created"])
+    await _stores(api, owner, 2)
+    d = webhook_deliveries
+    async with api.engine.connect() as conn:
+        stmt = select(func.count()).where(d.c.status == "scheduled")
+        backlog = (await conn.execute(stmt)).scalar_one()
+    assert backlog >= 2
+    text = (await api.client.get("/metrics")).text
+    assert f'product_partners_webhook_deliveries{{status="scheduled"}} {float(backlog)}' in text
