@@ -197,13 +197,18 @@ async def list_events(
     }
 
 
-async def get_event(conn: AsyncConnection, business_id: int, public_id: str) -> dict[str, Any]:
+async def event_row(conn: AsyncConnection, business_id: int, public_id: str) -> Any:
+    """The row of an event the business is the audience of; EventNotFound otherwise."""
     if not public_id.startswith(EVENT_ID_PREFIX) or len(public_id) > 32:
         raise EventNotFound()
     row = await repo.event_by_public_id(conn, business_id, public_id)
     if row is None:
         raise EventNotFound()
-    return views.event(row)
+    return row
+
+
+async def get_event(conn: AsyncConnection, business_id: int, public_id: str) -> dict[str, Any]:
+    return views.event(await event_row(conn, business_id, public_id))
 
 
 async def export_events(

@@ -72,6 +72,7 @@ async def create_webhook_endpoint(
     operation_id="listWebhookEndpoints",
     summary="List webhook endpoints",
     response_description="Paginated webhook endpoints",
+    responses=error_responses(),
 )
 async def list_webhook_endpoints(caller: WebhookList, conn: Conn, page: Page) -> Response:
     """Your business's webhook endpoints, newest first (never their secrets)."""

@@ -16,13 +16,7 @@ from product_partners.db.tables import events, webhook_endpoints
 from product_partners.events import repository as events_repo
 from product_partners.events.enums import EventType
 from product_partners.events.errors import EventNotFound
-from product_partners.events.service import (
-    EVENT_ID_PREFIX,
-    SYSTEM,
-    Actor,
-    parse_types,
-    record,
-)
+from product_partners.events.service import SYSTEM, Actor, event_row, parse_types, record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.webhooks import repository as repo
@@ -208,11 +202,7 @@ async def resend_event(
 ) -> dict[str, Any]:
     """Queue one of the business's events for one of its endpoints (again)."""
     endpoint = await _owned(conn, business_id, endpoint_id)
-    if not event_public_id.startswith(EVENT_ID_PREFIX):
-        raise EventNotFound()
-    event = await events_repo.event_by_public_id(conn, business_id, event_public_id)
-    if event is None:
-        raise EventNotFound()
+    event = await event_row(conn, business_id, event_public_id)
     async with transaction(conn):
         await repo.queue(conn, endpoint.id, [event.id], datetime.now(UTC))
         queued = await repo.delivery(conn, endpoint.id, event.id)
