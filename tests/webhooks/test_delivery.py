@@ -14,14 +14,27 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook
 
-from product_partners.db.tables import webhook_deliveries
+from product_partners.db.tables import webhook_deliveries, webhook_endpoints
 from product_partners.webhooks.delivery import Policy, deliver_batch, http_client
 from tests.support.api import Actor, Api, assert_error
 from tests.support.receiver import Receiver, receiver
 from tests.support.servers import BIN, cli_env
+
+
+@pytest.fixture(autouse=True)
+async def only_loopback_receivers(api: Api) -> None:
+    """The workers these tests run deliver whatever is due in the session's database: other
+    suites' endpoints (the fuzzer's random https hosts) are disabled first, so that nothing
+    is ever posted beyond this machine."""
+    ep = webhook_endpoints
+    async with api.engine.connect() as conn:
+        await conn.execute(
+            update(ep).where(ep.c.url.not_like("http://127.0.0.1:%")).values(enabled=False)
+        )
+
 
 FAST = Policy(timeout=2.0, lease=timedelta(seconds=5), retry_base=0.01, max_attempts=5)
 
@@ -261,13 +274,13 @@ async def test_endpoint_urls_are_checked(api: Api) -> None:
         assert_error(response, 422, "invalid_webhook_url")
     response = await api.client.post(
         "/v3/webhook-endpoints",
-        json={"url": "https://hooks.example.com/x", "event_types": ["store.melted"]},
+        json={"url": "https://hooks.invalid/x", "event_types": ["store.melted"]},
         headers=owner.headers,
     )
     assert_error(response, 422)
     ok = await api.client.post(
         "/v3/webhook-endpoints",
-        json={"url": "https://hooks.example.com/x", "event_types": ["store.created"]},
+        json={"url": "https://hooks.invalid/x", "event_types": ["store.created"]},
         headers=owner.headers,
     )
     assert ok.status_code == 200 and ok.json()["event_types"] == ["store.created"]
@@ -331,7 +344,9 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(api: Api, database_url
 
 async def test_the_outbox_backlog_is_a_metric(api: Api) -> None:
     owner = await api.actor()
-    await _endpoint(api, owner, "https://hooks.example.com/backlog", event_types=["store.created"])
+    hook = await _endpoint(
+        api, owner, "https://hooks.invalid/backlog", event_types=["store.created"]
+    )
     await _stores(api, owner, 2)
     d = webhook_deliveries
     async with api.engine.connect() as conn:
@@ -340,3 +355,26 @@ async def test_the_outbox_backlog_is_a_metric(api: Api) -> None:
     assert backlog >= 2
     text = (await api.client.get("/metrics")).text
     assert f'product_partners_webhook_deliveries{{status="scheduled"}} {float(backlog)}' in text
+    # Its deliveries go with it (no later test's worker tries that host).
+    await api.client.delete(f"/v3/webhook-endpoints/{hook['id']}", headers=owner.headers)
+
+
+async def test_an_endpoint_deleted_mid_delivery_ends_its_deliveries_quietly(api: Api) -> None:
+    owner = await api.actor()
+    with receiver(lambda n: (200, 1.0)) as rec:
+        endpoint = await _endpoint(api, owner, rec.url, event_types=["store.created"])
+        await _stores(api, owner, 1)
+        async with http_client(FAST) as client:
+            delivering = asyncio.create_task(deliver_batch(api.engine, client, FAST))
+            deadline = time.monotonic() + 10
+            while not rec.received:
+                assert time.monotonic() < deadline, "nothing was delivered"
+                await asyncio.sleep(0.02)
+            deleted = await api.client.delete(
+                f"/v3/webhook-endpoints/{endpoint['id']}", headers=owner.headers
+            )
+            assert deleted.status_code == 204
+            assert await delivering >= 1  # settled without an error
+    assert await _statuses(api, endpoint["id"]) == Counter()
+    gone = await api.client.get(f"/v3/webhook-endpoints/{endpoint['id']}", headers=owner.headers)
+    assert_error(gone, 404, "webhook_endpoint_not_found")

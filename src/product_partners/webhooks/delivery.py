@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from product_partners import __version__
@@ -202,7 +203,7 @@ async def post(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
         if not 200 <= status < 300:
             error = f"HTTP {status}"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH] or type(exc).__name__
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
     duration = int((time.perf_counter() - started) * 1000)
     return Outcome(claimed, now, status, duration, error)
 
@@ -253,14 +254,19 @@ async def _settle_one(
     updated = await conn.execute(update(d).where(mine).values(**values))
     if not updated.rowcount:
         return  # the lease ran out and another worker has the row: its outcome will count
+    # The endpoint row is written only when its state flips (no lock taken per delivery).
+    this_endpoint = ep.c.id == claimed.endpoint_id
     if outcome.ok:
         await conn.execute(
-            update(ep).where(ep.c.id == claimed.endpoint_id).values(failing_since=None)
+            update(ep)
+            .where(this_endpoint, ep.c.failing_since.is_not(None))
+            .values(failing_since=None)
         )
         return
-    failing_since = func.coalesce(ep.c.failing_since, outcome.attempted_at)
     await conn.execute(
-        update(ep).where(ep.c.id == claimed.endpoint_id).values(failing_since=failing_since)
+        update(ep)
+        .where(this_endpoint, ep.c.failing_since.is_(None))
+        .values(failing_since=outcome.attempted_at)
     )
     if gave_up:
         # Disabled when no delivery to the endpoint succeeded since this one's first attempt
@@ -290,8 +296,10 @@ async def deliver_batch(engine: AsyncEngine, client: httpx.AsyncClient, policy: 
 
     async def attempt(claimed: Claimed) -> None:
         outcome = await post(client, claimed)
-        async with engine.connect() as conn:
-            await settle(conn, [outcome], policy, token)
+        # IntegrityError: the endpoint was deleted meanwhile, its deliveries with it.
+        with contextlib.suppress(sa_exc.IntegrityError):
+            async with engine.connect() as conn:
+                await settle(conn, [outcome], policy, token)
 
     await asyncio.gather(*(attempt(c) for c in batch))
     return len(batch)
