@@ -37,6 +37,10 @@ async def list_events(
     next_cursor: Annotated[
         str | None, Query(max_length=32, description="The same as `after`.")
     ] = None,
+    previous_cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="Not accepted: the feed reads forward (400)."),
+    ] = None,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1 to 25).")
     ] = MAX_PAGE_SIZE,
@@ -52,10 +56,13 @@ async def list_events(
 
     `next_cursor` is the last event's id whenever the page has events: pass it as `after`
     to read on, also after catching up (`has_next` false) to poll for newer events."""
+    if previous_cursor is not None:
+        raise InvalidEventCursor("previous_cursor")
     body = await service.list_events(
         conn,
         caller.business_id,
         after=after or next_cursor,
+        cursor_name="after" if after else "next_cursor",
         page_size=page_size,
         types=type,
         resource_type=resource_type,

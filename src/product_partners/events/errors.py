@@ -11,12 +11,20 @@ class EventNotFound(NotFound):
 
 
 class InvalidEventCursor(InvalidCursor):
+    """A cursor that names no event; or any previous_cursor (the feed reads forward only)."""
+
     def __init__(self, name: str = "after") -> None:
-        super().__init__(
-            name,
-            f"The {name} cursor is not an event id of this service: pass an event's id or a "
-            "next_cursor of listEvents.",
-        )
+        if name == "previous_cursor":
+            message = (
+                "The event feed reads forward only: send after (or next_cursor), "
+                "not previous_cursor."
+            )
+        else:
+            message = (
+                f"The {name} is not an event id of this service: pass an event's id or a "
+                "next_cursor of listEvents."
+            )
+        super().__init__(name, message)
 
 
 class UnknownEventType(Unprocessable):

@@ -159,6 +159,7 @@ async def list_events(
     business_id: int,
     *,
     after: str | None = None,
+    cursor_name: str = "after",
     page_size: int = MAX_PAGE_SIZE,
     types: list[str] | None = None,
     resource_type: ResourceType | None = None,
@@ -170,7 +171,7 @@ async def list_events(
     ``next_cursor`` is the last event's id whenever the page has events (the value a feed
     consumer passes as ``after`` to resume, also once it has caught up: ``has_next`` says
     whether more events were there at the time)."""
-    position = await _position(conn, after, "after")
+    position = await _position(conn, after, cursor_name)
     query = repo.events_query(business_id)
     wanted = parse_types(types or [])
     if wanted:
