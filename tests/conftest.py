@@ -5,7 +5,6 @@ end), so runs never see each other's data. Inside a session, tests isolate thems
 creating their own businesses (random unique ids) rather than by truncating tables.
 """
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +20,8 @@ from product_partners.db.engine import create_engine
 from product_partners.db.migrate import upgrade
 from product_partners.settings import Settings
 from tests.support.api import Api
-from tests.support.databases import PG_ADMIN_DSN, pg_admin, pg_url
+from tests.support.databases import pg_database
+from tests.support.dns import LoopbackDns
 from tests.support.openapi import OpenApi, load_openapi
 from tests.support.ops import REDIS_URL
 
@@ -31,12 +31,8 @@ BACKENDS = ["sqlite", "postgres"]
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"pp_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(PG_ADMIN_DSN, name)
-    finally:
-        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with pg_database(f"pp_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -60,13 +56,22 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def loopback_dns() -> Iterator[LoopbackDns]:
+    """The DNS server the app's resolver asks (DNS_NAMESERVERS): tests publish TXT records."""
+    with LoopbackDns() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, loopback_dns: LoopbackDns) -> Settings:
     # Webhook receivers in tests listen on the loopback interface (plain http).
     return Settings(
         database_url=database_url,
         rate_limit_enabled=False,
         log_format="json",
         webhook_loopback_http=True,
+        dns_nameservers=loopback_dns.address,
+        dns_timeout=1.0,
     )
 
 

@@ -18,6 +18,7 @@ DOMAINS = (
     "domains",
     "events",
     "webhooks",
+    "idempotency",
 )
 
 

@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from tests.support.api import Api
-from tests.support.routes import BOLA_TABLE, Route, World, build_world, fill_path, v3_routes
+from tests.support.routes import (
+    BOLA_TABLE,
+    Route,
+    World,
+    build_world,
+    fill_path,
+    snapshot_reads,
+    v3_routes,
+)
 
 # Which seeded row an entry targets when not the first.
 SEEDED_ROW = {"requestProductPartnership": 1}
@@ -50,21 +58,8 @@ def _secrets_of(world: World, owner: Any) -> list[str]:
     return [owner.unique_id, owner.business["email"], world.p.unique_id]
 
 
-async def _snapshot(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
-    shot: dict[str, Any] = {}
-    for route in OWNER_READS:
-        owner = world.p if BOLA_TABLE.get(route.operation_id, ("a",))[0] == "p" else world.a
-        values = world.path_values(route.path)
-        if values is None:
-            continue
-        path = fill_path(route, values)
-        response = await client.get(path, headers=owner.headers)
-        shot[path] = (response.status_code, response.json())
-    return shot
-
-
 async def test_another_business_gets_404_for_every_object_route(api: Api, world: World) -> None:
-    before = await _snapshot(api.client, world)
+    before = await snapshot_reads(api.client, world, OWNER_READS)
     assert before, "the world seeded nothing to read"
     problems = []
     for route in ROUTES_WITH_IDS:
@@ -87,7 +82,7 @@ async def test_another_business_gets_404_for_every_object_route(api: Api, world:
                 if secret in response.text:
                     problems.append(f"{route.label} leaked {secret!r}")
     assert not problems, "another business was not refused with 404:\n" + "\n".join(problems)
-    after = await _snapshot(api.client, world)
+    after = await snapshot_reads(api.client, world, OWNER_READS)
     assert after == before, "an intruder's request changed the owner's data"
 
 

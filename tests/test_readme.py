@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from tests.support import ROOT
+from tests.support.dns import LoopbackDns
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -156,7 +157,7 @@ class Newcomer:
 
 
 @pytest.fixture
-def newcomer(tmp_path: Path) -> Newcomer:
+def newcomer(tmp_path: Path, loopback_dns: LoopbackDns) -> Newcomer:
     port = free_port()
     database = tmp_path / "data" / "readme.db"
     env = {
@@ -173,6 +174,8 @@ def newcomer(tmp_path: Path) -> Newcomer:
         LOG_LEVEL="warning",
         HOST="127.0.0.1",
         PORT=str(port),
+        # The domain proof asks the test's DNS server, which has no record of the README's.
+        DNS_NAMESERVERS=loopback_dns.address,
     )
     return Newcomer(env, port, database, tmp_path)
 

@@ -10,10 +10,16 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners import __version__
+from product_partners.auth.dependencies import READ_METHODS
+from product_partners.auth.gate import AUTH_GATE, AuthGate
+from product_partners.auth.middleware import RefuseKnownBadKeys
 from product_partners.bundles.endpoints import router as bundles_router
+from product_partners.businesses.errors import CallerBanned
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.events.endpoints import router as events_router
+from product_partners.idempotency.middleware import IdempotencyMiddleware
+from product_partners.idempotency.openapi import document_idempotency
 from product_partners.kit.context import RequestState
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
@@ -69,6 +75,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # FastAPI's built-in OpenTelemetry hooks are not used (logs and /metrics are ours);
         # off, they cost no provider look-up per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # A path with a trailing slash is 404 like any unknown path: Starlette's redirect
+        # would build its Location from the Host header, which the client chooses.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     if engine is not None:
@@ -87,12 +96,19 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
     )
+    # Refusals known without the database (bad keys, over-limit keys, flooding addresses).
+    failure_limit = settings.auth_failure_limit if settings.rate_limit_enabled else None
+    setattr(app.state, AUTH_GATE, AuthGate(failure_limit))
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
     # The request's state for the event log (which request, which key made a change).
     app.add_middleware(RequestState)
+    # Around the hot path and the routes alike, inside the guards (it sees checked bodies).
+    app.add_middleware(IdempotencyMiddleware, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
+    # Refusals the gate knows, answered before the guards read a body (auth/middleware.py).
+    app.add_middleware(RefuseKnownBadKeys, routes=app.routes, delay=settings.auth_failure_delay)
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics
     )
@@ -111,9 +127,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A business API key."},
     }
     for ops in schema.get("paths", {}).values():
-        for op in ops.values():
+        for method, op in ops.items():
             if isinstance(op, dict) and "operationId" in op:
                 op["security"] = [{"bearerAuth": []}]
+                forbidden = op.get("responses", {}).get("403")
+                if forbidden and method.upper() not in READ_METHODS:
+                    # auth.dependencies.accept_key refuses every write of a banned business.
+                    forbidden["description"] += f" (`{CallerBanned.error_code}` on any write)"
+    document_idempotency(schema)
     # FastAPI's own validation-error schemas are never sent: ApiErrorResponse replaces them.
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)

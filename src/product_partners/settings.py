@@ -4,7 +4,10 @@ Every setting is validated when read: a wrong value is refused with a message th
 variable and the forms it accepts (``describe_settings_error``), never a traceback.
 """
 
+import ipaddress
 import os
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +38,11 @@ ACCEPTED_FORMS = {
     "partner_add_limit": "N/second, N/minute, N/hour or N/day, e.g. 1000/hour",
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
+    "max_request_header_bytes": "a number of bytes, at least 1024",
+    "max_request_headers": "a whole number of headers, at least 16",
+    "request_read_timeout": "a number of seconds above 0, e.g. 10 or 2.5",
+    "auth_failure_limit": "N/second, N/minute, N/hour or N/day, e.g. 30/minute",
+    "auth_failure_delay": "a number of seconds, 0 or more, e.g. 1 or 0.5 (0: no delay)",
     "link_scheme": "https or http",
     "webhook_loopback_http": "true or false (unset: true on SQLite, false on PostgreSQL)",
     "webhook_delivery_in_process": "true or false (unset: true on SQLite, false on PostgreSQL)",
@@ -43,7 +51,15 @@ ACCEPTED_FORMS = {
     "webhook_retry_base_seconds": "a number of seconds above 0, e.g. 5",
     "webhook_max_attempts": "a whole number of attempts, at least 1",
     "webhook_secret_overlap_seconds": "a number of seconds, 0 or more, e.g. 86400",
+    "idempotency_key_hours": "a number of hours above 0, e.g. 24",
+    "dns_nameservers": "empty (the system resolver) or comma-separated IP addresses, each with "
+    "an optional port, e.g. 192.0.2.53, [2001:db8::53]:53 or 127.0.0.1:5353",
+    "dns_timeout": "a number of seconds above 0, e.g. 5 or 2.5",
+    "domain_claim_ttl": "a number of seconds or an ISO 8601 duration above 0, e.g. 259200 or P3D",
 }
+
+# How long an unverified custom-domain claim lives (DOMAIN_CLAIM_TTL).
+DEFAULT_DOMAIN_CLAIM_TTL = timedelta(days=3)
 
 
 def default_database_url() -> str:
@@ -97,6 +113,20 @@ class Settings(BaseSettings):
     # Largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=65536, ge=1024)
 
+    # Bounds of the server itself (kit/ops/protocol.py), whatever proxy is or is not in front:
+    # the request line and headers of one request (431 beyond), their number (431 beyond),
+    # and the seconds a client has to send a whole request from its first byte (408/closed).
+    max_request_header_bytes: int = Field(default=32768, ge=1024)
+    max_request_headers: int = Field(default=100, ge=16)
+    request_read_timeout: float = Field(default=10.0, gt=0)
+
+    # Refused authentications (unknown key, wrong secret, revoked) per client address and
+    # window, per process; beyond, that address's requests are refused with 429 before any
+    # database lookup, except those carrying a key this process has verified (auth/gate.py).
+    auth_failure_limit: str = "30/minute"
+    # Seconds such an address waits for each of those 429s (auth/middleware.py); 0: none.
+    auth_failure_delay: float = Field(default=1.0, ge=0)
+
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
 
@@ -132,12 +162,42 @@ class Settings(BaseSettings):
         chosen = self.webhook_delivery_in_process
         return self.is_sqlite if chosen is None else chosen
 
+    # Hours an Idempotency-Key's response is kept and replayed (idempotency/); expired keys
+    # are deleted by each process about once a minute, from the requests that send a key.
+    idempotency_key_hours: float = Field(default=24, gt=0)
+    # Where verifyCustomDomain looks up a domain's TXT record: "" asks the system resolver
+    # (/etc/resolv.conf), otherwise these servers ("IP[:PORT],..."); DNS_TIMEOUT bounds the
+    # whole lookup. DOMAIN_CLAIM_TTL: how long an unverified claim lives.
+    dns_nameservers: str = ""
+    dns_timeout: float = Field(default=5.0, gt=0)
+    domain_claim_ttl: timedelta = DEFAULT_DOMAIN_CLAIM_TTL
+
     @property
     def statement_timeout(self) -> float:
         """``database_statement_timeout``, capped by ``database_timeout``: the client gives up
         on a statement at ``database_timeout`` (asyncpg's command timeout), so a longer
         server-side limit would never be reached."""
         return min(self.database_statement_timeout, self.database_timeout)
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """``dns_nameservers`` as (address, port) pairs; empty: the system resolver."""
+        return [parse_nameserver(item) for item in self.dns_nameservers.split(",") if item.strip()]
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _dns_nameservers(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            parse_nameserver(item)
+        return ",".join(items)
+
+    @field_validator("domain_claim_ttl")
+    @classmethod
+    def _domain_claim_ttl(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -160,7 +220,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log format {value!r}")
         return choice
 
-    @field_validator("rate_limit", "partner_add_limit")
+    @field_validator("rate_limit", "partner_add_limit", "auth_failure_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         try:
@@ -205,6 +265,23 @@ def normalize_database_url(raw: str) -> str:
     else:
         raise ValueError(f"unsupported database {backend!r}")
     return url.render_as_string(hide_password=False)
+
+
+def parse_nameserver(item: str) -> tuple[str, int]:
+    """``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` as (address, port); ValueError otherwise."""
+    text = item.strip()
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:]+)(?::(\d+))?|([0-9a-fA-F:]+)", text)
+    if match is None:
+        raise ValueError(f"not a name server address: {item!r}")
+    address = match.group(1) or match.group(3) or match.group(5)
+    port = int(match.group(2) or match.group(4) or 53)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"not an IP address: {address!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"not a port: {port}")
+    return address, port
 
 
 def describe_settings_error(exc: ValidationError) -> str:

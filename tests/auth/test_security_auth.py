@@ -162,9 +162,13 @@ def test_key_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not keys.matches(new.key + "x", new.key_hash)
     assert len(calls) == 2
     # Every way in verifies through keys.matches (and compares nothing itself): the dependency
-    # and the hot path both hand the key row to accept_key.
-    accept_source = inspect.getsource(dependencies.accept_key)
-    assert "matches(" in accept_source and "key_hash ==" not in accept_source
+    # and the hot path both hand the key row to accept_key, which, like live_key (the
+    # idempotency layer's look at the key), verifies it with verify_key.
+    verify_source = inspect.getsource(dependencies.verify_key)
+    assert "matches(" in verify_source and "key_hash ==" not in verify_source
+    for way_in in (dependencies.accept_key, dependencies.live_key):
+        assert "verify_key(" in inspect.getsource(way_in)
+        assert "key_hash ==" not in inspect.getsource(way_in)
     assert "accept_key(" in inspect.getsource(dependencies.authenticate)
     from product_partners.partnerships import hotpath as fastpath
 

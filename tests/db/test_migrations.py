@@ -1,7 +1,6 @@
 """Migrations: from an empty database to head, and the result matches tables.py exactly."""
 
 import asyncio
-import uuid
 
 import pytest
 from alembic import command
@@ -12,20 +11,13 @@ from product_partners.db.engine import create_engine
 from product_partners.db.migrate import alembic_config, current_revision, head_revision
 from product_partners.db.tables import metadata
 from product_partners.settings import Settings
-from tests.support.databases import PG_ADMIN_DSN, pg_admin, pg_url
+from tests.support.databases import empty_database
 
 
 @pytest.fixture
 def empty_database_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-        return
-    name = f"pp_migr_{uuid.uuid4().hex[:10]}"
-    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(PG_ADMIN_DSN, name)
-    finally:
-        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with empty_database(backend, tmp_path) as url:
+        yield url
 
 
 async def _diff_and_revision(url: str) -> tuple[list, str | None]:

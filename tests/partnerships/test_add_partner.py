@@ -231,16 +231,19 @@ async def test_adding_a_banned_business_that_consented_is_422(api):
     assert_error(response, 422, "business_banned")
 
 
-async def test_a_banned_business_unknown_to_the_owner_is_added_alike_and_bound_to_nothing(api):
+async def test_a_banned_business_unknown_to_the_owner_is_added_alike_and_sees_who(api):
     owner = await api.actor()
     banned = await api.actor()
     await api.ban(banned.id)
     product = await api.product(owner)
     added = await api.add_partner(owner, product["id"], banned.unique_id)
     assert added.status_code == 200 and added.json()["partner"] == {"unique_id": banned.unique_id}
-    # Named by its unique id alone: the banned business does not even see it.
-    mine = await api.client.get("/v3/partnerships", headers=banned.headers)
-    assert mine.json()["data"] == []
+    # A business always sees who added it; banned, it may read but not accept.
+    (mine,) = (await api.client.get("/v3/partnerships", headers=banned.headers)).json()["data"]
+    assert mine["id"] == added.json()["id"]
+    assert mine["product_owner"]["unique_id"] == owner.unique_id
+    accept = await api.client.post(f"/v3/partnerships/{mine['id']}/accept", headers=banned.headers)
+    assert_error(accept, 403, "business_banned")
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ reads them; every other business gets 404."""
 
 from typing import Any
 
+from product_partners.domains.service import set_verified
 from tests.support.api import assert_error
-from tests.support.stores import Pro, domain, host, pro_partnership
+from tests.support.stores import Pro, domain, host, pro_partnership, store
 
 
 def expected_links(pro: Pro, *domains: dict[str, Any]) -> list[dict[str, str]]:
@@ -144,6 +145,88 @@ async def test_deleting_an_approved_domain_removes_its_approval(api):
     )
     assert after.json()["affiliate_pro_domains"] == []
     assert after.json()["affiliate_pro_links"] == []
+
+
+async def _links_everywhere(api, pro: Pro) -> list[list[dict[str, str]]]:
+    """The partnership's links as the owner (the hot path on PostgreSQL), the partner and the
+    partner's product list read them."""
+    owner_view = await api.client.get(
+        f"/v3/products/{pro.product['id']}/partners/{pro.partnership['id']}",
+        headers=pro.owner.headers,
+    )
+    partner_view = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    listed = await api.client.get("/v3/products?is_owned=false", headers=pro.partner.headers)
+    [product] = [p for p in listed.json()["data"] if p["id"] == pro.product["id"]]
+    return [
+        owner_view.json()["affiliate_pro_links"],
+        partner_view.json()["affiliate_pro_links"],
+        product["product_partners"][0]["affiliate_pro_links"],
+    ]
+
+
+async def test_unverifying_a_domain_removes_its_links_at_once_and_reapproval_works(api):
+    """The finding: un-verifying kept the links (routes and hot path), re-approving failed."""
+    pro = await pro_partnership(api)
+    approved = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert await _links_everywhere(api, pro) == [expected_links(pro, pro.domain)] * 3
+
+    async with api.engine.connect() as conn:
+        await set_verified(conn, pro.domain["id"], verified=False)
+
+    assert await _links_everywhere(api, pro) == [[], [], []]
+    after = await api.client.get(
+        f"/v3/products/{pro.product['id']}/partners/{pro.partnership['id']}",
+        headers=pro.owner.headers,
+    )
+    assert after.json()["affiliate_pro_domains"] == []
+    assert after.json()["version"] == approved.json()["version"] + 1  # a new ETag
+    refused = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert_error(refused, 422, "domain_not_verified")
+
+    # Verified again, the domain carries links only once the owner approves it again.
+    async with api.engine.connect() as conn:
+        await set_verified(conn, pro.domain["id"])
+    assert await _links_everywhere(api, pro) == [[], [], []]
+    again = await api.client.post(f"{pro.path}/{pro.domain['id']}", headers=pro.owner.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["affiliate_pro_links"] == expected_links(pro, pro.domain)
+    assert await _links_everywhere(api, pro) == [expected_links(pro, pro.domain)] * 3
+
+
+async def test_partners_see_only_the_owner_verified_domains(api):
+    """The finding: partners saw the owner's unverified domains in custom_domains."""
+    pro = await pro_partnership(api)
+    verified = await domain(api, pro.owner, host("owner"), verified=True)
+    claim = await domain(api, pro.owner, host("claimed"))  # e.g. a squatted name
+    await store(api, pro.owner, name="Verified", custom_domain_id=verified["id"])
+    await store(api, pro.owner, name="Claimed", custom_domain_id=claim["id"])
+    shown = [{"id": verified["id"], "business_id": pro.owner.id, "full_url": verified["full_url"]}]
+
+    listed = await api.client.get("/v3/products?is_owned=false", headers=pro.partner.headers)
+    [product] = [p for p in listed.json()["data"] if p["id"] == pro.product["id"]]
+    assert product["custom_domains"] == shown
+    assert product["product_partners"][0]["custom_domains"] == shown
+    mine = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    assert mine.json()["custom_domains"] == shown
+    owner_view = await api.client.get(
+        f"/v3/products/{pro.product['id']}/partners/{pro.partnership['id']}",
+        headers=pro.owner.headers,
+    )
+    assert owner_view.json()["custom_domains"] == shown
+    got = await api.client.get(f"/v3/products/{pro.product['id']}", headers=pro.owner.headers)
+    assert got.json()["custom_domains"] == shown
+
+    # Un-verified, the owner's domain leaves every view too.
+    async with api.engine.connect() as conn:
+        await set_verified(conn, verified["id"], verified=False)
+    mine = await api.client.get(
+        f"/v3/partnerships/{pro.partnership['id']}", headers=pro.partner.headers
+    )
+    assert mine.json()["custom_domains"] == []
 
 
 async def test_other_businesses_get_404_and_change_nothing(api, openapi):

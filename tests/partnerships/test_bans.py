@@ -5,7 +5,7 @@ of the product's terms."""
 import asyncio
 
 from tests.support.api import assert_error, unique
-from tests.support.lifecycle import db_state, parties
+from tests.support.lifecycle import db_state, parties, unclaim
 
 REQUEST = {"partnership_type": "affiliate"}
 BAN = {"reason": "spam", "note": "Coupon sites"}
@@ -145,3 +145,34 @@ async def test_a_banned_partner_reads_nothing_of_the_products_terms(api):
     body = mine.json()
     assert body["affiliate_status"] == "banned"
     assert body["custom_domains"] == [] and body["affiliate_pro_links"] == []
+
+
+async def test_a_block_list_entry_binds_the_business_even_before_it_names_it(api):
+    """An add that raced the business's creation names it by unique id alone: asking to join
+    finds that partnership by the unique id (and claims it), so the ban holds, never a 500."""
+    p = await parties(api, is_affiliate_enabled=True, is_affiliate_auto_accept=True)
+    banned = await api.client.post(
+        _ban_url(p.pid),
+        json={"partner_unique_id": p.partner.unique_id, **BAN},
+        headers=p.owner.headers,
+    )
+    assert banned.status_code == 200
+    await unclaim(api, banned.json()["id"])
+
+    again = await api.client.post(p.request_url, json=REQUEST, headers=p.partner.headers)
+    assert_error(again, 409, "invalid_transition")
+
+
+async def test_an_unclaimed_direct_add_becomes_the_business_s_once_it_asks(api):
+    p = await parties(api, is_affiliate_enabled=True, is_affiliate_auto_accept=True)
+    added = (await api.add_partner(p.owner, p.pid, p.partner.unique_id)).json()
+    await unclaim(api, added["id"])
+    mine = await api.client.get("/v3/partnerships", headers=p.partner.headers)
+    assert mine.json()["data"] == []
+
+    asked = await api.client.post(p.request_url, json=REQUEST, headers=p.partner.headers)
+
+    # It already is a partner (it accepts, it does not ask): refused, but now it sees it.
+    assert_error(asked, 409, "invalid_transition")
+    mine = await api.client.get("/v3/partnerships", headers=p.partner.headers)
+    assert [row["id"] for row in mine.json()["data"]] == [added["id"]]

@@ -4,23 +4,16 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from product_partners.db.tables import product_partners
+from tests.support.api import count_rows
 from tests.support.servers import serve
 
 ATTEMPTS = 24
 
 
 async def count_partnerships(engine, product_id: int) -> int:
-    async with engine.connect() as conn:
-        return (
-            await conn.execute(
-                select(func.count())
-                .select_from(product_partners)
-                .where(product_partners.c.product_id == product_id)
-            )
-        ).scalar_one()
+    return await count_rows(engine, product_partners.c.product_id, product_id)
 
 
 async def test_simultaneous_identical_adds_in_process(api):

@@ -171,25 +171,94 @@ async def test_adds_are_bounded_per_owner(settings, engine, api):
         assert fine.status_code == 200
 
 
-async def test_concurrent_accepts_and_owner_changes_leave_a_consistent_partnership(api):
+async def _accept(api, partner, partnership_id, store_id) -> httpx.Response:
+    return await api.client.post(
+        f"/v3/partnerships/{partnership_id}/accept",
+        json={"store_id": store_id},
+        headers=partner.headers,
+    )
+
+
+async def test_accepting_with_a_store_after_the_owner_left_affiliate_pro_is_409(api):
+    """The partnership's type, not the body, is in the way: 409 to re-read, nothing accepted."""
     owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
     partner_store = await store(api, partner, name="Partner store")
+    back = await api.client.patch(
+        url, json={"partnership_type": "affiliate"}, headers=owner.headers
+    )
+    assert back.status_code == 200
 
-    async def accept() -> httpx.Response:
-        return await api.client.post(
-            f"/v3/partnerships/{added['id']}/accept",
-            json={"store_id": partner_store["id"]},
+    refused = await _accept(api, partner, added["id"], partner_store["id"])
+
+    body = assert_error(refused, 409, "not_affiliate_pro")
+    assert "store_id" in body["errors"]
+    final = (await api.client.get(url, headers=owner.headers)).json()
+    assert final["partner_consented_at"] is None and final["store_id"] is None
+
+
+async def test_concurrent_accepts_and_owner_changes_leave_a_consistent_partnership(api):
+    """Whichever lands first: a store and an affiliate_pro consent only on an affiliate_pro
+    partnership, and every refusal a 409 the client can act on (re-read)."""
+    for _ in range(8):
+        owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
+        partner_store = await store(api, partner, name="Partner store")
+
+        accepted, changed = await asyncio.gather(
+            _accept(api, partner, added["id"], partner_store["id"]),
+            api.client.patch(url, json={"partnership_type": "affiliate"}, headers=owner.headers),
+        )
+
+        assert changed.status_code == 200, changed.text
+        if accepted.status_code != 200:
+            refusal = assert_error(accepted, 409)
+            assert refusal["error_code"] in ("not_affiliate_pro", "concurrent_change")
+        final = (await api.client.get(url, headers=owner.headers)).json()
+        assert final["partnership_type"] == "affiliate"
+        assert final["store_id"] is None and final["affiliate_pro_consented_at"] is None
+        # The contact data is shared exactly when the accept went through.
+        assert (final["partner_consented_at"] is not None) == (accepted.status_code == 200)
+
+
+async def test_probing_store_ids_gives_one_answer(api):
+    """Store ids are global and sequential: whichever id an owner tries on a partnership, the
+    answer is the same, before and after the partner accepted; a partner naming a store that
+    is not its own gets one answer too, whether the store exists or not."""
+    owner, partner, product, added, url = await _affiliate_pro_added_directly(api)
+    stranger = await api.actor()
+    stores = [
+        (await store(api, partner, name="The partner's"))["id"],
+        (await store(api, stranger, name="A stranger's"))["id"],
+        (await store(api, owner, name="The owner's"))["id"],
+        2**40,  # no store
+    ]
+
+    async def owner_answers() -> list[tuple[int, dict]]:
+        answers = []
+        for store_id in stores:
+            r = await api.client.patch(url, json={"store_id": store_id}, headers=owner.headers)
+            assert_error(r, 422, "store_is_partners_choice")
+            answers.append((r.status_code, r.json()))
+        return answers
+
+    before = await owner_answers()
+    assert all(a == before[0] for a in before), before
+    accepted = await _accept(api, partner, added["id"], stores[0])
+    assert accepted.status_code == 200, accepted.text
+    assert await owner_answers() == before
+
+    foreign = [await _accept(api, partner, added["id"], s) for s in stores[1:]]
+    asked = [
+        await api.client.post(
+            f"/v3/products/{(await api.product(owner, is_affiliate_pro_enabled=True))['id']}"
+            "/partnership-requests",
+            json={"partnership_type": "affiliate_pro", "store_id": s},
             headers=partner.headers,
         )
-
-    async def back_to_affiliate() -> httpx.Response:
-        return await api.client.patch(
-            url, json={"partnership_type": "affiliate"}, headers=owner.headers
-        )
-
-    results = await asyncio.gather(accept(), back_to_affiliate())
-    assert all(r.status_code in (200, 409) for r in results), [r.text for r in results]
+        for s in stores[1:]
+    ]
+    for answers in (foreign, asked):
+        bodies = [assert_error(r, 422, "store_not_found") for r in answers]
+        assert all(b == bodies[0] for b in bodies), bodies
+    # None of it moved the partnership off the partner's choice.
     final = (await api.client.get(url, headers=owner.headers)).json()
-    # Never a store, or an affiliate_pro consent, on a partnership that is not affiliate_pro.
-    if final["partnership_type"] == "affiliate":
-        assert final["store_id"] is None and final["affiliate_pro_consented_at"] is None
+    assert final["store_id"] == stores[0]

@@ -12,7 +12,9 @@ import pytest
 
 from product_partners.app import create_app
 from product_partners.auth.service import revoke_key
+from product_partners.domains.service import set_verified
 from product_partners.partnerships.hotpath import HotPath
+from tests.support.api import unique
 from tests.support.stores import domain, host, pro_partnership, store
 
 pytestmark = pytest.mark.postgres_only
@@ -86,6 +88,32 @@ async def test_get_and_list_match_the_routes_with_domains_and_links(api, plain_c
         api, plain_client, "GET", f"{base}?page_size=2&previous_cursor={back}", pro.owner.headers
     )
     assert {"first", "after", "before"} <= set(hot_calls)
+
+
+async def test_unverified_domains_show_and_link_nowhere_on_the_hot_path(
+    api, plain_client, hot_calls
+):
+    pro = await pro_partnership(api)
+    owner_domain = await domain(api, pro.owner, host("owner"), verified=True)
+    await store(api, pro.owner, name="Owner store", custom_domain_id=owner_domain["id"])
+    claim = await domain(api, pro.owner, host("claim"))
+    await store(api, pro.owner, name="Claimed", custom_domain_id=claim["id"])
+    base = f"/v3/products/{pro.product['id']}/partners"
+    approve = await api.client.post(
+        f"{base}/{pro.partnership['id']}/affiliate-pro-domains/{pro.domain['id']}",
+        headers=pro.owner.headers,
+    )
+    assert approve.json()["affiliate_pro_links"]
+    async with api.engine.connect() as conn:
+        for d in (owner_domain, pro.domain):
+            await set_verified(conn, d["id"], verified=False)
+
+    one = await same(api, plain_client, "GET", f"{base}/{pro.partnership['id']}", pro.owner.headers)
+    listed = await same(api, plain_client, "GET", base, pro.owner.headers)
+    assert {"get", "first"} <= set(hot_calls)
+    for body in (one.json(), listed.json()["data"][0]):
+        assert body["custom_domains"] == []
+        assert body["affiliate_pro_domains"] == [] and body["affiliate_pro_links"] == []
 
 
 async def test_add_matches_the_route(api, plain_client, hot_calls):
@@ -177,3 +205,41 @@ async def test_a_refused_request_is_counted_once_against_the_rate_limit(settings
             assert r.status_code == 404
             remaining.append(int(r.headers["x-ratelimit-remaining"]))
     assert remaining == [4, 3, 2]
+
+
+async def test_adds_answer_alike_for_every_kind_of_unique_id_on_both_paths(
+    api, plain_client, hot_calls
+):
+    """Unknown, existing, banned-and-unknown-to-the-owner: the same answer (the unique id
+    alone), from the hot path and the route; a partner that consented is shown whole by both."""
+    owner = await api.actor()
+    hot_product, plain_product = await api.product(owner), await api.product(owner)
+    asked = await api.product(owner, is_affiliate_enabled=True)
+    existing, banned, consented = await api.actor(), await api.actor(), await api.actor()
+    await api.ban(banned.id)
+    joined = await api.client.post(
+        f"/v3/products/{asked['id']}/partnership-requests",
+        json={"partnership_type": "affiliate"},
+        headers=consented.headers,
+    )
+    assert joined.status_code == 200, joined.text
+
+    shown = {}
+    for uid in (unique("nobody"), existing.unique_id, banned.unique_id, consented.unique_id):
+        body = {"partner_unique_id": uid}
+        hot_calls.clear()
+        hot = await api.client.post(
+            f"/v3/products/{hot_product['id']}/partners", json=body, headers=owner.headers
+        )
+        assert hot_calls == ["key", "add"], uid  # served by the hot path
+        plain = await plain_client.post(
+            f"/v3/products/{plain_product['id']}/partners", json=body, headers=owner.headers
+        )
+        assert hot.status_code == plain.status_code == 200, (hot.text, plain.text)
+        a, b = hot.json(), plain.json()
+        for varying in ("id", "product_id", "approved_at", "created_at", "updated_at"):
+            a.pop(varying), b.pop(varying)
+        assert a == b
+        shown[uid] = a["partner"]
+    assert list(shown.values())[:3] == [{"unique_id": uid} for uid in list(shown)[:3]]
+    assert shown[consented.unique_id] == {**consented.business}

@@ -218,8 +218,11 @@ async def test_store_scopes(api):
 
 async def test_owner_store_domains_are_the_partnership_custom_domains(api):
     owner, partner = await api.actor(), await api.actor()
-    d = await domain(api, owner, host("owner"))
+    d = await domain(api, owner, host("owner"), verified=True)
     s = await store(api, owner, custom_domain_id=d["id"])
+    # A store's unverified claim is no place to view the product: not listed.
+    claim = await domain(api, owner, host("claim"))
+    await store(api, owner, name="Claimed", custom_domain_id=claim["id"])
     product = await api.product(owner)
     added = (await api.add_partner(owner, product["id"], partner.unique_id)).json()
     assert added["custom_domains"] == [

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.auth.scopes import ALL_SCOPES
@@ -35,6 +35,13 @@ def assert_error(response: httpx.Response, status: int, error_code: str | None =
         assert body["error_code"] == error_code, body
     assert response.headers.get("x-request-id")
     return body
+
+
+async def count_rows(engine: AsyncEngine, column: Any, value: Any) -> int:
+    """The rows of ``column``'s table where ``column`` is ``value``."""
+    async with engine.connect() as conn:
+        stmt = select(func.count()).select_from(column.table).where(column == value)
+        return (await conn.execute(stmt)).scalar_one()
 
 
 def unique(prefix: str = "biz") -> str:
@@ -89,10 +96,11 @@ class Api:
         key = await self.key_for(biz["unique_id"], scopes)
         return Actor(biz, key["key"], key["id"], {"Authorization": f"Bearer {key['key']}"})
 
-    async def ban(self, business_id: int) -> None:
+    async def ban(self, business_id: int, banned: bool = True) -> None:
+        """The operator bans (or, ``banned=False``, unbans) a business from the platform."""
         async with self.engine.connect() as conn:
             await conn.execute(
-                update(businesses).where(businesses.c.id == business_id).values(is_banned=True)
+                update(businesses).where(businesses.c.id == business_id).values(is_banned=banned)
             )
 
     async def product(self, owner: Actor, **fields: Any) -> dict[str, Any]:

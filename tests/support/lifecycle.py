@@ -105,3 +105,14 @@ async def set_columns(api: Api, partnership_id: int, **values: Any) -> None:
         await conn.execute(
             update(product_partners).where(product_partners.c.id == partnership_id).values(**values)
         )
+
+
+async def unclaim(api: Api, partnership_id: int) -> None:
+    """Leave a partnership naming its partner by unique id alone, as an add that raced the
+    creation of the business with that unique id leaves it (the claim ran first)."""
+    async with api.engine.connect() as conn:
+        await conn.execute(
+            update(product_partners)
+            .where(product_partners.c.id == partnership_id)
+            .values(partner_business_id=None)
+        )

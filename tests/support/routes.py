@@ -254,6 +254,7 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "deleteBusinessStore": ("a", None),
     "getCustomDomain": ("a", None),
     "deleteCustomDomain": ("a", None),
+    "verifyCustomDomain": ("a", None),
     "getBundle": ("a", None),
     "listBundlePartners": ("a", None),
     "createBundlePartner": ("a", {"partner_unique_id": "{b}"}),
@@ -270,3 +271,21 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "replayWebhookEndpoint": ("a", {"since": "2020-01-01T00:00:00Z"}),
     "listWebhookDeliveries": ("a", None),
 }
+
+
+async def snapshot_reads(
+    client: httpx.AsyncClient, world: World, routes: list[Route]
+) -> dict[str, Any]:
+    """What the owner of each object (``BOLA_TABLE``'s, else ``a``) reads at each of the GET
+    ``routes`` with seeded values: path -> (status, body). Compared before and after requests
+    that must change nothing."""
+    shot: dict[str, Any] = {}
+    for route in routes:
+        owner = getattr(world, BOLA_TABLE.get(route.operation_id, ("a",))[0])
+        values = world.path_values(route.path)
+        if values is None:
+            continue
+        path = fill_path(route, values)
+        response = await client.get(path, headers=owner.headers)
+        shot[path] = (response.status_code, response.json())
+    return shot

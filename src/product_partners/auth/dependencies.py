@@ -1,8 +1,10 @@
 """Authentication and scope checks, as typed FastAPI dependencies.
 
 A route states the scope it needs in its signature: ``caller: ProductUpdate``. Each request
-costs one indexed lookup of the key by its prefix; nothing is cached in the process, so a
-revoked key is refused at once by every worker.
+costs one indexed lookup of the key by its prefix; no verified key is cached in the process, so
+a revoked key is refused at once by every worker. What is known to be refused (an unknown
+prefix, a wrong secret, a key over its limit, an address with too many refused keys) is
+refused before the lookup, and before a pooled connection is taken (``auth.gate``).
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,15 +22,21 @@ from product_partners.auth.errors import (
     MissingApiKey,
     RevokedApiKey,
 )
+from product_partners.auth.gate import auth_gate
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
+from product_partners.businesses.errors import CallerBanned
 from product_partners.db.prepared import PreparedQuery
+from product_partners.kit.errors import RateLimited
 from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.ratelimit import enforce_rate_limit
 
 # last_used_at is written at most this often per key: a write per request would cost more
 # than the request itself.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# The methods that change nothing: the only ones a banned business may use.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Built and compiled once: the one query every authenticated request pays for.
 _KEY_LOOKUP = PreparedQuery(KEY_BY_PREFIX)
@@ -62,31 +70,85 @@ def key_prefix(request: Request) -> tuple[str, str]:
     return token, prefix
 
 
+def presented_key(request: Request) -> tuple[str, str]:
+    """The bearer token and its prefix, unless the process already knows the refusal
+    (``auth.gate``: 401 or 429 without asking the database)."""
+    token, prefix = key_prefix(request)
+    auth_gate(request).admit(request, token, prefix)
+    return token, prefix
+
+
+async def _presented_key(request: Request) -> tuple[str, str]:
+    return presented_key(request)
+
+
+# Resolved before ``Conn`` in ``require``: a refused key takes no pooled connection.
+PresentedKey = Annotated[tuple[str, str], Depends(_presented_key)]
+
 # Marks a key as used, given its id and the time: (key_id, now) -> awaitable.
 TouchKey = Callable[[int, datetime], Awaitable[object]]
 
 
-async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
-    token, prefix = key_prefix(request)
-    row = await _KEY_LOOKUP.first(conn, prefix=prefix)
+async def _token_and_row(
+    request: Request, conn: AsyncConnection, key: tuple[str, str]
+) -> tuple[str, Any]:
+    """The bearer token and the key row its prefix names (None if none)."""
+    token, prefix = key
+    found = await _KEY_LOOKUP.first(conn, prefix=prefix)
+    return token, key_row(found) if found else None
+
+
+def toucher(conn: AsyncConnection) -> TouchKey:
+    """The last-use write of ``accept_key``, on ``conn``."""
 
     def touch(key_id: int, now: datetime) -> Awaitable[object]:
         return conn.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
 
-    return await accept_key(request, token, key_row(row) if row else None, touch)
+    return touch
 
 
-async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
-    """The caller, if ``row`` (the key row found by the token's prefix, or None) is the token's
-    live key: constant-time hash comparison, revocation, last use (``touch`` writes it), rate
-    limit.
+async def authenticate(request: Request, conn: AsyncConnection, key: tuple[str, str]) -> Caller:
+    token, row = await _token_and_row(request, conn, key)
+    return await accept_key(request, token, row, toucher(conn))
 
-    Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
-    the key row in the same statement as the data it serves, on the bare asyncpg connection."""
+
+async def live_key(request: Request, conn: AsyncConnection) -> tuple[str, Any]:
+    """The bearer token and its key row, if it is a live key (401 errors otherwise). Unlike
+    :func:`authenticate`, nothing is written or counted: for a layer that must know whose
+    request it is before the route authenticates it (``idempotency.middleware``), which
+    calls :func:`accept_key` itself when it answers instead of the route. A key the process
+    already knows to refuse (``auth.gate``) costs no lookup here either."""
+    token, row = await _token_and_row(request, conn, presented_key(request))
+    verify_key(token, row)
+    return token, row
+
+
+def verify_key(token: str, row: Any) -> None:
+    """401 unless ``row`` is ``token``'s key (constant-time, ``keys.matches``) and live."""
     if row is None or not matches(token, row.key_hash):
         raise InvalidApiKey()
     if row.revoked_at is not None:
         raise RevokedApiKey()
+
+
+async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) -> Caller:
+    """The caller, if ``row`` (the key row found by the token's prefix, or None) is the token's
+    live key: constant-time hash comparison, revocation, the platform ban (a banned business
+    may only read: 403 ``business_banned`` on every other method), last use (``touch`` writes
+    it), rate limit.
+
+    Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
+    the key row in the same statement as the data it serves, on the bare asyncpg connection."""
+    gate = auth_gate(request)
+    prefix = parse_prefix(token) or ""
+    gate.looked_up(prefix, row.key_hash if row is not None else None)
+    try:
+        verify_key(token, row)
+    except (InvalidApiKey, RevokedApiKey):
+        gate.refused(request)
+        raise
+    if row.business_banned and request.method not in READ_METHODS:
+        raise CallerBanned()
     now = datetime.now(UTC)
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
@@ -100,15 +162,32 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     request.state.business_id = caller.business_id
     request.state.api_key_id = caller.key_id
     # Counted only now that the key is verified: a wrong key never uses up someone's limit.
-    await enforce_rate_limit(request, caller.key_id)
+    try:
+        await enforce_rate_limit(request, caller.key_id)
+    except RateLimited as over:
+        headers = request.state.ratelimit_headers
+        gate.over_limit(prefix, headers, int(over.headers["Retry-After"]))
+        raise
     return caller
+
+
+def route_scope(route: Any) -> str | None:
+    """The scope a route's caller dependency (:func:`require`) checks, or None (no key)."""
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", ()))
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return str(scope)
+        pending.extend(dependant.dependencies)
+    return None
 
 
 def require(scope: str) -> Callable[..., Awaitable[Caller]]:
     """The dependency that authenticates a request and checks that its key holds ``scope``."""
 
-    async def dependency(request: Request, conn: Conn) -> Caller:
-        caller = await authenticate(request, conn)
+    async def dependency(request: Request, key: PresentedKey, conn: Conn) -> Caller:
+        caller = await authenticate(request, conn, key)
         if scope not in caller.scopes:
             raise InsufficientScope(scope)
         return caller

@@ -1,6 +1,6 @@
 """Errors of authentication and of API keys."""
 
-from product_partners.kit.errors import Forbidden, NotFound, Unauthorized
+from product_partners.kit.errors import Forbidden, NotFound, RateLimited, Unauthorized
 
 
 class MissingApiKey(Unauthorized):
@@ -20,6 +20,16 @@ class InvalidApiKey(Unauthorized):
 class RevokedApiKey(Unauthorized):
     error_code = "revoked_api_key"
     message = "This API key has been revoked."
+
+
+class AuthFailuresLimited(RateLimited):
+    """Too many refused keys from one client address (``AUTH_FAILURE_LIMIT``, auth/gate.py)."""
+
+    error_code = "too_many_auth_failures"
+    message = (
+        "Too many requests with a wrong API key from this address: retry after the time in"
+        " Retry-After."
+    )
 
 
 class InsufficientScope(Forbidden):

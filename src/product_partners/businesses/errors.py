@@ -1,6 +1,6 @@
 """Errors about businesses, whoever asks (an owner adding a partner, the CLI, a key)."""
 
-from product_partners.kit.errors import Conflict, NotFound, Unprocessable
+from product_partners.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class BusinessNotFound(NotFound):
@@ -19,12 +19,20 @@ class BusinessExists(Conflict):
 
 
 class BusinessBanned(Unprocessable):
-    """The business is banned from the platform (``is_banned``): it cannot become a partner."""
+    """The business to add is banned from the platform (``is_banned``): it cannot become a
+    partner (told only to an owner it consented to, see partnerships/partnering.py)."""
 
     error_code = "business_banned"
     message = "This business is banned and cannot become a partner."
 
-    def __init__(self, *, is_caller: bool = False, field: str | None = None) -> None:
-        message = "Your business is banned and cannot become a partner." if is_caller else None
+    def __init__(self, *, field: str | None = None) -> None:
         errors = {field: ["belongs to a banned business"]} if field else None
-        super().__init__(message, errors=errors)
+        super().__init__(errors=errors)
+
+
+class CallerBanned(Forbidden):
+    """The caller's business is banned from the platform (``is_banned``): it may still read
+    what it has, but every write is refused, whatever the key and its scopes."""
+
+    error_code = "business_banned"
+    message = "Your business is banned: it can read its data but not change anything."

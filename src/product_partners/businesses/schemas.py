@@ -4,12 +4,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from product_partners.kit.urls import DisplayUrl
+
 UNIQUE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 def _only_unique_id_required(schema: dict[str, Any]) -> None:
-    # Scalev's BusinessSimple requires no field; ours always carries the unique id, and the
-    # rest once the business may be shown to the viewer (a partner's consent, see README).
+    # Scalev's BusinessSimple requires no field (and types every field but logo as non-null):
+    # ours always carries the unique id, and the rest once the business may be shown to the
+    # viewer (a partner's consent, see README); a withheld field is omitted, never null.
     schema["required"] = ["unique_id"]
 
 
@@ -34,4 +37,4 @@ class BusinessCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     account_holder: str = Field(min_length=1, max_length=255)
     email: EmailStr
-    logo: str | None = Field(default=None, max_length=2048)
+    logo: DisplayUrl | None = None

@@ -1,8 +1,10 @@
 """``product-partners store ...`` and ``product-partners domain ...``: a business's stores and
 custom domains from the command line (the same service functions as the API).
 
-Every command acts for the business named by ``--business <unique id>``, except
-``domain verify``, the operator's confirmation that a business controls a domain.
+Every command acts for the business named by ``--business <unique id>``, except the
+operator's: ``domain verify`` (a business controls a domain, proven another way than by the
+DNS record verifyCustomDomain checks; ``--undo`` withdraws it and the domain's links) and
+``domain purge`` (delete the lapsed claims now).
 """
 
 import argparse
@@ -73,7 +75,9 @@ def cmd_domain_list(args: argparse.Namespace, settings: Settings) -> Any:
 
 def cmd_domain_create(args: argparse.Namespace, settings: Settings) -> Any:
     return as_business(
-        args, settings, lambda conn, b: domains.create_domain(conn, b, args.full_url)
+        args,
+        settings,
+        lambda conn, b: domains.create_domain(conn, b, args.full_url, settings.domain_claim_ttl),
     )
 
 
@@ -91,7 +95,17 @@ def cmd_domain_delete(args: argparse.Namespace, settings: Settings) -> Any:
 
 def cmd_domain_verify(args: argparse.Namespace, settings: Settings) -> Any:
     verified = not args.undo
-    return run_with_connection(settings, lambda conn: domains.set_verified(conn, args.id, verified))
+    return run_with_connection(
+        settings,
+        lambda conn: domains.set_verified(conn, args.id, verified, settings.domain_claim_ttl),
+    )
+
+
+def cmd_domain_purge(args: argparse.Namespace, settings: Settings) -> Any:
+    async def run(conn: AsyncConnection) -> Any:
+        return {"purged": await domains.purge_lapsed(conn)}
+
+    return run_with_connection(settings, run)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -142,7 +156,7 @@ def register(sub: Any) -> None:
     dl = domain.add_parser("list", help="one page of custom domains, newest first")
     _list_args(dl)
     dl.set_defaults(func=cmd_domain_list)
-    dc = domain.add_parser("create", help="register a domain (normalized, unique everywhere)")
+    dc = domain.add_parser("create", help="claim a domain (normalized; verified by DNS or verify)")
     dc.add_argument("--business", required=True)
     dc.add_argument("full_url")
     dc.set_defaults(func=cmd_domain_create)
@@ -155,8 +169,12 @@ def register(sub: Any) -> None:
     dd.add_argument("id")
     dd.set_defaults(func=cmd_domain_delete)
     dv = domain.add_parser(
-        "verify", help="operator: mark a domain verified once its control is proven (DNS)"
+        "verify", help="operator: mark a domain verified once its control is proven"
     )
     dv.add_argument("id")
-    dv.add_argument("--undo", action="store_true", help="mark it unverified again")
+    dv.add_argument(
+        "--undo", action="store_true", help="mark it unverified again (its links go at once)"
+    )
     dv.set_defaults(func=cmd_domain_verify)
+    dp = domain.add_parser("purge", help="operator: delete the lapsed unverified claims now")
+    dp.set_defaults(func=cmd_domain_purge)

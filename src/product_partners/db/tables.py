@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 
+from product_partners.idempotency.enums import MAX_KEY_LENGTH, KeyState
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType, sql_values
 from product_partners.webhooks.enums import DeliveryStatus
 
@@ -90,11 +92,28 @@ custom_domains = Table(
     metadata,
     _id(),
     Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
-    # Normalized host name (lower case, no scheme, no path, no trailing dot): unique everywhere.
-    Column("full_url", String(253), nullable=False, unique=True),
+    # Normalized host name (lower case, IDNA A-labels, no scheme, path or trailing dot). Any
+    # number of businesses may claim a name; one at most holds it verified (the partial index).
+    Column("full_url", String(253), nullable=False),
     Column("is_verified", Boolean, nullable=False, server_default=text("false")),
+    # An unverified claim's proof: the value of its TXT record _product-partners.<full_url>
+    # (public, random per claim); a verified domain needs none.
+    Column("verification_token", String(64), nullable=True),
+    # When an unverified claim lapses; NULL once verified.
+    Column("claim_expires_at", DateTime(timezone=True), nullable=True),
     _created_at(),
     Index("ix_custom_domains_business_id", "business_id"),
+    Index("ix_custom_domains_full_url", "full_url"),
+    Index("ix_custom_domains_claim_expires_at", "claim_expires_at"),
+    Index(
+        "uq_custom_domains_verified_full_url",
+        "full_url",
+        unique=True,
+        postgresql_where=text("is_verified"),
+        sqlite_where=text("is_verified"),
+    ),
+    UniqueConstraint("business_id", "full_url"),
+    CheckConstraint("is_verified OR verification_token IS NOT NULL", name="claim_has_token"),
     sqlite_autoincrement=True,
 )
 
@@ -400,4 +419,28 @@ webhook_attempts = Table(
     Index("ix_webhook_attempts_endpoint_id_id", "endpoint_id", "id"),
     Index("ix_webhook_attempts_delivery_id", "delivery_id"),
     sqlite_autoincrement=True,
+)
+
+# One row per Idempotency-Key a business sent with a POST or PATCH (idempotency/): claimed
+# (in_flight) by the first request with INSERT ... ON CONFLICT, then holding its response
+# (completed) until expires_at. While in flight, expires_at is the claim's lease: a claim
+# left by a process that died is taken over after it.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(MAX_KEY_LENGTH), primary_key=True),
+    # SHA-256 (hex) of the method, path, query and body: the same key for another request
+    # is refused.
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    # The stored response (completed): status, headers as a JSON list of [name, value], body.
+    Column("status", Integer, nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(f"state IN ({sql_values(KeyState)})", name="state"),
+    # The sweep of expired keys (idempotency/repository.py).
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
 )

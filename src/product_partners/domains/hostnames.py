@@ -3,6 +3,11 @@
 
 ``Shop.Example.COM.``, ``https://shop.example.com/`` and ``shop.example.com`` are the same
 domain; ``Bücher.example`` is stored as its IDNA (punycode) form ``xn--bcher-kva.example``.
+
+Unicode names are mapped and encoded per UTS #46 **non-transitional** processing (IDNA2008,
+what browsers resolve today): case, full-width forms and ideographic dots fold to one
+spelling, a U-label and its A-label are one name, but ``ß`` stays ``ß``, so ``faß.example``
+(``xn--fa-hia.example``) and ``fass.example`` are two different domains, as they are in DNS.
 """
 
 import ipaddress
@@ -39,9 +44,14 @@ def normalize_hostname(raw: str) -> str:
         raise InvalidHostname("must be a host name without a path, query or fragment")
     if "@" in parts.netloc:
         raise InvalidHostname("must be a host name without user info")
-    host = parts.netloc
-    if ":" in host:
+    if ":" in parts.netloc:
         raise InvalidHostname("must be a host name without a port")
+    try:
+        # UTS #46 mapping first: full-width letters and digits, ideographic dots and upper
+        # case fold here, so that the checks below see the name DNS will see.
+        host = idna.uts46_remap(parts.netloc, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidHostname(f"is not a valid host name ({exc})") from None
     if host.endswith("."):  # the fully qualified spelling names the same host
         host = host[:-1]
     if not host:
@@ -55,10 +65,9 @@ def normalize_hostname(raw: str) -> str:
     else:
         raise InvalidHostname("must be a host name, not an IP address")
     try:
-        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+        ascii_host = idna.encode(host, uts46=True, transitional=False).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as exc:
         raise InvalidHostname(f"is not a valid host name ({exc})") from None
-    ascii_host = ascii_host.lower()
     labels = ascii_host.split(".")
     if len(ascii_host) > MAX_HOSTNAME:
         raise InvalidHostname(f"is longer than {MAX_HOSTNAME} characters")

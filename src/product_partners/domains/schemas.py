@@ -15,14 +15,31 @@ class SimpleCustomDomain(BaseModel):
     is_verified: bool = Field(description="Is Verified")
 
 
+class DomainVerification(BaseModel):
+    """Ours: the DNS record that proves your claim (publish it, then verifyCustomDomain)."""
+
+    model_config = ConfigDict(title="DomainVerification")
+
+    record_name: str = Field(description="e.g. _product-partners.shop.example.com")
+    record_type: str = Field(description="Always TXT")
+    record_value: str = Field(description="This claim's token (each claim has its own)")
+
+
 class CustomDomain(SimpleCustomDomain):
-    """Ours: a custom domain of your business."""
+    """Ours: a custom domain of your business, verified or still a claim."""
 
     model_config = ConfigDict(title="CustomDomain")
 
     business_id: int = Field(description="Business ID that owns the custom domain")
     store_id: int | None = Field(description="The store of yours that uses this domain, if any")
     created_at: str = Field(json_schema_extra={"format": "date-time"})
+    claim_expires_at: str | None = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When an unverified claim lapses (null once verified)",
+    )
+    verification: DomainVerification | None = Field(
+        description="The TXT record that verifies this claim (null once verified)"
+    )
 
 
 class CustomDomainCreateRequest(BaseModel):

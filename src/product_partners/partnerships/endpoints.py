@@ -38,6 +38,7 @@ from product_partners.partnerships.errors import (
     StalePartnership,
     StoreIsPartnersChoice,
     StoreRequiresAffiliatePro,
+    TooManyEtags,
 )
 from product_partners.partnerships.etags import etag
 from product_partners.partnerships.schemas import (
@@ -79,7 +80,13 @@ def _doc(text: str, actor: str, action: str) -> str:
 
 
 # What each kind of write can be refused with.
-_DECISION_ERRORS = (ProductNotFound, PartnerNotFound, InvalidTransition, StalePartnership)
+_DECISION_ERRORS = (
+    ProductNotFound,
+    PartnerNotFound,
+    InvalidTransition,
+    StalePartnership,
+    TooManyEtags,
+)
 _PARTNER_PATH = "/products/{product_id}/partners/{id}"
 
 
@@ -472,7 +479,6 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
         ConcurrentChange,
         SelfPartnership,
         PartnershipTypeNotOpen,
-        BusinessBanned,
         StoreRequiresAffiliatePro,
         PartnerStoreNotFound,
     ),
@@ -537,7 +543,7 @@ async def get_my_partnership(
     return _one(await service.get_my_partnership(conn, caller.business_id, id, scheme))
 
 
-_PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
+_PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership, TooManyEtags)
 
 
 @router.post(
@@ -549,14 +555,16 @@ _PARTNER_DELETE_ERRORS = (PartnerNotFound, InvalidTransition, StalePartnership)
     responses=_responses(
         *_PARTNER_DELETE_ERRORS,
         ConcurrentChange,
-        StoreRequiresAffiliatePro,
+        NotAffiliatePro,
         PartnerStoreNotFound,
     ),
     description=_doc(
         "An owner added your business directly: accepting shares your contact data with that "
         "owner (until then it sees only your unique id). On an affiliate_pro partnership it "
         "also agrees to routing: `store_id` is one of your stores (accept again to change it), "
-        "and the owner may then approve your domains for links.",
+        "and the owner may then approve your domains for links. A `store_id` on a partnership "
+        "that is not affiliate_pro (the owner may just have changed its type) is 409 "
+        "`not_affiliate_pro`: read it again; nothing is accepted.",
         transitions.PARTNER,
         "accept",
     ),

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from product_partners.kit.errors import (
+    BadRequest,
     Conflict,
     NotFound,
     PreconditionFailed,
@@ -63,6 +64,18 @@ class StalePartnership(PreconditionFailed):
             f"If-Match does not match: the partnership is now at ETag {etag} "
             f"(status {status}). Fetch it again and retry.",
             headers={"ETag": etag},
+        )
+
+
+class TooManyEtags(BadRequest):
+    """If-Match naming more tags than a client can hold (``etags.MAX_IF_MATCH_TAGS``)."""
+
+    error_code = "too_many_etags"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"If-Match names more than {limit} entity tags; send the ETag you read.",
+            errors={"If-Match": [f"names more than {limit} entity tags"]},
         )
 
 
@@ -129,11 +142,17 @@ class PartnerStoreNotFound(Unprocessable):
 
 
 class NotAffiliatePro(Conflict):
+    """The partnership is not (or no longer: the owner may change its type meanwhile)
+    affiliate_pro, which alone has a store and approved domains: 409, re-read it."""
+
     error_code = "not_affiliate_pro"
 
-    def __init__(self, partnership_type: str) -> None:
+    def __init__(self, partnership_type: str, field: str | None = None) -> None:
+        errors = {field: ["needs an affiliate_pro partnership"]} if field else None
         super().__init__(
-            f"Domains are approved on affiliate_pro partnerships; this one is {partnership_type}."
+            "Only affiliate_pro partnerships have a store and approved domains; "
+            f"this one is {partnership_type}.",
+            errors=errors,
         )
 
 

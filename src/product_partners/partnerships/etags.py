@@ -3,7 +3,14 @@
 Every change bumps ``version``; a write sent with If-Match changes the partnership only while
 it is still at one of the named versions (412 otherwise), so a decision taken on a stale read
 never overwrites a change its author has not seen.
+
+A header names at most ``MAX_IF_MATCH_TAGS`` tags (400 ``too_many_etags`` beyond): a client
+has at most a few versions in hand, and each tag becomes a bound parameter of the write.
 """
+
+from product_partners.partnerships.errors import TooManyEtags
+
+MAX_IF_MATCH_TAGS = 16
 
 
 def etag(version: int) -> str:
@@ -16,11 +23,16 @@ def parse_if_match(header: str | None) -> list[int] | None:
 
     ``*`` only requires the partnership to exist, which every write checks anyway. Tags are
     compared by version (``W/`` is tolerated); a header naming no valid tag matches nothing.
+    More than ``MAX_IF_MATCH_TAGS`` tags is :class:`TooManyEtags`, found without splitting
+    the rest of the header.
     """
     if header is None or header.strip() == "*":
         return None
+    tags = header.split(",", MAX_IF_MATCH_TAGS)
+    if len(tags) > MAX_IF_MATCH_TAGS:
+        raise TooManyEtags(MAX_IF_MATCH_TAGS)
     versions = []
-    for raw in header.split(","):
+    for raw in tags:
         tag = raw.strip().removeprefix("W/")
         inner = tag[1:-1]
         if (

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from product_partners.auth.dependencies import Caller, accept_key, key_prefix
+from product_partners.auth.dependencies import Caller, accept_key, presented_key, route_scope
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.connections import Driver, driver_connection
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
@@ -57,7 +57,11 @@ from product_partners.kit.pagination import PageRequest, page_of, parse_page
 from product_partners.partnerships import partnering
 from product_partners.partnerships.dependencies import spend_partner_add
 from product_partners.partnerships.etags import etag
-from product_partners.partnerships.repository import added_partnership, partnerships_query
+from product_partners.partnerships.repository import (
+    SHOWN_DOMAIN,
+    added_partnership,
+    partnerships_query,
+)
 from product_partners.partnerships.schemas import CreatePartnerRequest
 from product_partners.partnerships.views import product_partner
 
@@ -95,14 +99,14 @@ def rendered_rows(source: Any, owner: Any) -> Any:
     separate statements: the owner's domains and the approved affiliate_pro domains."""
     owner_domains = _json_list(
         stores.join(custom_domains, custom_domains.c.id == stores.c.custom_domain_id),
-        and_(stores.c.business_id == owner, stores.c.is_active.is_(True)),
+        and_(stores.c.business_id == owner, stores.c.is_active.is_(True), SHOWN_DOMAIN),
         custom_domains,
     )
     pro_domains = _json_list(
         partnership_domains.join(
             custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id
         ),
-        partnership_domains.c.partnership_id == source.c.id,
+        and_(partnership_domains.c.partnership_id == source.c.id, SHOWN_DOMAIN),
         custom_domains,
     )
     return partnerships_query(source).add_columns(
@@ -213,7 +217,7 @@ def resolve_operations(routes: Iterable[Any]) -> dict[str, Operation]:
             continue
         (method,) = route.methods
         found[operation_id] = Operation(
-            operation_id, method, route.path_regex, required_scope(route), route
+            operation_id, method, route.path_regex, _required_scope(route), route
         )
     missing = {ADD, GET, LIST} - set(found)
     if missing:
@@ -221,16 +225,12 @@ def resolve_operations(routes: Iterable[Any]) -> dict[str, Operation]:
     return found
 
 
-def required_scope(route: Any) -> str:
+def _required_scope(route: Any) -> str:
     """The scope the route's caller dependency (``auth.dependencies.require``) checks."""
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependant = pending.pop()
-        scope = getattr(dependant.call, "required_scope", None)
-        if scope is not None:
-            return scope
-        pending.extend(dependant.dependencies)
-    raise RuntimeError(f"hot path: route {route.operation_id} requires no scope")
+    scope = route_scope(route)
+    if scope is None:
+        raise RuntimeError(f"hot path: route {route.operation_id} requires no scope")
+    return scope
 
 
 Handler = Callable[[Scope, Receive, dict[str, int], bytes], Awaitable[Any]]
@@ -324,6 +324,14 @@ class HotPath:
         body = self._render(row, _json(row.owner_domains_json))
         return json_response(body, headers={"ETag": etag(body["version"])})
 
+    def _presented(self, scope: Scope, receive: Receive) -> tuple[str, str] | None:
+        """The token and its prefix, unless refused without the database (``auth.gate``;
+        checked before a connection is taken): None, and the route says why."""
+        try:
+            return presented_key(Request(scope, receive))
+        except DomainError:
+            return None
+
     async def _keyed_rows(
         self,
         scope: Scope,
@@ -332,25 +340,22 @@ class HotPath:
         name: str,
         params: dict[str, Any],
         operation_id: str,
+        key: tuple[str, str],
     ) -> tuple[Caller, list[Any]] | None:
         """The caller and the rows of statement ``name`` (which reads the caller's key row with
         its data rows), if the key is live and holds the operation's scope; else None (the
         route then answers 401/403/429)."""
         request = Request(scope, receive)
-        try:
-            token, prefix = key_prefix(request)
-        except DomainError:
-            return None
+        token, prefix = key
         records = await self._run(conn, name, {**params, "prefix": prefix})
-        if not records:
-            return None  # no key with this prefix
 
         def touch(key_id: int, now: datetime) -> Any:
             touch_key = self._statements()["touch"]
             return conn.execute(touch_key.sql, *touch_key.args({"key_id": key_id, "now": now}))
 
         try:
-            caller = await accept_key(request, token, key_row(records[0]), touch)
+            row = key_row(records[0]) if records else None  # None: no key with this prefix
+            caller = await accept_key(request, token, row, touch)
         except DomainError:
             return None
         if self._scopes[operation_id] not in caller.scopes:
@@ -359,8 +364,11 @@ class HotPath:
 
     async def _get(self, scope: Scope, receive: Receive, ids: dict[str, int], _: bytes) -> Any:
         params = {"product_id": ids["product_id"], "partnership_id": ids["id"]}
+        key = self._presented(scope, receive)
+        if key is None:
+            return None
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, "get", params, GET)
+            keyed = await self._keyed_rows(scope, receive, conn, "get", params, GET, key)
         if keyed is None or keyed[1][0].id is None:
             return None
         return self._one(keyed[1][0])
@@ -376,8 +384,11 @@ class HotPath:
             name, params["page_after"] = "after", page.after_id
         else:
             name = "first"
+        key = self._presented(scope, receive)
+        if key is None:
+            return None
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, name, params, LIST)
+            keyed = await self._keyed_rows(scope, receive, conn, name, params, LIST, key)
         if keyed is None or keyed[1][0].id is None:
             return None  # not the caller's product, or an empty page: the route says which
         rows, fields = page_of(page, keyed[1])
@@ -390,8 +401,11 @@ class HotPath:
             data = CreatePartnerRequest.model_validate_json(body)
         except ValidationError:
             return None
+        key = self._presented(scope, receive)
+        if key is None:
+            return None
         async with self._connection() as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD)
+            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD, key)
             if keyed is None:
                 return None
             try:

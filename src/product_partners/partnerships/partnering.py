@@ -29,8 +29,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     Table,
-    and_,
-    case,
     delete,
     exists,
     false,
@@ -166,17 +164,14 @@ def add_statement(
     hot path compiles it once). Add ``.returning(...)``: no row returned means the add was
     refused.
 
-    The link names its partner by the unique id, and the business when one has it, so that an
-    owner gets the same answer whether or not the unique id exists; a banned business the
-    owner has no relation with is named by its unique id alone."""
+    The link names its partner by the unique id, and the business when one has it (a
+    business always sees who added it), while the owner gets the same answer whether or not
+    the unique id exists."""
     owned, target = owned_item(kind, item_id, owner), target_business(partner_unique_id)
     related = consented(owner, target.c.id)
-    partner_id = case(
-        (and_(target.c.is_banned == true(), not_(related)), null()), else_=target.c.id
-    )
     given = [_sql(partner_unique_id), *(_sql(v) for v in values.values())]
     rows = (
-        select(owned.c.id, partner_id, *given)
+        select(owned.c.id, target.c.id, *given)
         .select_from(owned.outerjoin(target, true()))  # one row when the item is the owner's
         .where(*(rule.holds(target, owner, related) for rule in rules or PARTNER_RULES))
     )

@@ -113,13 +113,15 @@ def added_partnership(now: Any) -> dict[str, Any]:
 
 async def insert_partnership(conn: AsyncConnection, values: dict[str, Any]) -> Any | None:
     """Insert a requested partnership; None when the business already has one with the
-    product (the unique constraint decides, not a prior read)."""
-    stmt = (
-        insert_or_nothing(conn, pp, pp.c.product_id, pp.c.partner_business_id)
-        .values(**values)
-        .returning(pp.c.id)
-    )
+    product, by its business or its unique id (the unique constraints decide, not a prior
+    read)."""
+    stmt = insert_or_nothing(conn, pp).values(**values).returning(pp.c.id)
     return (await conn.execute(stmt)).first()
+
+
+# Only a verified domain is ever shown or linked (a product's custom_domains, affiliate_pro
+# domains and links, on the routes and on the hot path): a claim proves nothing.
+SHOWN_DOMAIN = custom_domains.c.is_verified.is_(True)
 
 
 def _domain(row: Any) -> dict[str, Any]:
@@ -131,13 +133,14 @@ def _domain(row: Any) -> dict[str, Any]:
 _OWNER_DOMAINS = PreparedQuery(
     select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
     .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
-    .where(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True))
+    .where(stores.c.business_id == bindparam("owner"), stores.c.is_active.is_(True), SHOWN_DOMAIN)
     .order_by(custom_domains.c.id)
 )
 
 
 async def owner_domains(conn: AsyncConnection, owner_business_id: int) -> list[dict[str, Any]]:
-    """Custom domains of the owner's active stores: where its products can be viewed."""
+    """Verified custom domains of the owner's active stores: where its products can be
+    viewed."""
     rows = await _OWNER_DOMAINS.all(conn, owner=owner_business_id)
     return [_domain(r) for r in rows]
 
@@ -154,7 +157,7 @@ async def owner_domains_by_owner(
     rows = await conn.execute(
         select(custom_domains.c.id, custom_domains.c.business_id, custom_domains.c.full_url)
         .join(stores, stores.c.custom_domain_id == custom_domains.c.id)
-        .where(stores.c.business_id.in_(owners), stores.c.is_active.is_(True))
+        .where(stores.c.business_id.in_(owners), stores.c.is_active.is_(True), SHOWN_DOMAIN)
         .order_by(custom_domains.c.id)
     )
     for r in rows:
@@ -177,7 +180,7 @@ async def approved_pro_domains(
             custom_domains.c.full_url,
         )
         .join(custom_domains, custom_domains.c.id == partnership_domains.c.custom_domain_id)
-        .where(partnership_domains.c.partnership_id.in_(list(partnership_ids)))
+        .where(partnership_domains.c.partnership_id.in_(list(partnership_ids)), SHOWN_DOMAIN)
         .order_by(partnership_domains.c.partnership_id, custom_domains.c.id)
     )
     for r in rows:
@@ -205,6 +208,12 @@ def owner_scope(owner_business_id: int, product_id: int, partnership_id: int) ->
 def partner_scope(partner_business_id: int, partnership_id: int) -> ColumnElement:
     """One partnership where the caller is the partner."""
     return and_(pp.c.id == partnership_id, pp.c.partner_business_id == partner_business_id)
+
+
+def named_partner_scope(partner_unique_id: str, partnership_id: int) -> ColumnElement:
+    """One partnership that names the caller's unique id, whether or not it knows the caller's
+    business yet (an add that raced the business's creation): the caller's to claim."""
+    return and_(pp.c.id == partnership_id, pp.c.partner_unique_id == partner_unique_id)
 
 
 def _guard(
@@ -324,16 +333,17 @@ async def update_target(
 async def request_target(
     conn: AsyncConnection, partner_business_id: int, product_id: int, store_id: int | None
 ) -> Any | None:
-    """In one round trip: the product's programme, the caller's partnership of it (if any),
-    whether the caller is banned, and whether ``store_id`` is one of the caller's stores.
-    None if the product does not exist.
+    """In one round trip: the product's programme, the caller's partnership of it (if any,
+    found by the unique id it names, with the business it knows), the caller's unique id, and
+    whether ``store_id`` is one of the caller's stores. None if the product does not exist.
     """
     mine = pp.alias("mine")
-    caller = select(businesses.c.is_banned, businesses.c.unique_id).where(
-        businesses.c.id == partner_business_id
+    # (A platform-banned caller never gets here: auth.dependencies refuses its writes.)
+    caller_unique_id = (
+        select(businesses.c.unique_id)
+        .where(businesses.c.id == partner_business_id)
+        .scalar_subquery()
     )
-    caller_banned = caller.with_only_columns(businesses.c.is_banned).scalar_subquery()
-    caller_unique_id = caller.with_only_columns(businesses.c.unique_id).scalar_subquery()
     store_ok = (
         exists()
         .where(stores.c.id == store_id, stores.c.business_id == partner_business_id)
@@ -351,20 +361,19 @@ async def request_target(
             products.c.is_affiliate_auto_accept,
             products.c.rerequest_cooldown_seconds,
             mine.c.id.label("partnership_id"),
+            mine.c.partner_business_id.label("named_business_id"),
             mine.c.affiliate_status,
             mine.c.version,
             mine.c.rejected_at,
-            caller_banned.label("caller_banned"),
             caller_unique_id.label("caller_unique_id"),
             store_ok,
         )
         .select_from(products)
+        # By the unique id the partnership names: an owner may have named the caller before
+        # the row knew its business (see named_partner_scope).
         .outerjoin(
             mine,
-            and_(
-                mine.c.product_id == products.c.id,
-                mine.c.partner_business_id == partner_business_id,
-            ),
+            and_(mine.c.product_id == products.c.id, mine.c.partner_unique_id == caller_unique_id),
         )
         .where(products.c.id == product_id)
     )
@@ -381,6 +390,18 @@ async def record_consent(
             partner_business_id=partner_business_id,
             consented_at=now,
         )
+    )
+
+
+async def claim_partnership(
+    conn: AsyncConnection, business_id: int, unique_id: str, partnership_id: int
+) -> None:
+    """The business claims one partnership that names its unique id without knowing it (see
+    :func:`named_partner_scope`)."""
+    await conn.execute(
+        update(pp)
+        .where(named_partner_scope(unique_id, partnership_id), pp.c.partner_business_id.is_(None))
+        .values(partner_business_id=business_id)
     )
 
 

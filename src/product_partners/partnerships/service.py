@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.businesses.errors import BusinessBanned
 from product_partners.db.connections import transaction
 from product_partners.db.tables import product_partners as pp
 from product_partners.kit.ids import parse_id
@@ -29,6 +28,7 @@ from product_partners.partnerships.enums import (
 )
 from product_partners.partnerships.errors import (
     ConcurrentChange,
+    NotAffiliatePro,
     PartnerAlreadyExists,
     PartnerNotFound,
     PartnershipTypeNotOpen,
@@ -310,6 +310,12 @@ async def request_partnership(
         t = await repo.request_target(conn, partner_business_id, pid, body.store_id)
         if t is None:
             raise ProductNotFound()
+        if t.partnership_id is not None and t.named_business_id is None:
+            # Named before the row knew this business (an add racing its creation): its own,
+            # whatever this request's fate (it then sees who added it, and any ban binds it).
+            await repo.claim_partnership(
+                conn, partner_business_id, t.caller_unique_id, t.partnership_id
+            )
         _check_request(t, partner_business_id, body)
         status = tt.check(tt.PARTNER, t.affiliate_status, "request").target
         now = datetime.now(UTC)
@@ -380,7 +386,9 @@ async def accept_partnership(
         is_pro = target.partnership_type == PartnershipType.affiliate_pro
         if body.store_id is not None:
             if not is_pro:
-                raise StoreRequiresAffiliatePro()
+                # The partnership's state, not the body, is in the way (the owner may have
+                # just changed its type): a conflict to re-read, nothing half-accepted.
+                raise NotAffiliatePro(target.partnership_type, field="store_id")
             if not target.store_ok:
                 raise PartnerStoreNotFound(asked_by_partner=True)
         now = datetime.now(UTC)
@@ -409,8 +417,6 @@ def _check_request(t: Any, partner_business_id: int, body: PartnershipRequest) -
         if not any(open_types.values()) and t.partnership_id is None:
             raise ProductNotFound()
         raise PartnershipTypeNotOpen(ptype)
-    if t.caller_banned:
-        raise BusinessBanned(is_caller=True)
     if body.store_id is not None:
         if ptype != PartnershipType.affiliate_pro:
             raise StoreRequiresAffiliatePro()

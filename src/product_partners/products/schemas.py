@@ -16,6 +16,7 @@ from pydantic import (
 
 from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
+from product_partners.kit.urls import DisplayUrl
 from product_partners.partnerships.schemas import Domain, ProductPartner
 
 
@@ -82,7 +83,7 @@ class CreateRequestProduct(ProgrammeSettings):
         default=None, min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
     )
     description: str | None = Field(default=None, max_length=20000)
-    meta_thumbnail: str | None = Field(default=None, max_length=2048)
+    meta_thumbnail: DisplayUrl | None = None
 
     @field_validator("name")
     @classmethod

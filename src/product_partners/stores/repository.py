@@ -1,12 +1,14 @@
 """SQL for stores; every query is filtered by the owning business here."""
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, literal, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.sql import insert_or_nothing
 from product_partners.db.tables import custom_domains, stores
+from product_partners.domains.repository import live
 
 cd = custom_domains
 
@@ -30,7 +32,8 @@ def stores_query(business_id: int) -> Select:
     return (
         select(*STORE_COLUMNS)
         .select_from(stores)
-        .outerjoin(cd, cd.c.id == stores.c.custom_domain_id)
+        # A lapsed domain claim is shown nowhere, a store included (it is purged later).
+        .outerjoin(cd, and_(cd.c.id == stores.c.custom_domain_id, live(datetime.now(UTC))))
         .where(stores.c.business_id == business_id)
     )
 

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 from product_partners.domains.schemas import SimpleCustomDomain
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
+from product_partners.kit.urls import DisplayUrlOrEmpty
 
 
 class BusinessStore(BaseModel):
@@ -66,8 +67,8 @@ class BusinessStoreUpdateRequest(BaseModel):
         le=MAX_ID,
         description="One of your custom domains; `null` removes the domain.",
     )
-    logo: str | None = Field(
-        default=None, max_length=2048, description='Logo URL; `null` or `""` clears the logo.'
+    logo: DisplayUrlOrEmpty | None = Field(
+        default=None, description='Logo URL (https); `null` or `""` clears the logo.'
     )
 
     _name = field_validator("name")(_not_blank)

@@ -48,7 +48,7 @@ def parse_store_ref(raw: str | int) -> int | str:
 
 def store_body(row: Any) -> dict[str, Any]:
     domain = None
-    if row.custom_domain_id is not None:
+    if row.domain_full_url is not None:  # none, or a lapsed claim
         domain = {
             "id": row.custom_domain_id,
             "full_url": row.domain_full_url,

@@ -1,4 +1,9 @@
-"""One structured line per request, never a key or token; readable text on a terminal."""
+"""One structured line per request, never a key or token; readable text on a terminal.
+
+Honest logs and metrics: every request labelled with its route template on both paths (the
+hot path's successes included), log fields escaped in every format, unmatched paths logged
+without their query and with key-shaped tokens masked, no redirect built from the Host
+header."""
 
 import io
 import json
@@ -6,10 +11,11 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.kit.ops.logs import JsonFormatter, TextFormatter, access_log, resolve_format
-from tests.support.api import Api
+from tests.support.api import Api, assert_error
 from tests.support.ops import app_client
 
 
@@ -96,3 +102,89 @@ def test_auto_format_is_text_on_a_terminal_and_json_otherwise() -> None:
     assert resolve_format("JSON", Tty()) == "json"
     with pytest.raises(ValueError):
         resolve_format("xml")
+
+
+def _counts(text: str) -> dict[tuple[str, str, str], float]:
+    return {
+        (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "product_partners_http_requests_total"
+    }
+
+
+async def test_successes_of_both_paths_carry_their_route_template(
+    engine: AsyncEngine, access_records: list[logging.LogRecord]
+) -> None:
+    async with app_client(engine, rate_limit_enabled=False) as (client, _app):
+        api = Api(client, engine)
+        owner = await api.actor()
+        partner = await api.business()
+        product = await api.product(owner)
+        partners = f"/v3/products/{product['id']}/partners"
+        access_records.clear()
+        added = await api.add_partner(owner, product["id"], partner["unique_id"])
+        assert added.status_code == 200, added.text
+        ppid = added.json()["id"]
+        assert (await client.get(partners, headers=owner.headers)).status_code == 200
+        assert (await client.get(f"{partners}/{ppid}", headers=owner.headers)).status_code == 200
+        # A body without Content-Type (read as JSON) is labelled too.
+        other = await api.business()
+        untyped = await client.post(
+            partners,
+            content=b'{"partner_unique_id": "%s"}' % other["unique_id"].encode(),
+            headers=owner.headers,
+        )
+        assert untyped.status_code == 200, untyped.text
+        counts = _counts((await client.get("/metrics")).text)
+
+    template = "/v3/products/{product_id}/partners"
+    assert counts.get(("POST", template, "200")) == 2, counts
+    assert counts.get(("GET", template, "200")) == 1, counts
+    assert counts.get(("GET", template + "/{id}", "200")) == 1, counts
+    assert not any(route == "unmatched" for (_, route, _) in counts), counts
+    paths = [r.fields["path"] for r in access_records]
+    assert paths == [template, template, template + "/{id}", template], paths
+
+
+async def test_unmatched_paths_are_logged_escaped_without_query_and_keys(
+    engine: AsyncEngine, access_records: list[logging.LogRecord]
+) -> None:
+    key = "ppk_0123456789ab_" + "s" * 43
+    async with app_client(engine, rate_limit_enabled=False) as (client, _app):
+        response = await client.get(
+            f"/nothing/{key}/x%0A2026-01-01T00:00:00Z INFO forged: line?token={key}&a=1"
+        )
+        assert_error(response, 404)
+    (record,) = access_records
+    path = record.fields["path"]
+    assert key not in path and "0123456789ab" not in path and "token=" not in path, path
+    assert "ppk_***" in path
+    for formatter in (TextFormatter(), JsonFormatter()):
+        line = formatter.format(record)
+        assert "\n" not in line and "\r" not in line, line
+        assert key not in line
+    assert "\\n" in TextFormatter().format(record)
+
+
+def test_text_fields_and_messages_are_escaped() -> None:
+    record = logging.LogRecord(
+        "product_partners.http", logging.WARNING, "", 0, "bad %s", ("a\nb\x1b[31m",), None
+    )
+    record.fields = {"path": "/x\r\ny=1", "method": "GET"}
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line, line
+    assert 'path="/x\\r\\ny=1"' in line
+
+
+async def test_trailing_slash_redirect_is_not_built_from_the_host_header(
+    engine: AsyncEngine,
+) -> None:
+    async with app_client(engine, rate_limit_enabled=False) as (client, _app):
+        api = Api(client, engine)
+        owner = await api.actor()
+        response = await client.get(
+            "/v3/stores/", headers={**owner.headers, "Host": "evil.example"}
+        )
+    assert "evil.example" not in response.headers.get("location", "")
+    assert_error(response, 404)

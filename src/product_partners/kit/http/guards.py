@@ -65,10 +65,9 @@ class RequestGuardsMiddleware:
             return
         if body and content_type is None:
             # Read as JSON, as documented: the framework only parses a declared JSON body.
-            scope = {
-                **scope,
-                "headers": [*scope["headers"], (b"content-type", b"application/json")],
-            }
+            # The scope itself is changed, not a copy: the route the router records in it is
+            # the request log's and the metrics' label (a copy left them "unmatched").
+            scope["headers"] = [*scope["headers"], (b"content-type", b"application/json")]
         await self.app(scope, replay_body(body, more, receive), send)
 
     def _body_problem(self, body: bytes) -> tuple[int, str, str, str] | None:

@@ -25,6 +25,10 @@ from product_partners.kit.ops.metrics import Metrics
 log = logging.getLogger("product_partners.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Anything shaped like an API key ("ppk_<prefix>_<secret>", or a piece of one) in a logged path.
+_KEY_SHAPED = re.compile(r"ppk_[A-Za-z0-9_-]*")
+# Characters of an unmatched path kept in its log line.
+LOGGED_PATH_LENGTH = 200
 UNMATCHED = "unmatched"
 # Probes and scrapes: logged at DEBUG only and left out of the request metrics.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -166,7 +170,7 @@ class RequestContextMiddleware:
             self.metrics.observe(method, template, status, seconds)
         level = logging.DEBUG if quiet else logging.INFO
         if access_log.isEnabledFor(level):
-            path = template if route is not None else scope["path"][:200]
+            path = template if route is not None else unmatched_path(scope["path"])
             fields = {
                 "method": method,
                 "path": path,
@@ -176,3 +180,10 @@ class RequestContextMiddleware:
                 "business_id": state.get("business_id"),
             }
             log_request(level, fields)
+
+
+def unmatched_path(path: str) -> str:
+    """A path no route serves, as logged: key-shaped tokens masked, at most
+    ``LOGGED_PATH_LENGTH`` characters. (The query string is never logged; the formatters
+    escape what is left.)"""
+    return _KEY_SHAPED.sub("ppk_***", path)[:LOGGED_PATH_LENGTH]

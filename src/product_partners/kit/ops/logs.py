@@ -4,11 +4,16 @@
 middleware writes one line per request on the ``product_partners.access`` logger; its fields
 travel in ``record.fields`` and become top-level keys of the JSON object. Nothing secret is
 ever put there: no API keys, tokens or Authorization headers, no query strings.
+
+Every field is escaped in every format: JSON escapes control characters itself; the text
+format writes a value that is not plain printable ASCII as a JSON string, and escapes control
+characters in the message, so a path with ``%0A`` in it cannot forge a line or a field.
 """
 
 import logging
 import logging.config
 import math
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -75,12 +80,30 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(data, default=str).decode()
 
 
+# A text field value printed as is: printable ASCII without spaces, quotes or backslashes.
+_PLAIN = re.compile(r"[!#-\[\]-~]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def text_value(value: Any) -> str:
+    """A field's value for a text line: as is when plain, else a JSON string (escaped)."""
+    text = str(value)
+    return text if _PLAIN.fullmatch(text) else _escape_controls(orjson.dumps(text).decode())
+
+
+def _escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        message = _escape_controls(record.getMessage())
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {message}"
         fields = getattr(record, "fields", None)
         if fields:
-            line += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+            line += " " + " ".join(
+                f"{k}={text_value(v)}" for k, v in fields.items() if v is not None
+            )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

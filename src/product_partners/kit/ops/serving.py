@@ -5,6 +5,8 @@
   number, and several machines may run ``serve`` against one PostgreSQL and one Redis.
 - Graceful shutdown: on SIGTERM or SIGINT, each worker stops accepting, lets in-flight requests
   finish (at most ``--graceful-timeout`` seconds), then exits.
+- Bounds: request headers limited in size and count, and a deadline for reading a request,
+  by ``protocol.BoundedHttpToolsProtocol`` (uvicorn has neither).
 - Logging: ``logs.logging_config`` is handed to uvicorn, which applies it in every worker.
 - Metrics: with more than one worker, prometheus_client's multiprocess mode is needed for
   ``/metrics`` to count every worker's requests; if ``PROMETHEUS_MULTIPROC_DIR`` is not set we
@@ -23,6 +25,8 @@ from product_partners.kit.ops.logs import logging_config
 from product_partners.settings import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# By name: each worker process imports it (and reads its settings) itself.
+BOUNDED_PROTOCOL = "product_partners.kit.ops.protocol:BoundedHttpToolsProtocol"
 
 
 @contextmanager
@@ -65,4 +69,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
             # X-Forwarded-For/-Proto are trusted from FORWARDED_ALLOW_IPS (default 127.0.0.1).
             proxy_headers=True,
             timeout_graceful_shutdown=graceful_timeout,
+            # httptools with bounded headers and a read deadline (MAX_REQUEST_HEADER_BYTES,
+            # MAX_REQUEST_HEADERS, REQUEST_READ_TIMEOUT): uvicorn bounds neither (protocol.py).
+            http=BOUNDED_PROTOCOL,
         )

@@ -6,7 +6,7 @@
 - ``webhook_attempts``: one row per delivery attempt.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-07 02:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
