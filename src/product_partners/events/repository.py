@@ -2,47 +2,70 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    bindparam,
+    insert,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.tables import events, webhook_deliveries, webhook_endpoints
+from product_partners.kit.text import contains_pattern
 
 ALL_TYPES = "*"
 
 
-async def insert_event(conn: AsyncConnection, values: dict[str, Any]) -> int:
-    return (await conn.execute(insert(events).values(**values).returning(events.c.id))).scalar_one()
+# The event's columns, as named bind parameters ("values" of event_values()).
+EVENT_COLUMNS = tuple(c.name for c in events.c if c.name != "id")
+_AUDIENCE: tuple[Any, Any] = (bindparam("owner_business_id"), bindparam("partner_business_id"))
 
 
-def subscribed(event_type: str) -> ColumnElement[bool]:
-    """The endpoint subscribes to ``event_type`` (every type, or this one among its types)."""
-    column = webhook_endpoints.c.event_types
-    return or_(column == ALL_TYPES, column.contains(f" {event_type} ", autoescape=True))
-
-
-async def fan_out(
-    conn: AsyncConnection,
-    event_id: int,
-    event_type: str,
-    audience: tuple[int, ...],
-    now: Any,
-) -> None:
-    """The outbox rows of one event: one delivery per enabled endpoint of its audience that
-    subscribes to its type (one INSERT ... SELECT, in the event's transaction)."""
-    source = select(
-        literal(event_id, webhook_deliveries.c.event_id.type),
-        webhook_endpoints.c.id,
-        literal(now, webhook_deliveries.c.next_attempt_at.type),
-    ).where(
-        webhook_endpoints.c.business_id.in_(audience),
-        webhook_endpoints.c.enabled.is_(True),
-        subscribed(event_type),
+def _fan_out_source(event_id: Any) -> Select:
+    """The outbox rows of the event ``event_id``: one per enabled endpoint of its audience
+    that subscribes to every type or to its type (``type_pattern``: the type as a LIKE
+    pattern, see :func:`type_pattern`)."""
+    ep = webhook_endpoints
+    subscribed = or_(
+        ep.c.event_types == literal_column(f"'{ALL_TYPES}'"),
+        ep.c.event_types.like(bindparam("type_pattern"), escape="\\"),
     )
-    await conn.execute(
-        insert(webhook_deliveries).from_select(
-            ["event_id", "endpoint_id", "next_attempt_at"], source
-        )
+    return select(event_id, ep.c.id, bindparam("occurred_at", type_=DateTime(timezone=True))).where(
+        ep.c.business_id.in_(_AUDIENCE), ep.c.enabled.is_(True), subscribed
     )
+
+
+_OUTBOX_COLUMNS = ["event_id", "endpoint_id", "next_attempt_at"]
+_INSERT_EVENT = insert(events).values({name: bindparam(name) for name in EVENT_COLUMNS})
+
+# PostgreSQL: the event and its outbox rows in ONE statement (a data-modifying CTE runs once,
+# whether or not the outer INSERT selects any endpoint). The hot path compiles it for asyncpg.
+RECORD_STATEMENT = insert(webhook_deliveries).from_select(
+    _OUTBOX_COLUMNS,
+    _fan_out_source((ev := _INSERT_EVENT.returning(events.c.id).cte("ev")).c.id).select_from(ev),
+)
+# SQLite (no data-modifying CTE): the event, then its outbox rows.
+_FAN_OUT = insert(webhook_deliveries).from_select(
+    _OUTBOX_COLUMNS, _fan_out_source(bindparam("event_id"))
+)
+
+
+def type_pattern(event_type: str) -> str:
+    """The LIKE pattern of one type among an endpoint's space-separated ``event_types``."""
+    return contains_pattern(f" {event_type} ")
+
+
+async def insert_event(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """The event (``values``: event_values() and its type_pattern) and its outbox rows."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(RECORD_STATEMENT, values)
+        return
+    result = await conn.execute(_INSERT_EVENT.returning(events.c.id), values)
+    await conn.execute(_FAN_OUT, {**values, "event_id": result.scalar_one()})
 
 
 def visible_to(business_id: int) -> ColumnElement[bool]:

@@ -72,8 +72,7 @@ def current_actor(default: Actor = SYSTEM) -> Actor:
     return default
 
 
-async def record(
-    conn: AsyncConnection,
+def event_values(
     event_type: EventType,
     *,
     resource_id: int,
@@ -86,46 +85,48 @@ async def record(
     reason: str | None = None,
     note: str | None = None,
     actor: Actor | None = None,
-) -> str:
+) -> dict[str, Any]:
+    """The parameters of ``events.repository``'s statements for one event: its row (a new
+    public id, now, the actor: ``actor``, else the current request's API key, else
+    ``system``; the request id) and the pattern its subscribers match."""
+    who = actor or current_actor()
+    state = request_state()
+    now = datetime.now(UTC)
+    return {
+        "public_id": new_event_id(int(now.timestamp() * 1000)),
+        "type": event_type.value,
+        "occurred_at": now,
+        "actor_type": who.type.value,
+        "actor_business_id": who.business_id,
+        "actor_api_key_id": who.api_key_id,
+        "actor_user_id": who.user_id,
+        "resource_type": resource_of(event_type).value,
+        "resource_id": resource_id,
+        "product_id": product_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+        "note": note,
+        "request_id": state.get("request_id") if state is not None else None,
+        "data": dumps(data).decode(),
+        "owner_business_id": owner_business_id,
+        "partner_business_id": partner_business_id,
+        "type_pattern": repo.type_pattern(event_type.value),
+    }
+
+
+async def record(conn: AsyncConnection, event_type: EventType, **fields: Any) -> str:
     """Append one event (and its outbox rows) in the caller's transaction; its public id.
 
-    ``actor`` defaults to the current request's API key, else ``system``; ``data`` is the
-    resource's body after the change, as the API renders it."""
+    ``fields`` are :func:`event_values`'s: ``resource_id``, ``data`` (the resource's body
+    after the change, as the API renders it), ``owner_business_id`` and the optional rest."""
     if not in_transaction():
         # A programming error, never a client's: an event outside the change's transaction
         # could be committed without its change, or the change without it.
         raise RuntimeError("events.record must run inside db.connections.transaction")
-    who = actor or current_actor()
-    state = request_state()
-    now = datetime.now(UTC)
-    public_id = new_event_id(int(now.timestamp() * 1000))
-    event_id = await repo.insert_event(
-        conn,
-        {
-            "public_id": public_id,
-            "type": event_type.value,
-            "occurred_at": now,
-            "actor_type": who.type.value,
-            "actor_business_id": who.business_id,
-            "actor_api_key_id": who.api_key_id,
-            "actor_user_id": who.user_id,
-            "resource_type": resource_of(event_type).value,
-            "resource_id": resource_id,
-            "product_id": product_id,
-            "from_status": from_status,
-            "to_status": to_status,
-            "reason": reason,
-            "note": note,
-            "request_id": state.get("request_id") if state is not None else None,
-            "data": dumps(data).decode(),
-            "owner_business_id": owner_business_id,
-            "partner_business_id": partner_business_id,
-        },
-    )
-    audience = tuple(b for b in (owner_business_id, partner_business_id) if b is not None)
-    if audience:
-        await repo.fan_out(conn, event_id, event_type.value, audience, now)
-    return public_id
+    values = event_values(event_type, **fields)
+    await repo.insert_event(conn, values)
+    return str(values["public_id"])
 
 
 def parse_types(raw: Iterable[str], field: str = "type") -> list[EventType]:
