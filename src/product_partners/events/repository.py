@@ -11,6 +11,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +47,9 @@ _INSERT_EVENT = insert(events).values({name: bindparam(name) for name in EVENT_C
 # whether or not the outer INSERT selects any endpoint). The hot path compiles it for asyncpg.
 RECORD_STATEMENT = insert(webhook_deliveries).from_select(
     _OUTBOX_COLUMNS,
-    _fan_out_source((ev := _INSERT_EVENT.returning(events.c.id).cte("ev")).c.id).select_from(ev),
+    _fan_out_source((ev := _INSERT_EVENT.returning(events.c.id).cte("ev")).c.id).select_from(
+        ev.join(webhook_endpoints, true())
+    ),
 )
 # SQLite (no data-modifying CTE): the event, then its outbox rows.
 _FAN_OUT = insert(webhook_deliveries).from_select(
