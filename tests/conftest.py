@@ -64,10 +64,12 @@ def loopback_dns() -> Iterator[LoopbackDns]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, loopback_dns: LoopbackDns) -> Settings:
+    # Webhook receivers in tests listen on the loopback interface (plain http).
     return Settings(
         database_url=database_url,
         rate_limit_enabled=False,
         log_format="json",
+        webhook_loopback_http=True,
         dns_nameservers=loopback_dns.address,
         dns_timeout=1.0,
     )

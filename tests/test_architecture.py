@@ -16,6 +16,8 @@ DOMAINS = (
     "bundles",
     "stores",
     "domains",
+    "events",
+    "webhooks",
     "idempotency",
 )
 

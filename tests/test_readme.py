@@ -255,6 +255,11 @@ def row_counts(database: Path) -> dict[str, int]:
         return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
+def last_event_type(database: Path) -> str:
+    with sqlite3.connect(database) as db:
+        return db.execute("SELECT type FROM events ORDER BY id DESC LIMIT 1").fetchone()[0]
+
+
 # --- the tests ----------------------------------------------------------------------------------
 
 
@@ -289,7 +294,11 @@ def test_a_second_make_run_reuses_the_demo_and_creates_nothing(newcomer: Newcome
     second = MakeRun(newcomer, "second.log")
     try:
         curl = second.printed_curl()
-        assert row_counts(newcomer.database) == before
+        after = row_counts(newcomer.database)
+        # Nothing new but the event log's record of the demo key's new secret.
+        assert after.pop("events") == before.pop("events") + 1
+        assert after == before
+        assert last_event_type(newcomer.database) == "api_key.rotated"
         assert "reused" in second.log.read_text()
         status, body = paste(curl, newcomer.env)
         assert status == 200, body

@@ -18,8 +18,10 @@ from product_partners.businesses.errors import CallerBanned
 from product_partners.dashboard import endpoints as dashboard
 from product_partners.db.engine import create_engine
 from product_partners.domains.endpoints import router as domains_router
+from product_partners.events.endpoints import router as events_router
 from product_partners.idempotency.middleware import IdempotencyMiddleware
 from product_partners.idempotency.openapi import document_idempotency
+from product_partners.kit.context import RequestState
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
@@ -32,6 +34,8 @@ from product_partners.partnerships.metrics import PARTNERSHIPS_BY_STATUS
 from product_partners.products.endpoints import router as products_router
 from product_partners.settings import Settings, get_settings
 from product_partners.stores.endpoints import router as stores_router
+from product_partners.webhooks.delivery import OUTBOX_BY_STATUS, InProcessDelivery, Policy
+from product_partners.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """\
 A product partner programme: businesses add partners to their products (affiliate,
@@ -49,9 +53,14 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = on_engine(engine or create_engine(settings))
+        delivery = None
+        if settings.delivers_in_process:
+            delivery = InProcessDelivery(app.state.engine, Policy.of(settings))
         try:
             yield
         finally:
+            if delivery is not None:
+                await delivery.close()
             await shutdown_operations(app)
             if owns_engine:
                 await app.state.engine.dispose()
@@ -81,7 +90,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(domains_router)
     app.include_router(bundles_router)
     dashboard.install(app)
-    metrics = install_operations(app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS])
+    app.include_router(events_router)
+    app.include_router(webhooks_router)
+    metrics = install_operations(
+        app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS, OUTBOX_BY_STATUS]
+    )
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)
     )
@@ -90,6 +103,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     setattr(app.state, AUTH_GATE, AuthGate(failure_limit))
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
+    # The request's state for the event log (which request, which key made a change).
+    app.add_middleware(RequestState)
     # Around the hot path and the routes alike, inside the guards (it sees checked bodies).
     app.add_middleware(IdempotencyMiddleware, state=app.state, routes=app.routes)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -44,6 +44,13 @@ ACCEPTED_FORMS = {
     "auth_failure_limit": "N/second, N/minute, N/hour or N/day, e.g. 30/minute",
     "auth_failure_delay": "a number of seconds, 0 or more, e.g. 1 or 0.5 (0: no delay)",
     "link_scheme": "https or http",
+    "webhook_loopback_http": "true or false (unset: true on SQLite, false on PostgreSQL)",
+    "webhook_delivery_in_process": "true or false (unset: true on SQLite, false on PostgreSQL)",
+    "webhook_timeout": "a number of seconds above 0, e.g. 10",
+    "webhook_lease_seconds": "a number of seconds, more than WEBHOOK_TIMEOUT, e.g. 60",
+    "webhook_retry_base_seconds": "a number of seconds above 0, e.g. 5",
+    "webhook_max_attempts": "a whole number of attempts, at least 1",
+    "webhook_secret_overlap_seconds": "a number of seconds, 0 or more, e.g. 86400",
     "idempotency_key_hours": "a number of hours above 0, e.g. 24",
     "dns_nameservers": "empty (the system resolver) or comma-separated IP addresses, each with "
     "an optional port, e.g. 192.0.2.53, [2001:db8::53]:53 or 127.0.0.1:5353",
@@ -125,6 +132,38 @@ class Settings(BaseSettings):
     # Public base scheme used to build partner links (product_url / checkout_url).
     link_scheme: str = "https"
 
+    # Webhooks (README, "Events and webhooks"). Plain http to the loopback interface is
+    # accepted for endpoint URLs only where allowed (unset: on the embedded SQLite default).
+    webhook_loopback_http: bool | None = None
+    # `serve` also delivers webhooks, in each of its processes (unset: on SQLite); with
+    # PostgreSQL run `product-partners worker` processes instead (or as well).
+    webhook_delivery_in_process: bool | None = None
+    # Seconds one delivery may take (connect, send, answer).
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    # Seconds a claimed delivery is the claiming worker's; a worker killed meanwhile leaves it
+    # to another once this has passed. Longer than webhook_timeout.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # Retry n waits base * 4^(n-1) seconds (at most 12 hours), +-20% jitter: with the defaults
+    # 13 attempts over about three days.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=13, ge=1)
+    # After a secret rotation the previous secret also signs for this long.
+    webhook_secret_overlap_seconds: float = Field(default=86400.0, ge=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def allows_loopback_http(self) -> bool:
+        chosen = self.webhook_loopback_http
+        return self.is_sqlite if chosen is None else chosen
+
+    @property
+    def delivers_in_process(self) -> bool:
+        chosen = self.webhook_delivery_in_process
+        return self.is_sqlite if chosen is None else chosen
+
     # Hours an Idempotency-Key's response is kept and replayed (idempotency/); expired keys
     # are deleted by each process about once a minute, from the requests that send a key.
     idempotency_key_hours: float = Field(default=24, gt=0)
@@ -199,6 +238,14 @@ class Settings(BaseSettings):
             parse_rate_limit(value)
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r}") from None
+        return value
+
+    @field_validator("webhook_lease_seconds")
+    @classmethod
+    def _lease(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("webhook_timeout")
+        if timeout is not None and value <= timeout:
+            raise ValueError("must be more than WEBHOOK_TIMEOUT")
         return value
 
     @field_validator("link_scheme")

@@ -205,6 +205,16 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     if "createBusinessStore" in ops:
         store = await post("/v3/stores", {"name": "Store <script>'\"; DROP TABLE stores;--"})
         world.add("stores", store["id"])
+    if "createWebhookEndpoint" in ops:
+        # Disabled: no delivery is ever queued for it (the suites run no worker anyway).
+        hook = await post(
+            "/v3/webhook-endpoints", {"url": "https://hooks.invalid/a", "enabled": False}
+        )
+        world.add("webhook-endpoints", hook["id"])
+    if "listEvents" in ops:
+        response = await client.get("/v3/events", params={"page_size": 1}, headers=a.headers)
+        assert response.status_code == 200, response.text
+        world.add("events", response.json()["data"][0]["id"])  # an "evt_..." id
     if "createBundle" in ops:
         bundle = await post("/v3/bundles", {"name": "Bundle ü", "public_name": "Bündel"})
         world.add("bundles", bundle["id"])
@@ -257,6 +267,14 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "listAffiliateProDomainCandidates": ("a", None),
     "approveAffiliateProDomain": ("a", None),
     "revokeAffiliateProDomain": ("a", None),
+    "getEvent": ("a", None),
+    "getWebhookEndpoint": ("a", None),
+    "updateWebhookEndpoint": ("a", {"description": "taken over"}),
+    "deleteWebhookEndpoint": ("a", None),
+    "rotateWebhookEndpointSecret": ("a", None),
+    "resendEvent": ("a", {"event_id": "evt_01M974KHABAXP3EFNAHK56HW66"}),
+    "replayWebhookEndpoint": ("a", {"since": "2020-01-01T00:00:00Z"}),
+    "listWebhookDeliveries": ("a", None),
 }
 
 

@@ -1,8 +1,13 @@
 """Scopes are ``resource:action``, as in Scalev's v3 API."""
 
-RESOURCES = ("product", "bundle", "store")
+RESOURCES = ("product", "bundle", "store", "webhook")
 ACTIONS = ("list", "read", "create", "update", "delete")
-ALL_SCOPES: tuple[str, ...] = tuple(f"{r}:{a}" for r in RESOURCES for a in ACTIONS)
+# Ours: the event log is read-only (listEvents, getEvent).
+READ_ONLY_SCOPES = ("event:list", "event:read")
+ALL_SCOPES: tuple[str, ...] = (
+    *(f"{r}:{a}" for r in RESOURCES for a in ACTIONS),
+    *READ_ONLY_SCOPES,
+)
 
 
 class InvalidScope(ValueError):

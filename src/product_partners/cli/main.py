@@ -16,14 +16,14 @@ from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
 from product_partners import __version__
-from product_partners.cli import admin, partners, products, stores, users
+from product_partners.cli import admin, events, partners, products, stores, users
 from product_partners.cli.runtime import EXIT_ERROR, EXIT_USAGE, CliError, print_json, redacted
 from product_partners.db.faults import is_database_unavailable
 from product_partners.kit.errors import DomainError
 from product_partners.settings import Settings, describe_settings_error, get_settings
 
 # Every command group, in the order ``--help`` lists them.
-COMMAND_GROUPS = (admin, products, partners, stores, users)
+COMMAND_GROUPS = (admin, products, partners, stores, users, events)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,6 +73,10 @@ async def _viewer(request: Request, conn: Conn) -> Viewer:
         raise SignInRequired()
     viewer = Viewer(user.id, user.business_id, user.business_unique_id, user.email, token)
     request.scope["dashboard_viewer"] = viewer
+    # For the request log and the event log: what this user does is attributed to it
+    # (events.service.current_actor).
+    request.state.business_id = viewer.business_id
+    request.state.user_id = viewer.user_id
     return viewer
 
 
@@ -343,12 +347,12 @@ async def settings_preview(
 
 @router.post("/products/{product_id}/settings")
 async def settings_save(
-    request: Request, product_id: str, conn: Conn, viewer: SignedIn
+    request: Request, product_id: str, conn: Conn, viewer: SignedIn, scheme: LinkScheme
 ) -> Response:
     form = await _posted(request, viewer)
     product = await service.products.get_product(conn, viewer.business_id, product_id)
     try:
-        await service.save_settings(conn, viewer, product_id, form)
+        await service.save_settings(conn, viewer, product_id, form, scheme)
     except FormInvalid as exc:
         return _page(
             viewer, request, "settings.html", exc.status_code, product=product,

@@ -248,10 +248,12 @@ async def settings_preview(
 
 
 async def save_settings(
-    conn: AsyncConnection, viewer: Viewer, product_id: str, form: Form
+    conn: AsyncConnection, viewer: Viewer, product_id: str, form: Form, scheme: str
 ) -> dict[str, Any]:
     patch = settings_from_form(form)
-    saved = await products.update_partnership_settings(conn, viewer.business_id, product_id, patch)
+    saved = await products.update_partnership_settings(
+        conn, viewer.business_id, product_id, patch, scheme
+    )
     acted(viewer, "update_settings", product_id=product_id)
     return saved
 

@@ -59,6 +59,11 @@ def statements_in_transaction() -> Iterator[None]:
         _in_transaction.reset(token)
 
 
+def in_transaction() -> bool:
+    """Whether the current task runs the statements of a db.transaction block."""
+    return _in_transaction.get()
+
+
 def may_retry(exc: BaseException) -> bool:
     """Whether a statement that raised ``exc`` may run once more on a fresh connection: it was
     never sent, and it is not part of a transaction."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 from product_partners.idempotency.enums import MAX_KEY_LENGTH, KeyState
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType, sql_values
+from product_partners.webhooks.enums import DeliveryStatus
 
 # SQLite only aliases rowid (auto-increment) for a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -298,6 +299,126 @@ partner_consents = Table(
         primary_key=True,
     ),
     Column("consented_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# The event log (events/): append-only, one row per change, written by events.service.record
+# in the transaction of the change. No foreign keys: the log outlives what it describes.
+events = Table(
+    "events",
+    metadata,
+    _id(),
+    # The stable event id ("evt_" + 26 sortable characters): the webhook-id of its deliveries.
+    Column("public_id", String(32), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_business_id", Id, nullable=True),
+    Column("actor_api_key_id", Id, nullable=True),
+    Column("actor_user_id", Id, nullable=True),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", Id, nullable=False),
+    Column("product_id", Id, nullable=True),
+    Column("from_status", String(32), nullable=True),
+    Column("to_status", String(32), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("request_id", String(64), nullable=True),
+    # The resource's body after the change, as the API renders it (JSON text).
+    Column("data", Text, nullable=False),
+    # The audience: the businesses that see the event (listEvents, webhooks).
+    Column("owner_business_id", Id, nullable=True),
+    Column("partner_business_id", Id, nullable=True),
+    Index("ix_events_owner_business_id_id", "owner_business_id", "id"),
+    Index("ix_events_partner_business_id_id", "partner_business_id", "id"),
+    Index("ix_events_resource_type_resource_id_id", "resource_type", "resource_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    Column("business_id", Id, ForeignKey("businesses.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", Text, nullable=True),
+    # "*" (every type) or the subscribed types, space-separated with a space at each end
+    # (" store.created store.deleted "), so that one LIKE matches a type in SQL.
+    Column("event_types", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    # Why the service disabled it (NULL when enabled, or disabled by its business).
+    Column("disabled_reason", String(64), nullable=True),
+    # The signing secret ("whsec_" + base64), stored as issued: HMAC needs the secret itself,
+    # so it cannot be hashed. Protect the database (and its backups) accordingly.
+    Column("secret", String(64), nullable=False),
+    # After a rotation the previous secret signs too, until it expires (several signatures).
+    Column("previous_secret", String(64), nullable=True),
+    Column("previous_secret_expires_at", DateTime(timezone=True), nullable=True),
+    # Since when every attempt has failed (NULL after a success): decides disabling.
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Index("ix_webhook_endpoints_business_id_id", "business_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The outbox: one row per (event, endpoint) to deliver, written by record() in the event's
+# transaction; the delivery worker claims rows with a lease (lease_until, lease_token).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column("event_id", Id, ForeignKey("events.id"), nullable=False),
+    Column(
+        "endpoint_id",
+        Id,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        server_default=text(f"'{DeliveryStatus.scheduled.value}'"),
+    ),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("lease_token", String(32), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+    CheckConstraint(f"status IN ({sql_values(DeliveryStatus)})", name="status"),
+    Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The delivery log: one row per attempt (listWebhookDeliveries).
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _id(),
+    Column(
+        "delivery_id",
+        Id,
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "endpoint_id",
+        Id,
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", Id, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("next_retry_at", DateTime(timezone=True), nullable=True),
+    Index("ix_webhook_attempts_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_attempts_delivery_id", "delivery_id"),
+    sqlite_autoincrement=True,
 )
 
 # One row per Idempotency-Key a business sent with a POST or PATCH (idempotency/): claimed

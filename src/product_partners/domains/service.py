@@ -33,6 +33,8 @@ from product_partners.domains.errors import (
     InvalidDomain,
 )
 from product_partners.domains.hostnames import InvalidHostname, normalize_hostname
+from product_partners.events.enums import EventType
+from product_partners.events.service import record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.settings import DEFAULT_DOMAIN_CLAIM_TTL
@@ -71,10 +73,22 @@ async def create_domain(
     host = normalized(full_url)
     now = datetime.now(UTC)
     await repo.purge_lapsed(conn, now)
-    domain_id = await repo.insert_claim(conn, business_id, host, proof.new_token(), now + claim_ttl)
-    if domain_id is None:
-        raise DomainTaken(host)
-    return await get_domain(conn, business_id, domain_id)
+    async with transaction(conn):
+        domain_id = await repo.insert_claim(
+            conn, business_id, host, proof.new_token(), now + claim_ttl
+        )
+        if domain_id is None:
+            raise DomainTaken(host)
+        return await _recorded(conn, EventType.custom_domain_created, business_id, domain_id)
+
+
+async def _recorded(
+    conn: AsyncConnection, event_type: EventType, business_id: int, domain_id: int
+) -> dict[str, Any]:
+    """Record a change of the business's domain in the change's transaction; its body."""
+    body = await get_domain(conn, business_id, domain_id)
+    await record(conn, event_type, resource_id=domain_id, data=body, owner_business_id=business_id)
+    return body
 
 
 async def get_domain(
@@ -105,8 +119,18 @@ async def list_domains(
 
 async def delete_domain(conn: AsyncConnection, business_id: int, domain_id: str | int) -> None:
     """Delete a domain: a store using it loses it, partnerships stop linking to it."""
-    if not await repo.delete_domain(conn, business_id, parse_id(domain_id, CustomDomainNotFound)):
-        raise CustomDomainNotFound()
+    did = parse_id(domain_id, CustomDomainNotFound)
+    async with transaction(conn):
+        body = await get_domain(conn, business_id, did)
+        if not await repo.delete_domain(conn, business_id, did):
+            raise CustomDomainNotFound()
+        await record(
+            conn,
+            EventType.custom_domain_deleted,
+            resource_id=did,
+            data=body,
+            owner_business_id=business_id,
+        )
 
 
 async def verify_domain(
@@ -137,6 +161,7 @@ async def _hold(conn: AsyncConnection, domain_id: int, full_url: str) -> None:
             held = await repo.mark_verified(conn, domain_id, datetime.now(UTC))
             if held is not None:
                 await repo.drop_rival_claims(conn, domain_id, held.full_url)
+                await _recorded(conn, EventType.custom_domain_verified, held.business_id, domain_id)
     except sa_exc.IntegrityError:  # the partial unique index: another business holds it
         raise DomainTaken(full_url) from None
     if held is None:
@@ -172,4 +197,5 @@ async def set_verified(
             claim = await repo.mark_unverified(conn, did, now, proof.new_token(), now + claim_ttl)
             if claim is not None:
                 await repo.revoke_links(conn, did, now)
+                await _recorded(conn, EventType.custom_domain_unverified, business_id, did)
     return await get_domain(conn, business_id, did)

@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from product_partners.auth.dependencies import Caller, accept_key, presented_key, route_scope
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.connections import Driver, driver_connection
+from product_partners.db.outages import statements_in_transaction
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
 from product_partners.db.tables import (
     custom_domains,
@@ -49,6 +50,9 @@ from product_partners.db.tables import (
     products,
     stores,
 )
+from product_partners.events.enums import EventType
+from product_partners.events.repository import RECORD_STATEMENT
+from product_partners.events.service import event_values
 from product_partners.kit.errors import DomainError
 from product_partners.kit.http.guards import read_body, replay_body
 from product_partners.kit.ids import MAX_ID
@@ -160,6 +164,8 @@ STATEMENTS: dict[str, Any] = {
     "key": KEY_BY_PREFIX,
     "touch": TOUCH_KEY,
     "add": add_and_read(),
+    # The add's event and its outbox rows, one statement, in the add's transaction.
+    "record": RECORD_STATEMENT,
     "get": _with_key(owned_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
     "first": _with_key(owned_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
     "after": _with_key(
@@ -412,17 +418,39 @@ class HotPath:
                 await spend_partner_add(Request(scope, receive), keyed[0].business_id)
             except DomainError:
                 return None  # over the owner's budget: the route answers 429
-            rows = await self._run(
-                conn,
-                "add",
-                {
-                    "product_id": ids["product_id"],
-                    "owner": keyed[0].business_id,
-                    "partner_unique_id": data.partner_unique_id,
-                    "now": datetime.now(UTC),
-                },
-            )
-        return self._one(rows[0]) if rows else None
+            # The add and its event, one transaction: BEGIN, the add, the event (one statement
+            # with its outbox rows), COMMIT; no statement of it may move to another connection.
+            with statements_in_transaction():
+                async with conn.connection.transaction():
+                    rows = await self._run(
+                        conn,
+                        "add",
+                        {
+                            "product_id": ids["product_id"],
+                            "owner": keyed[0].business_id,
+                            "partner_unique_id": data.partner_unique_id,
+                            "now": datetime.now(UTC),
+                        },
+                    )
+                    if not rows:
+                        return None
+                    created = self._render(rows[0], _json(rows[0].owner_domains_json))
+                    await self._record(conn, rows[0], created)
+        return json_response(created, headers={"ETag": etag(created["version"])})
+
+    async def _record(self, conn: Driver, row: Any, body: dict[str, Any]) -> None:
+        """product_partner.created for the hot path's add (as the route's add records it)."""
+        values = event_values(
+            EventType.product_partner_created,
+            resource_id=row.id,
+            product_id=row.product_id,
+            data=body,
+            owner_business_id=row.owner_business_id,
+            partner_business_id=row.partner_business_id,
+            to_status=row.affiliate_status,
+        )
+        statement = self._statements()["record"]
+        await conn.execute(statement.sql, *statement.args(values))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:

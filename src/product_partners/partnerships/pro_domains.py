@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
+from product_partners.events.enums import EventType
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.partnerships import repository as repo
@@ -38,7 +39,7 @@ from product_partners.partnerships.errors import (
     PartnerDomainNotFound,
     PartnerNotFound,
 )
-from product_partners.partnerships.service import render_one
+from product_partners.partnerships.service import recorded, render_one
 
 
 def _scope(owner_business_id: int, product_id: str | int, partnership_id: str | int) -> Any:
@@ -63,6 +64,14 @@ async def _consented_affiliate_pro(conn: AsyncConnection, where: ColumnElement[b
     return row
 
 
+async def _recorded(
+    conn: AsyncConnection, event_type: EventType, ppid: int, scheme: str
+) -> dict[str, Any]:
+    """The partnership's event (its status unchanged), in the approval's transaction."""
+    state = await repo.current_state(conn, repo.pp.c.id == ppid)
+    return await recorded(conn, event_type, ppid, scheme, state.affiliate_status if state else None)
+
+
 async def approve_domain(
     conn: AsyncConnection,
     owner_business_id: int,
@@ -79,6 +88,7 @@ async def approve_domain(
             approved = await repo.approve_pro_domain(conn, where, did)
             if approved:
                 await repo.bump_version(conn, ppid, datetime.now(UTC))
+                return await _recorded(conn, EventType.affiliate_pro_domain_approved, ppid, scheme)
     except sa_exc.IntegrityError:  # the domain or partnership was deleted meanwhile
         approved = False
     if not approved:
@@ -108,6 +118,7 @@ async def revoke_domain(
         revoked = await repo.revoke_pro_domain(conn, where, ppid, did)
         if revoked:
             await repo.bump_version(conn, ppid, datetime.now(UTC))
+            return await _recorded(conn, EventType.affiliate_pro_domain_revoked, ppid, scheme)
     if not revoked:
         if await repo.partnership_kind(conn, where) is None:
             raise PartnerNotFound()

@@ -256,6 +256,14 @@ async def conditional_delete(
     return (await conn.execute(stmt)).first()
 
 
+async def locked_state(conn: AsyncConnection, where: ColumnElement) -> Any | None:
+    """:func:`current_state`, the row locked until the transaction ends (PostgreSQL's
+    ``FOR UPDATE``; SQLite's transaction already holds the write lock): the status a move
+    starts from, as the move sees it."""
+    stmt = select(pp.c.id, pp.c.affiliate_status, pp.c.version).where(where)
+    return (await conn.execute(stmt.with_for_update(of=pp))).first()
+
+
 async def current_state(conn: AsyncConnection, where: ColumnElement) -> Any | None:
     """Status and version of the partnership ``where`` selects (after a failed guard)."""
     stmt = select(pp.c.id, pp.c.affiliate_status, pp.c.version, pp.c.partnership_type).where(where)

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.db.connections import transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners as pp
+from product_partners.events.enums import EventType
+from product_partners.events.service import SYSTEM, Actor, record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.partnerships import partnering, views
@@ -70,10 +72,11 @@ async def add_partner(
     give one 200 and 409s."""
     pid = parse_id(product_id, ProductNotFound)
     values = repo.added_partnership(datetime.now(UTC))
-    new_id = await partnering.add_link(
-        conn, partnering.PRODUCTS, owner_business_id, pid, partner_unique_id, values
-    )
-    return await render_one(conn, new_id, scheme)
+    async with transaction(conn):
+        new_id = await partnering.add_link(
+            conn, partnering.PRODUCTS, owner_business_id, pid, partner_unique_id, values
+        )
+        return await recorded(conn, EventType.product_partner_created, new_id, scheme, None)
 
 
 async def list_partners(
@@ -199,18 +202,27 @@ async def ban_business(
             "updated_at": now,
         }
         try:
-            new_id = await partnering.add_link(
-                conn,
-                partnering.PRODUCTS,
-                owner_business_id,
-                pid,
-                partner_unique_id,
-                values,
-                rules=(partnering.NOT_SELF,),
-            )
+            async with transaction(conn):
+                new_id = await partnering.add_link(
+                    conn,
+                    partnering.PRODUCTS,
+                    owner_business_id,
+                    pid,
+                    partner_unique_id,
+                    values,
+                    rules=(partnering.NOT_SELF,),
+                )
+                return await recorded(
+                    conn,
+                    EventType.product_partner_banned,
+                    new_id,
+                    scheme,
+                    None,
+                    reason=reason,
+                    note=note,
+                )
         except PartnerAlreadyExists:
             continue  # it asked or was added meanwhile: ban that partnership
-        return await render_one(conn, new_id, scheme)
     raise ConcurrentChange()
 
 
@@ -282,15 +294,22 @@ async def update_partner(
             "affiliate_pro_consented_at": target.affiliate_pro_consented_at if type_kept else None,
         }
         # Guarded by the version we read: a concurrent change makes us re-read, never overwrite.
-        row = await repo.conditional_update(
-            conn,
-            where,
-            tt.sources(tt.OWNER, "update"),
-            [target.version],
-            {**values, "updated_at": datetime.now(UTC)},
-        )
-        if row is not None:
-            return await render_one(conn, row.id, scheme)
+        async with transaction(conn):
+            row = await repo.conditional_update(
+                conn,
+                where,
+                tt.sources(tt.OWNER, "update"),
+                [target.version],
+                {**values, "updated_at": datetime.now(UTC)},
+            )
+            if row is not None:
+                return await recorded(
+                    conn,
+                    EventType.product_partner_updated,
+                    row.id,
+                    scheme,
+                    target.affiliate_status,
+                )
     raise ConcurrentChange()
 
 
@@ -363,8 +382,7 @@ async def request_partnership(
                 )
             if row is not None:
                 await repo.record_consent(conn, t.owner_business_id, partner_business_id, now)
-        if row is not None:
-            return await render_one(conn, row.id, scheme, for_partner=True)
+                return await _record_request(conn, row.id, scheme, t.affiliate_status, auto)
         # A concurrent request or decision got there first: read again and decide again.
     raise ConcurrentChange()
 
@@ -407,8 +425,14 @@ async def accept_partnership(
             row = await repo.conditional_update(conn, where, sources, [target.version], values)
             if row is not None:
                 await repo.record_consent(conn, target.owner_business_id, partner_business_id, now)
-        if row is not None:
-            return await render_one(conn, row.id, scheme, for_partner=True)
+                return await recorded(
+                    conn,
+                    EventType.product_partner_accepted,
+                    row.id,
+                    scheme,
+                    target.affiliate_status,
+                    for_partner=True,
+                )
     raise ConcurrentChange()
 
 
@@ -504,19 +528,122 @@ async def _decide(
     now: datetime,
     scheme: str,
 ) -> dict[str, Any]:
-    """A status change: the transition table's target status, guarded by its sources."""
+    """A status change: the transition table's target status, guarded by its sources, and its
+    event, in one transaction."""
     changes = {**values, "affiliate_status": tt.target(actor, action), "updated_at": now}
-    row = await repo.conditional_update(conn, where, tt.sources(actor, action), versions, changes)
-    if row is None:
-        await _explain(conn, where, actor, action, versions)
-    return await render_one(conn, row.id, scheme)
+    async with transaction(conn):
+        before = await repo.locked_state(conn, where)
+        row = await repo.conditional_update(
+            conn, where, tt.sources(actor, action), versions, changes
+        )
+        if row is None or before is None:
+            await _explain(conn, where, actor, action, versions)
+        return await recorded(
+            conn,
+            MOVE_EVENTS[action],
+            row.id,
+            scheme,
+            before.affiliate_status,
+            reason=values.get("rejection_reason") or values.get("ban_reason"),
+            note=values.get("ban_note"),
+        )
 
 
 async def _delete(
     conn: AsyncConnection, where: ColumnElement, actor: str, action: str, versions: Versions
 ) -> None:
-    if await repo.conditional_delete(conn, where, tt.sources(actor, action), versions) is None:
-        await _explain(conn, where, actor, action, versions)
+    """A guarded delete and its event (the partnership as it was), in one transaction."""
+    async with transaction(conn):
+        before = await repo.locked_state(conn, where)
+        row = await repo.fetch_scoped(conn, where) if before is not None else None
+        deleted = await repo.conditional_delete(conn, where, tt.sources(actor, action), versions)
+        if deleted is None or row is None:
+            await _explain(conn, where, actor, action, versions)
+        body = (await views.product_partners(conn, [row], LINKLESS))[0]
+        await _record(conn, MOVE_EVENTS[action], row, body, row.affiliate_status, None)
+
+
+# The event of each move of the transition table.
+MOVE_EVENTS: dict[str, EventType] = {
+    "approve": EventType.product_partner_approved,
+    "reject": EventType.product_partner_rejected,
+    "ban": EventType.product_partner_banned,
+    "unban": EventType.product_partner_unbanned,
+    "remove": EventType.product_partner_deleted,
+    "withdraw": EventType.product_partner_withdrawn,
+    "leave": EventType.product_partner_left,
+}
+# A deleted partnership has no links: the scheme of its last body does not matter.
+LINKLESS = "https"
+
+
+async def recorded(
+    conn: AsyncConnection,
+    event_type: EventType,
+    partnership_id: int,
+    scheme: str,
+    from_status: str | None,
+    *,
+    reason: str | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+    for_partner: bool = False,
+) -> dict[str, Any]:
+    """Record ``event_type`` for a partnership just changed, inside the change's transaction
+    (its data: the owner's view of the partnership now); the body the caller gets."""
+    row = await repo.fetch_partnership(conn, partnership_id)
+    if row is None:
+        raise PartnerNotFound()
+    body = (await views.product_partners(conn, [row], scheme))[0]
+    await _record(
+        conn, event_type, row, body, from_status, row.affiliate_status, reason, note, actor
+    )
+    if for_partner:
+        return (await views.product_partners(conn, [row], scheme, for_partner=True))[0]
+    return body
+
+
+async def _record(
+    conn: AsyncConnection,
+    event_type: EventType,
+    row: Any,
+    body: dict[str, Any],
+    from_status: str | None,
+    to_status: str | None,
+    reason: str | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+) -> None:
+    await record(
+        conn,
+        event_type,
+        resource_id=row.id,
+        product_id=row.product_id,
+        data=body,
+        owner_business_id=row.owner_business_id,
+        partner_business_id=row.partner_business_id,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        note=note,
+        actor=actor,
+    )
+
+
+async def _record_request(
+    conn: AsyncConnection, partnership_id: int, scheme: str, before: str | None, auto: bool
+) -> dict[str, Any]:
+    """A request's event (and the system's approval when the product auto-accepts it)."""
+    requested = tt.check(tt.PARTNER, before, "request").target
+    row = await repo.fetch_partnership(conn, partnership_id)
+    if row is None:
+        raise PartnerNotFound()
+    body = (await views.product_partners(conn, [row], scheme))[0]
+    await _record(conn, EventType.product_partner_requested, row, body, before, requested)
+    if auto:
+        approved = EventType.product_partner_approved
+        await _record(conn, approved, row, body, requested, row.affiliate_status, actor=SYSTEM)
+    return (await views.product_partners(conn, [row], scheme, for_partner=True))[0]
 
 
 async def _explain(

@@ -176,14 +176,18 @@ async def get_product(id: str, caller: ProductRead, conn: Conn) -> Response:
     responses=error_responses(ProductNotFound, SlugTaken),
 )
 async def update_product(
-    id: str, caller: ProductUpdate, conn: Conn, body: UpdateRequestProduct | None = None
+    id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+    body: UpdateRequestProduct | None = None,
 ) -> Response:
     """Change one of your products: its fields and its partner-programme settings
     (`is_product_sharing`, `partnership_sales_letter`, ...; the rules of
     updateProductPartnership apply). Omitted fields stay as they are."""
     patch = body or UpdateRequestProduct()
     return json_response(
-        await service.update_partnership_settings(conn, caller.business_id, id, patch)
+        await service.update_partnership_settings(conn, caller.business_id, id, patch, scheme)
     )
 
 
@@ -236,10 +240,13 @@ async def update_product_partnership(
     product_id: str,
     caller: ProductUpdate,
     conn: Conn,
+    scheme: LinkScheme,
     body: ProductPartnershipSettings | None = None,
 ) -> Response:
     patch = body or ProductPartnershipSettings()
-    product = await service.update_partnership_settings(conn, caller.business_id, product_id, patch)
+    product = await service.update_partnership_settings(
+        conn, caller.business_id, product_id, patch, scheme
+    )
     return json_response(product)
 
 

@@ -91,9 +91,10 @@ async def delete_owned(conn: AsyncConnection, owner_business_id: int, product_id
     return (await conn.execute(stmt)).first() is not None
 
 
-async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> int:
+async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> list[Any]:
     """Approve the product's pending requests that its settings now auto-accept (one UPDATE):
-    the transition table's ``system`` ``auto_approve``, from the statuses it allows.
+    the transition table's ``system`` ``auto_approve``, from the statuses it allows; the ids
+    of the partnerships approved.
 
     Decided by the product row as the database sees it, not by values we read earlier.
     """
@@ -113,8 +114,9 @@ async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any)
             updated_at=now,
             version=product_partners.c.version + 1,
         )
+        .returning(product_partners.c.id)
     )
-    return (await conn.execute(stmt)).rowcount
+    return [row.id for row in await conn.execute(stmt)]
 
 
 async def partnership_counts(conn: AsyncConnection, product_id: int) -> dict[tuple[str, str], int]:

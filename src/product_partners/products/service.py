@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from product_partners.db.connections import transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners, products
+from product_partners.events.enums import EventType
+from product_partners.events.service import SYSTEM, record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, count_of, fetch_page
 from product_partners.kit.text import unique_slug
@@ -154,24 +156,61 @@ async def update_partnership_settings(
     owner_business_id: int,
     product_id: str | int,
     patch: ProductPartnershipSettings | UpdateRequestProduct,
+    scheme: str,
 ) -> dict[str, Any]:
     """Save the sent fields (updateProductPartnership's settings, or updateProduct's fields
-    and settings) and apply their consequences atomically; returns the Product."""
+    and settings) and apply their consequences atomically; returns the Product.
+
+    Records ``product.partnership_settings_updated`` (the caller's) and one
+    ``product_partner.approved`` by ``system`` per request the change auto-approved, in the
+    change's transaction."""
     pid = parse_id(product_id, ProductNotFound)
     values = patch.changes()
-    if values:
-        now = datetime.now(UTC)
-        try:
-            async with transaction(conn):
-                if not await repo.update_owned(
-                    conn, owner_business_id, pid, {**values, "last_updated_at": now}
-                ):
-                    raise ProductNotFound()
-                await repo.auto_approve_pending(conn, pid, now)
-        except IntegrityError:
-            # The one unique constraint an update can meet: (business_id, slug).
-            raise SlugTaken() from None
-    return await get_product(conn, owner_business_id, pid)
+    if not values:
+        return await get_product(conn, owner_business_id, pid)
+    now = datetime.now(UTC)
+    try:
+        async with transaction(conn):
+            if not await repo.update_owned(
+                conn, owner_business_id, pid, {**values, "last_updated_at": now}
+            ):
+                raise ProductNotFound()
+            approved = await repo.auto_approve_pending(conn, pid, now)
+            product = await get_product(conn, owner_business_id, pid)
+            await record(
+                conn,
+                EventType.product_partnership_settings_updated,
+                resource_id=pid,
+                product_id=pid,
+                data=product,
+                owner_business_id=owner_business_id,
+            )
+            await _record_auto_approvals(conn, approved, scheme)
+    except IntegrityError:
+        # The one unique constraint an update can meet: (business_id, slug).
+        raise SlugTaken() from None
+    return product
+
+
+async def _record_auto_approvals(conn: AsyncConnection, ids: list[int], scheme: str) -> None:
+    if not ids:
+        return
+    query = partnership_repo.partnerships_query().where(product_partners.c.id.in_(ids))
+    rows = list((await conn.execute(query.order_by(product_partners.c.id))).all())
+    bodies = await partnership_views.product_partners(conn, rows, scheme)
+    for row, body in zip(rows, bodies, strict=True):
+        await record(
+            conn,
+            EventType.product_partner_approved,
+            resource_id=row.id,
+            product_id=row.product_id,
+            from_status=AffiliateStatus.pending.value,
+            to_status=row.affiliate_status,
+            data=body,
+            owner_business_id=row.owner_business_id,
+            partner_business_id=row.partner_business_id,
+            actor=SYSTEM,
+        )
 
 
 async def delete_product(conn: AsyncConnection, owner_business_id: int, product_id: str) -> None:

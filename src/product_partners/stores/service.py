@@ -12,9 +12,12 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db.connections import transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import custom_domains, stores
 from product_partners.domains.service import normalized
+from product_partners.events.enums import EventType
+from product_partners.events.service import record
 from product_partners.kit.errors import NullNotAllowed
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
@@ -73,27 +76,42 @@ async def _domain_refusal(conn: AsyncConnection, business_id: int, domain_id: in
     return CustomDomainInUse()
 
 
+class _Unchanged(Exception):
+    """Raised inside a write's transaction when its statement changed nothing: the
+    transaction rolls back (no event), and the caller finds out why outside it."""
+
+
 async def create_store(
     conn: AsyncConnection, business_id: int, data: BusinessStoreCreateRequest
 ) -> dict[str, Any]:
     domain_id = data.custom_domain_id
     try:
-        store_id = await repo.insert_store(
-            conn, business_id, new_store_unique_id(), data.name, domain_id
-        )
-    except sa_exc.IntegrityError:
-        # The domain vanished between the statement's read and its foreign-key check.
-        store_id = None
-    if store_id is None:
-        if domain_id is None:  # only a unique_id collision: 64 random bits, retry once
+        async with transaction(conn):
             store_id = await repo.insert_store(
-                conn, business_id, new_store_unique_id(), data.name, None
+                conn, business_id, new_store_unique_id(), data.name, domain_id
             )
-        else:
-            raise await _domain_refusal(conn, business_id, domain_id)
-    if store_id is None:
-        raise StoreIdCollision()
-    return await get_store(conn, business_id, store_id)
+            if store_id is None and domain_id is None:
+                # Only a unique_id collision: 64 random bits, retry once.
+                store_id = await repo.insert_store(
+                    conn, business_id, new_store_unique_id(), data.name, None
+                )
+            if store_id is None:
+                raise _Unchanged()
+            body = await get_store(conn, business_id, store_id)
+            await _record(conn, EventType.store_created, business_id, body)
+    except (_Unchanged, sa_exc.IntegrityError):
+        # IntegrityError: the domain vanished between the statement's read and its
+        # foreign-key check.
+        if domain_id is None:
+            raise StoreIdCollision() from None
+        raise await _domain_refusal(conn, business_id, domain_id) from None
+    return body
+
+
+async def _record(
+    conn: AsyncConnection, event_type: EventType, business_id: int, body: dict[str, Any]
+) -> None:
+    await record(conn, event_type, resource_id=body["id"], data=body, owner_business_id=business_id)
 
 
 async def get_store(conn: AsyncConnection, business_id: int, store: str | int) -> dict[str, Any]:
@@ -155,20 +173,28 @@ async def update_store(
     values["last_updated_at"] = datetime.now(UTC)
     domain_id = values.get("custom_domain_id")
     try:
-        store_id = await repo.update_store(conn, business_id, ref, values)
-    except sa_exc.IntegrityError:
-        # The one-store-per-domain constraint (or the domain vanished meanwhile).
-        store_id = None
-    if store_id is None:
+        async with transaction(conn):
+            store_id = await repo.update_store(conn, business_id, ref, values)
+            if store_id is None:
+                raise _Unchanged()
+            body = await get_store(conn, business_id, store_id)
+            await _record(conn, EventType.store_updated, business_id, body)
+    except (_Unchanged, sa_exc.IntegrityError):
+        # Not the business's store, or the one-store-per-domain constraint (or the domain
+        # vanished meanwhile).
         if not await repo.store_exists(conn, business_id, ref):
-            raise StoreNotFound()
+            raise StoreNotFound() from None
         if domain_id is not None:
-            raise await _domain_refusal(conn, business_id, domain_id)
-        raise StoreNotFound()  # deleted meanwhile
-    return await get_store(conn, business_id, store_id)
+            raise await _domain_refusal(conn, business_id, domain_id) from None
+        raise StoreNotFound() from None  # deleted meanwhile
+    return body
 
 
 async def delete_store(conn: AsyncConnection, business_id: int, store: str | int) -> None:
     """Delete a store; partnerships routed to it lose their store (and so their links)."""
-    if not await repo.delete_store(conn, business_id, parse_store_ref(store)):
-        raise StoreNotFound()
+    ref = parse_store_ref(store)
+    async with transaction(conn):
+        row = await repo.get_store(conn, business_id, ref)
+        if row is None or not await repo.delete_store(conn, business_id, row.id):
+            raise StoreNotFound()
+        await _record(conn, EventType.store_deleted, business_id, store_body(row))
