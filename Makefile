@@ -46,7 +46,9 @@ lint: install
 	$(BIN)/mypy src
 
 # The whole suite, on SQLite and on the real PostgreSQL (and Redis), after installing what it
-# needs. Exit code 5 (no tests collected) is a failure, never a pass.
+# needs, on two processes (pytest-xdist; a module's tests stay on one, so the clusters a
+# module starts are started once). Exit code 5 (no tests collected) is a failure, never a pass.
+PYTEST_ARGS ?= -n 2 --dist loadscope
 test: install system-deps services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
