@@ -1,0 +1,110 @@
+"""Dry runs: the real decision, in a transaction that is always rolled back.
+
+``?dry_run=true`` runs the very code a decision runs (the transition table's guard, the
+conditional write, the rendering of the result) inside ``db.connections.transaction`` and then
+rolls it back, so a dry run cannot drift from the real thing and saves nothing. On PostgreSQL
+(READ COMMITTED) the rows it wrote stay locked until the rollback, so a concurrent decision
+on them waits a moment and then sees the row unchanged; no other session ever sees the
+uncommitted change. On SQLite the transaction holds the write lock (BEGIN IMMEDIATE) and other
+writers wait their turn; readers see the last committed state.
+
+``planned_events`` describes the events a decision emits, as plain data: the event log
+(``events.record``) is wired to these names where it exists.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from product_partners.db.connections import transaction
+from product_partners.partnerships import service
+
+T = TypeVar("T")
+
+# The event each owner action emits (its name in the event log's vocabulary).
+EVENT_TYPES = {
+    "approve": "product_partner.approved",
+    "reject": "product_partner.rejected",
+    "ban": "product_partner.banned",
+    "unban": "product_partner.unbanned",
+    "remove": "product_partner.deleted",
+    "update": "product_partner.updated",
+}
+
+
+class _RolledBack(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+async def rolled_back(conn: AsyncConnection, work: Callable[[], Awaitable[T]]) -> T:
+    """``work()``'s result, computed in a transaction that is then rolled back; an error of
+    ``work()`` is raised as it would be without the dry run."""
+    try:
+        async with transaction(conn):
+            raise _RolledBack(await work())
+    except _RolledBack as done:
+        return done.value
+
+
+def link_changes(
+    before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> tuple[list[Any], list[Any]]:
+    """The affiliate_pro links a change adds and removes."""
+    old = (before or {}).get("affiliate_pro_links") or []
+    new = (after or {}).get("affiliate_pro_links") or []
+    return [link for link in new if link not in old], [link for link in old if link not in new]
+
+
+def planned_events(
+    action: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The events a decision emits: its type, the partnership and its move."""
+    if before is None or (after is not None and after["version"] == before["version"]):
+        return []  # nothing changed (an update that changes nothing)
+    return [
+        {
+            "type": EVENT_TYPES[action],
+            "partnership_id": before["id"],
+            "product_id": before["product_id"],
+            "from": before["affiliate_status"],
+            "to": after["affiliate_status"] if after else None,
+        }
+    ]
+
+
+def preview(
+    action: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The body of a dry run: the resulting partnership (null: deleted), the links it adds and
+    removes, the events it would emit."""
+    added, removed = link_changes(before, after)
+    return {
+        "dry_run": True,
+        "result": after,
+        "links_added": added,
+        "links_removed": removed,
+        "events": planned_events(action, before, after),
+    }
+
+
+async def decision(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    partnership_id: str | int,
+    scheme: str,
+    action: str,
+    work: Callable[[], Awaitable[dict[str, Any] | None]],
+) -> dict[str, Any]:
+    """A dry run of the owner's decision ``work`` on one partnership: read it, decide, render,
+    and roll back. A refused decision raises the error the real one gives."""
+
+    async def both() -> dict[str, Any]:
+        before = await service.get_partner(
+            conn, owner_business_id, product_id, partnership_id, scheme
+        )
+        return preview(action, before, await work())
+
+    return await rolled_back(conn, both)
