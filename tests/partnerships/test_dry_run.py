@@ -104,3 +104,27 @@ async def test_another_owner_dry_run_is_404(api):
         p.partner_url(ppid, "approve") + "?dry_run=true", headers=intruder.headers
     )
     assert_error(response, 404)
+
+
+async def test_a_dry_run_of_the_settings_names_what_it_would_approve_and_saves_nothing(api):
+    p = await parties(api, is_affiliate_enabled=True)
+    pending = await put_partnership(api, p.pid, p.partner.id, "pending")
+    before = await _snapshot(api)
+    url = f"/v3/products/{p.pid}/partnership"
+    body = {"is_affiliate_auto_accept": True}
+
+    response = await api.client.patch(url + "?dry_run=true", json=body, headers=p.owner.headers)
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["dry_run"] is True and answer["result"]["is_affiliate_auto_accept"] is True
+    assert answer["approved_partnerships"] == [pending]
+    assert {e["type"] for e in answer["events"]} == {
+        "product.partnership_updated",
+        "product_partner.approved",
+    }
+    assert await _snapshot(api) == before
+    real = await api.client.patch(url, json=body, headers=p.owner.headers)
+    assert real.json()["is_affiliate_auto_accept"] is True
+    state = await api.client.get(p.partner_url(pending), headers=p.owner.headers)
+    assert state.json()["affiliate_status"] == "approved"

@@ -5,7 +5,7 @@ errors), so the rules are written once and a bulk item and a single decision rac
 single decisions: one conditional write wins. ``all_or_nothing`` runs every item in one
 transaction (items in id order, so that two bulks lock rows in the same order) and rolls it
 back if any fails; ``best_effort`` saves each item on its own. A dry run does either in a
-transaction that is always rolled back (``dryrun.rolled_back``).
+transaction that is always rolled back (``db.connections.rolled_back``).
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db.connections import transaction
+from product_partners.db.connections import rolled_back, transaction
 from product_partners.kit.errors import DomainError
 from product_partners.kit.ids import parse_id
-from product_partners.partnerships import dryrun, service
 from product_partners.partnerships import repository as repo
+from product_partners.partnerships import service
 from product_partners.partnerships.schemas import BulkAction, BulkItem, BulkMode, BulkReviewRequest
 from product_partners.products.errors import ProductNotFound
 
@@ -107,7 +107,7 @@ async def bulk_review(
     decide = _decider(conn, owner_business_id, pid, body, scheme)
     applied = False
     if dry_run:
-        results = await dryrun.rolled_back(conn, lambda: _run(decide, body.items, "would_apply"))
+        results = await rolled_back(conn, lambda: _run(decide, body.items, "would_apply"))
     elif body.mode == BulkMode.all_or_nothing:
         try:
             async with transaction(conn):

@@ -1,26 +1,24 @@
 """Dry runs: the real decision, in a transaction that is always rolled back.
 
 ``?dry_run=true`` runs the very code a decision runs (the transition table's guard, the
-conditional write, the rendering of the result) inside ``db.connections.transaction`` and then
-rolls it back, so a dry run cannot drift from the real thing and saves nothing. On PostgreSQL
-(READ COMMITTED) the rows it wrote stay locked until the rollback, so a concurrent decision
-on them waits a moment and then sees the row unchanged; no other session ever sees the
-uncommitted change. On SQLite the transaction holds the write lock (BEGIN IMMEDIATE) and other
-writers wait their turn; readers see the last committed state.
+conditional write, the rendering of the result) inside a transaction and then rolls it back
+(``db.connections.rolled_back``), so a dry run cannot drift from the real thing and saves
+nothing. On PostgreSQL (READ COMMITTED) the rows it wrote stay locked until the rollback, so
+a concurrent decision on them waits a moment and then sees the row unchanged; no other
+session ever sees the uncommitted change. On SQLite the transaction holds the write lock
+(BEGIN IMMEDIATE) and other writers wait their turn; readers see the last committed state.
 
 ``planned_events`` describes the events a decision emits, as plain data: the event log
 (``events.record``) is wired to these names where it exists.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db.connections import transaction
+from product_partners.db.connections import rolled_back
 from product_partners.partnerships import service
-
-T = TypeVar("T")
 
 # The event each owner action emits (its name in the event log's vocabulary).
 EVENT_TYPES = {
@@ -31,21 +29,6 @@ EVENT_TYPES = {
     "remove": "product_partner.deleted",
     "update": "product_partner.updated",
 }
-
-
-class _RolledBack(Exception):
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-async def rolled_back(conn: AsyncConnection, work: Callable[[], Awaitable[T]]) -> T:
-    """``work()``'s result, computed in a transaction that is then rolled back; an error of
-    ``work()`` is raised as it would be without the dry run."""
-    try:
-        async with transaction(conn):
-            raise _RolledBack(await work())
-    except _RolledBack as done:
-        return done.value
 
 
 def link_changes(

@@ -15,6 +15,7 @@ from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import transitions
+from product_partners.partnerships.dependencies import DryRun
 from product_partners.products import service
 from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
@@ -123,15 +124,24 @@ unknown field is 422. Requires the `product:update` scope.
     description="Change the partner-programme settings of one of your products."
     + _SETTINGS_SEMANTICS
     + "\n\n"
-    + transitions.describe(transitions.SYSTEM, "auto_approve"),
+    + transitions.describe(transitions.SYSTEM, "auto_approve")
+    + "\n\n`?dry_run=true`: 200 with `result` (the Product it would become), "
+    "`approved_partnerships` (the pending requests it would auto-approve) and `events`; "
+    "nothing is saved.",
 )
 async def update_product_partnership(
     product_id: str,
     caller: ProductUpdate,
     conn: Conn,
+    dry_run: DryRun,
     body: ProductPartnershipSettings | None = None,
 ) -> Response:
     patch = body or ProductPartnershipSettings()
+    if dry_run:
+        preview = await service.dry_run_partnership_settings(
+            conn, caller.business_id, product_id, patch
+        )
+        return json_response(preview)
     product = await service.update_partnership_settings(conn, caller.business_id, product_id, patch)
     return json_response(product)
 

@@ -80,8 +80,9 @@ async def update_owned(
     return (await conn.execute(stmt)).first() is not None
 
 
-async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> int:
-    """Approve the product's pending requests that its settings now auto-accept (one UPDATE):
+async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> list[int]:
+    """Approve the product's pending requests that its settings now auto-accept (one UPDATE),
+    answering their ids:
     the transition table's ``system`` ``auto_approve``, from the statuses it allows.
 
     Decided by the product row as the database sees it, not by values we read earlier.
@@ -102,8 +103,9 @@ async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any)
             updated_at=now,
             version=product_partners.c.version + 1,
         )
+        .returning(product_partners.c.id)
     )
-    return (await conn.execute(stmt)).rowcount
+    return sorted(row.id for row in await conn.execute(stmt))
 
 
 async def partnership_counts(conn: AsyncConnection, product_id: int) -> dict[tuple[str, str], int]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db.connections import transaction
+from product_partners.db.connections import rolled_back, transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners, products
 from product_partners.kit.ids import parse_id
@@ -123,16 +123,56 @@ async def update_partnership_settings(
 ) -> dict[str, Any]:
     """Save the sent settings and apply their consequences atomically; returns the Product."""
     pid = parse_id(product_id, ProductNotFound)
-    values = patch.changes()
-    if values:
-        now = datetime.now(UTC)
+    if patch.changes():
         async with transaction(conn):
-            if not await repo.update_owned(
-                conn, owner_business_id, pid, {**values, "last_updated_at": now}
-            ):
-                raise ProductNotFound()
-            await repo.auto_approve_pending(conn, pid, now)
+            await _apply_settings(conn, owner_business_id, pid, patch)
     return await get_product(conn, owner_business_id, pid)
+
+
+async def _apply_settings(
+    conn: AsyncConnection, owner_business_id: int, pid: int, patch: ProductPartnershipSettings
+) -> list[int]:
+    """Save the settings and approve what they now auto-accept (in the caller's transaction);
+    the ids of the partnerships approved."""
+    values = patch.changes()
+    if not values:
+        return []
+    now = datetime.now(UTC)
+    if not await repo.update_owned(
+        conn, owner_business_id, pid, {**values, "last_updated_at": now}
+    ):
+        raise ProductNotFound()
+    return await repo.auto_approve_pending(conn, pid, now)
+
+
+async def dry_run_partnership_settings(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    patch: ProductPartnershipSettings,
+) -> dict[str, Any]:
+    """``?dry_run=true`` on updateProductPartnership: the real change in a transaction that is
+    rolled back; the resulting Product, the partnerships it would approve and the events."""
+    pid = parse_id(product_id, ProductNotFound)
+
+    async def work() -> dict[str, Any]:
+        approved = await _apply_settings(conn, owner_business_id, pid, patch)
+        product = await get_product(conn, owner_business_id, pid)
+        events: list[dict[str, Any]] = []
+        if patch.changes():
+            events.append({"type": "product.partnership_updated", "product_id": pid})
+        events += [
+            {"type": "product_partner.approved", "partnership_id": ppid, "product_id": pid}
+            for ppid in approved
+        ]
+        return {
+            "dry_run": True,
+            "result": product,
+            "approved_partnerships": approved,
+            "events": events,
+        }
+
+    return await rolled_back(conn, work)
 
 
 async def check_partnership_changes(
