@@ -15,6 +15,7 @@ import pytest
 from tests.support.api import Api
 from tests.support.routes import (
     BOLA_TABLE,
+    SHARED_LISTS,
     Route,
     World,
     build_world,
@@ -29,8 +30,6 @@ SEEDED_ROW = {"requestProductPartnership": 1}
 ROUTES_WITH_IDS = [r for r in v3_routes() if r.path_params]
 # Reads of the owner's objects, compared before and after the intruder's attempts.
 OWNER_READS = [r for r in ROUTES_WITH_IDS if r.method == "GET"]
-# Lists of no business's rows: the same for every caller.
-SHARED_LISTS = {"listPartnershipTransitions"}
 LISTS = [
     r
     for r in v3_routes()

@@ -170,6 +170,7 @@ async def test_bulk_delete_and_unban(api):
         {"action": "approve", "reason": "x", "items": [{"id": 1}]},
         {"action": "approve", "mode": "some", "items": [{"id": 1}]},
         {"action": "approve", "items": [{"id": "1"}]},
+        {"action": "approve", "items": [{"id": 1, "version": 2**40}]},
     ],
 )
 async def test_bad_bulk_bodies_are_422(api, body):

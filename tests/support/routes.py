@@ -218,6 +218,9 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
 # The tenant-isolation table (test_bola_tenant_isolation.py; test_bad_input.py plays it too):
 # operation id -> (the business that owns the object: "a" the owner, "p" the partner, body).
 # A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
+# Lists of no business's rows, the same for every caller (the tenant checks skip them).
+SHARED_LISTS = frozenset({"listPartnershipTransitions"})
+
 BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "getProduct": ("a", None),
     "updateProductPartnership": ("a", {"is_affiliate_enabled": False}),

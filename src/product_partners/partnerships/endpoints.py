@@ -54,6 +54,7 @@ from product_partners.partnerships.schemas import (
     BulkReviewRequest,
     BulkReviewResponse,
     CreatePartnerRequest,
+    DecisionPreview,
     ListAffiliateProDomainCandidatesResponseBody,
     ListMyPartnershipsResponseBody,
     ListPartnershipTransitionsResponseBody,
@@ -218,7 +219,7 @@ async def get_product_partner(
 
 @router.patch(
     _PARTNER_PATH,
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="updateProductPartner",
     summary="Change a partnership's type or store (ours)",
     responses=_responses(*_DECISION_ERRORS, ConcurrentChange, StoreIsPartnersChoice),
@@ -255,7 +256,10 @@ async def update_product_partner(
     operation_id="deleteProductPartner",
     summary="Remove a partner from a product",
     response_description="Success with no response body",
-    responses=error_responses(*_DECISION_ERRORS),
+    responses={
+        200: {"model": DecisionPreview, "description": "`?dry_run=true`: what it would do"},
+        **error_responses(*_DECISION_ERRORS),
+    },
     description=_doc(
         "Delete the partnership `id` (the ProductPartner id). A banned partnership must be "
         "unbanned first, so that a ban is never lifted by accident.",
@@ -281,7 +285,7 @@ async def delete_product_partner(
 
 @router.post(
     _PARTNER_PATH + "/approve",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="approveProductPartner",
     summary="Approve a partner (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -306,7 +310,7 @@ async def approve_product_partner(
 
 @router.post(
     _PARTNER_PATH + "/reject",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="rejectProductPartner",
     summary="Reject a partnership request (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -345,7 +349,7 @@ async def reject_product_partner(
 
 @router.post(
     _PARTNER_PATH + "/ban",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="banProductPartner",
     summary="Ban a partner from a product (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -384,7 +388,7 @@ async def ban_product_partner(
 
 @router.post(
     _PARTNER_PATH + "/unban",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="unbanProductPartner",
     summary="Lift a ban (ours)",
     responses=_responses(*_DECISION_ERRORS),

@@ -2,6 +2,7 @@
 
 import re
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -9,6 +10,7 @@ from product_partners.businesses.schemas import UNIQUE_ID_PATTERN, BusinessSimpl
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
+from product_partners.partnerships.etags import MAX_VERSION
 
 
 class Domain(BaseModel):
@@ -277,7 +279,7 @@ class BulkItem(BaseModel):
     version: StrictInt | None = Field(
         default=None,
         ge=1,
-        le=MAX_ID,
+        le=MAX_VERSION,
         description="If-Match for this item: the version you read (else: whatever it is now)",
     )
 
@@ -349,3 +351,20 @@ class BulkReviewResponse(BaseModel):
     succeeded: int
     failed: int
     items: list[BulkItemResult]
+
+
+class DecisionPreview(BaseModel):
+    """Ours: ``?dry_run=true`` on a decision: what it would do; nothing is saved."""
+
+    model_config = ConfigDict(title="DecisionPreview")
+
+    dry_run: bool
+    result: ProductPartner | None = Field(
+        description="The partnership the decision would leave (null: deleted)"
+    )
+    links_added: list[AffiliateProLink]
+    links_removed: list[AffiliateProLink]
+    events: list[dict[str, Any]] = Field(
+        description="The events it would emit: type (e.g. product_partner.approved), "
+        "partnership_id, product_id, from, to"
+    )

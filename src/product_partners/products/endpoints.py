@@ -24,6 +24,7 @@ from product_partners.products.schemas import (
     Product,
     ProductPartnershipChanges,
     ProductPartnershipSettings,
+    SettingsPreview,
 )
 
 router = APIRouter(prefix="/v3", tags=["Products"])
@@ -116,7 +117,7 @@ unknown field is 422. Requires the `product:update` scope.
 
 @router.patch(
     "/products/{product_id}/partnership",
-    response_model=Product,
+    response_model=Product | SettingsPreview,
     operation_id="updateProductPartnership",
     summary="Change a product's partner-programme settings",
     response_description="The product with its new settings",

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -209,3 +209,16 @@ class ListProductsResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListProductsResponseBody")
 
     data: list[ProductList]
+
+
+class SettingsPreview(BaseModel):
+    """Ours: ``?dry_run=true`` on updateProductPartnership: what it would do; nothing saved."""
+
+    model_config = ConfigDict(title="ProductPartnershipSettingsPreview")
+
+    dry_run: bool
+    result: Product = Field(description="The product with the settings it would have")
+    approved_partnerships: list[int] = Field(
+        description="The pending requests the settings would auto-approve"
+    )
+    events: list[dict[str, Any]] = Field(description="The events it would emit")
