@@ -187,8 +187,12 @@ async def test_a_refusal_is_final_and_replayed(api):
 async def test_an_expired_key_runs_again_and_is_swept(api):
     owner = await api.actor()
     headers = keyed(owner.headers, new_key())
-    first = await api.client.post("/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers)
-    replayed = await api.client.post("/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers)
+    first = await api.client.post(
+        "/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers
+    )
+    replayed = await api.client.post(
+        "/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers
+    )
     assert replayed.json()["id"] == first.json()["id"]
     assert await count_products(api.engine, owner.id) == 1
     (row,) = await stored_keys(api.engine, owner.id)
@@ -204,7 +208,9 @@ async def test_an_expired_key_runs_again_and_is_swept(api):
             .where(idempotency_keys.c.business_id == owner.id)
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
-    after_expiry = await api.client.post("/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers)
+    after_expiry = await api.client.post(
+        "/v3/products", json={"name": "Once", "item_type": "physical"}, headers=headers
+    )
 
     assert after_expiry.status_code == 200 and "idempotent-replayed" not in after_expiry.headers
     assert after_expiry.json()["id"] != first.json()["id"]
@@ -236,8 +242,12 @@ async def test_a_malformed_key_is_400(api, key):
 async def test_the_longest_key_is_accepted(api):
     owner = await api.actor()
     headers = keyed(owner.headers, "~" * 255)
-    first = await api.client.post("/v3/products", json={"name": "Long", "item_type": "physical"}, headers=headers)
-    again = await api.client.post("/v3/products", json={"name": "Long", "item_type": "physical"}, headers=headers)
+    first = await api.client.post(
+        "/v3/products", json={"name": "Long", "item_type": "physical"}, headers=headers
+    )
+    again = await api.client.post(
+        "/v3/products", json={"name": "Long", "item_type": "physical"}, headers=headers
+    )
     assert first.status_code == 200 and again.content == first.content
     assert await count_products(api.engine, owner.id) == 1
 
@@ -246,7 +256,9 @@ async def test_nothing_is_claimed_without_a_live_key_holding_the_scope(api):
     owner = await api.actor(scopes=["product:list"])
     key = new_key()
     refused = await api.client.post(
-        "/v3/products", json={"name": "No", "item_type": "physical"}, headers=keyed(owner.headers, key)
+        "/v3/products",
+        json={"name": "No", "item_type": "physical"},
+        headers=keyed(owner.headers, key),
     )
     wrong_key = await api.client.post(
         "/v3/products",
@@ -262,10 +274,18 @@ async def test_replays_and_refusals_count_against_the_rate_limit(api, engine):
     owner = await api.actor()
     headers = keyed(owner.headers, new_key())
     async with app_client(engine, rate_limit="3/day") as (client, _app):
-        ran = await client.post("/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers)
-        replayed = await client.post("/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers)
-        reused = await client.post("/v3/products", json={"name": "Other", "item_type": "physical"}, headers=headers)
-        limited = await client.post("/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers)
+        ran = await client.post(
+            "/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers
+        )
+        replayed = await client.post(
+            "/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers
+        )
+        reused = await client.post(
+            "/v3/products", json={"name": "Other", "item_type": "physical"}, headers=headers
+        )
+        limited = await client.post(
+            "/v3/products", json={"name": "Counted", "item_type": "physical"}, headers=headers
+        )
 
     assert ran.status_code == 200 and ran.headers["x-ratelimit-remaining"] == "2"
     assert replayed.status_code == 200 and replayed.headers["x-ratelimit-remaining"] == "1"

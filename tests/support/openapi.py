@@ -20,10 +20,11 @@ class OpenApi:
         return {"$ref": f"urn:openapi#/components/schemas/{name}"}
 
     def validate(self, body: Any, schema_name: str) -> None:
+        self._validate_against(body, self.schema_ref(schema_name))
+
+    def _validate_against(self, body: Any, schema: dict[str, Any]) -> None:
         validator = jsonschema.Draft202012Validator(
-            self.schema_ref(schema_name),
-            registry=self.registry,
-            format_checker=jsonschema.FormatChecker(),
+            schema, registry=self.registry, format_checker=jsonschema.FormatChecker()
         )
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
         assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors)
@@ -53,9 +54,20 @@ class OpenApi:
             assert not response.content, "a documented empty response carried a body"
             return
         assert response.headers["content-type"].startswith("application/json")
-        self.validate(
-            response.json(), self.response_schema_name(operation_id, response.status_code)
-        )
+        self._validate_against(response.json(), _rebased(content["application/json"]["schema"]))
+
+
+def _rebased(schema: Any) -> Any:
+    """An operation's response schema (a ``$ref``, or ``anyOf`` of them: a decision and its
+    dry run) with its references resolved against the document."""
+    if isinstance(schema, dict):
+        return {
+            k: f"urn:openapi{v}" if k == "$ref" and v.startswith("#") else _rebased(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_rebased(item) for item in schema]
+    return schema
 
 
 async def load_openapi(client: httpx.AsyncClient) -> OpenApi:

@@ -229,6 +229,9 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
 # The tenant-isolation table (test_bola_tenant_isolation.py; test_bad_input.py plays it too):
 # operation id -> (the business that owns the object: "a" the owner, "p" the partner, body).
 # A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
+# Lists of no business's rows, the same for every caller (the tenant checks skip them).
+SHARED_LISTS = frozenset({"listPartnershipTransitions"})
+
 BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "getProduct": ("a", None),
     "updateProduct": ("a", {"is_product_sharing": False, "name": "taken over"}),
@@ -245,6 +248,7 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "banProductPartner": ("a", {"reason": "other"}),
     "unbanProductPartner": ("a", None),
     "banBusinessFromProduct": ("a", {"partner_unique_id": "{b}", "reason": "spam"}),
+    "bulkReviewProductPartners": ("a", {"action": "approve", "items": [{"id": 1}]}),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),

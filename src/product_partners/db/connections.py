@@ -2,9 +2,9 @@
 served; the bare asyncpg connection for the hot path; transactions on AUTOCOMMIT connections."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,6 +17,8 @@ from product_partners.db.outages import (
     may_retry,
     statements_in_transaction,
 )
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -43,6 +45,21 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
             raise
         else:
             await conn.exec_driver_sql("COMMIT")
+
+
+class _RolledBack(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+async def rolled_back(conn: AsyncConnection, work: Callable[[], Awaitable[T]]) -> T:
+    """``work()``'s result, computed in a :func:`transaction` that is then rolled back (a dry
+    run of the real statements); an error of ``work()`` is raised as without it."""
+    try:
+        async with transaction(conn):
+            raise _RolledBack(await work())
+    except _RolledBack as done:
+        return done.value
 
 
 @asynccontextmanager

@@ -59,3 +59,19 @@ async def _if_match(
 
 # The versions an If-Match header names (None: no precondition).
 IfMatch = Annotated[list[int] | None, Depends(_if_match)]
+
+
+async def _dry_run(
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Ours: answer what the decision would do (the resulting body, the "
+            "links added and removed, the events it would emit) and save nothing."
+        ),
+    ] = False,
+) -> bool:
+    return dry_run
+
+
+# ?dry_run=true on a decision: run it in a transaction that is rolled back (partnerships.dryrun).
+DryRun = Annotated[bool, Depends(_dry_run)]

@@ -5,6 +5,7 @@ listProductPartners) are also served by ``hotpath`` on PostgreSQL, which takes t
 and required scope from these routes and hands every refusal back to them.
 """
 
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
 
@@ -17,8 +18,13 @@ from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.partnerships import pro_domains, service, transitions
-from product_partners.partnerships.dependencies import Filters, IfMatch, spend_partner_add
+from product_partners.partnerships import bulk, dryrun, pro_domains, service, transitions
+from product_partners.partnerships.dependencies import (
+    DryRun,
+    Filters,
+    IfMatch,
+    spend_partner_add,
+)
 from product_partners.partnerships.enums import BanReason
 from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
@@ -45,9 +51,13 @@ from product_partners.partnerships.schemas import (
     AcceptPartnershipRequest,
     BanBusinessRequest,
     BanProductPartnerRequest,
+    BulkReviewRequest,
+    BulkReviewResponse,
     CreatePartnerRequest,
+    DecisionPreview,
     ListAffiliateProDomainCandidatesResponseBody,
     ListMyPartnershipsResponseBody,
+    ListPartnershipTransitionsResponseBody,
     ListProductPartnersResponseBody,
     PartnershipRequest,
     ProductPartner,
@@ -77,6 +87,34 @@ def _responses(*errors: Any) -> dict[int | str, dict[str, Any]]:
 
 def _doc(text: str, actor: str, action: str) -> str:
     return f"{text}\n\n{transitions.describe(actor, action)}"
+
+
+_DRY_RUN_DOC = (
+    "\n\n`?dry_run=true`: 200 with what the decision would do and nothing saved: `result` "
+    "(the resulting ProductPartner, null if deleted), `links_added`, `links_removed` (its "
+    "affiliate_pro links) and `events` (the events it would emit); a refused decision gives "
+    "the same error as without it."
+)
+
+
+async def _decided(
+    conn: Any,
+    owner_business_id: int,
+    product_id: str,
+    partnership_id: str,
+    scheme: str,
+    action: str,
+    work: Callable[[], Awaitable[dict[str, Any] | None]],
+    dry_run: bool,
+) -> Response:
+    """The owner's decision ``work``, or its dry run (``partnerships.dryrun``)."""
+    if dry_run:
+        body = await dryrun.decision(
+            conn, owner_business_id, product_id, partnership_id, scheme, action, work
+        )
+        return json_response(body)
+    result = await work()
+    return Response(status_code=204) if result is None else _one(result)
 
 
 # What each kind of write can be refused with.
@@ -181,7 +219,7 @@ async def get_product_partner(
 
 @router.patch(
     _PARTNER_PATH,
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="updateProductPartner",
     summary="Change a partnership's type or store (ours)",
     responses=_responses(*_DECISION_ERRORS, ConcurrentChange, StoreIsPartnersChoice),
@@ -191,7 +229,8 @@ async def get_product_partner(
         "`store_id` is 400 `store_is_partners_choice`). Omitted fields stay.",
         transitions.OWNER,
         "update",
-    ),
+    )
+    + _DRY_RUN_DOC,
 )
 async def update_product_partner(
     product_id: str,
@@ -201,11 +240,14 @@ async def update_product_partner(
     conn: Conn,
     scheme: LinkScheme,
     versions: IfMatch,
+    dry_run: DryRun,
 ) -> Response:
-    updated = await service.update_partner(
-        conn, caller.business_id, product_id, id, body, scheme, versions
-    )
-    return _one(updated)
+    def work() -> Awaitable[dict[str, Any]]:
+        return service.update_partner(
+            conn, caller.business_id, product_id, id, body, scheme, versions
+        )
+
+    return await _decided(conn, caller.business_id, product_id, id, scheme, "update", work, dry_run)
 
 
 @router.delete(
@@ -214,28 +256,40 @@ async def update_product_partner(
     operation_id="deleteProductPartner",
     summary="Remove a partner from a product",
     response_description="Success with no response body",
-    responses=error_responses(*_DECISION_ERRORS),
+    responses={
+        200: {"model": DecisionPreview, "description": "`?dry_run=true`: what it would do"},
+        **error_responses(*_DECISION_ERRORS),
+    },
     description=_doc(
         "Delete the partnership `id` (the ProductPartner id). A banned partnership must be "
         "unbanned first, so that a ban is never lifted by accident.",
         transitions.OWNER,
         "remove",
-    ),
+    )
+    + _DRY_RUN_DOC,
 )
 async def delete_product_partner(
-    product_id: str, id: str, caller: ProductUpdate, conn: Conn, versions: IfMatch
+    product_id: str,
+    id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+    versions: IfMatch,
+    dry_run: DryRun,
 ) -> Response:
-    await service.remove_partner(conn, caller.business_id, product_id, id, versions)
-    return Response(status_code=204)
+    async def work() -> None:
+        await service.remove_partner(conn, caller.business_id, product_id, id, versions)
+
+    return await _decided(conn, caller.business_id, product_id, id, scheme, "remove", work, dry_run)
 
 
 @router.post(
     _PARTNER_PATH + "/approve",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="approveProductPartner",
     summary="Approve a partner (ours)",
     responses=_responses(*_DECISION_ERRORS),
-    description=_doc("Sets `approved_at`.", transitions.OWNER, "approve"),
+    description=_doc("Sets `approved_at`.", transitions.OWNER, "approve") + _DRY_RUN_DOC,
 )
 async def approve_product_partner(
     product_id: str,
@@ -244,16 +298,19 @@ async def approve_product_partner(
     conn: Conn,
     scheme: LinkScheme,
     versions: IfMatch,
+    dry_run: DryRun,
 ) -> Response:
-    approved = await service.approve_partner(
-        conn, caller.business_id, product_id, id, scheme, versions
+    def work() -> Awaitable[dict[str, Any]]:
+        return service.approve_partner(conn, caller.business_id, product_id, id, scheme, versions)
+
+    return await _decided(
+        conn, caller.business_id, product_id, id, scheme, "approve", work, dry_run
     )
-    return _one(approved)
 
 
 @router.post(
     _PARTNER_PATH + "/reject",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="rejectProductPartner",
     summary="Reject a partnership request (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -263,7 +320,8 @@ async def approve_product_partner(
         "`rerequest_cooldown_seconds`.",
         transitions.OWNER,
         "reject",
-    ),
+    )
+    + _DRY_RUN_DOC,
 )
 async def reject_product_partner(
     product_id: str,
@@ -272,23 +330,26 @@ async def reject_product_partner(
     conn: Conn,
     scheme: LinkScheme,
     versions: IfMatch,
+    dry_run: DryRun,
     body: RejectProductPartnerRequest | None = None,
 ) -> Response:
-    rejected = await service.reject_partner(
-        conn,
-        caller.business_id,
-        product_id,
-        id,
-        scheme,
-        reason=body.reason if body else None,
-        versions=versions,
-    )
-    return _one(rejected)
+    def work() -> Awaitable[dict[str, Any]]:
+        return service.reject_partner(
+            conn,
+            caller.business_id,
+            product_id,
+            id,
+            scheme,
+            reason=body.reason if body else None,
+            versions=versions,
+        )
+
+    return await _decided(conn, caller.business_id, product_id, id, scheme, "reject", work, dry_run)
 
 
 @router.post(
     _PARTNER_PATH + "/ban",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="banProductPartner",
     summary="Ban a partner from a product (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -297,7 +358,8 @@ async def reject_product_partner(
         "Both are shown to the partner. A banned partner cannot request again.",
         transitions.OWNER,
         "ban",
-    ),
+    )
+    + _DRY_RUN_DOC,
 )
 async def ban_product_partner(
     product_id: str,
@@ -307,23 +369,26 @@ async def ban_product_partner(
     conn: Conn,
     scheme: LinkScheme,
     versions: IfMatch,
+    dry_run: DryRun,
 ) -> Response:
-    banned = await service.ban_partner(
-        conn,
-        caller.business_id,
-        product_id,
-        id,
-        scheme,
-        reason=body.reason.value,
-        note=body.note,
-        versions=versions,
-    )
-    return _one(banned)
+    def work() -> Awaitable[dict[str, Any]]:
+        return service.ban_partner(
+            conn,
+            caller.business_id,
+            product_id,
+            id,
+            scheme,
+            reason=body.reason.value,
+            note=body.note,
+            versions=versions,
+        )
+
+    return await _decided(conn, caller.business_id, product_id, id, scheme, "ban", work, dry_run)
 
 
 @router.post(
     _PARTNER_PATH + "/unban",
-    response_model=ProductPartner,
+    response_model=ProductPartner | DecisionPreview,
     operation_id="unbanProductPartner",
     summary="Lift a ban (ours)",
     responses=_responses(*_DECISION_ERRORS),
@@ -332,7 +397,8 @@ async def ban_product_partner(
         "again after the product's cool-down, counted from now.",
         transitions.OWNER,
         "unban",
-    ),
+    )
+    + _DRY_RUN_DOC,
 )
 async def unban_product_partner(
     product_id: str,
@@ -341,11 +407,12 @@ async def unban_product_partner(
     conn: Conn,
     scheme: LinkScheme,
     versions: IfMatch,
+    dry_run: DryRun,
 ) -> Response:
-    unbanned = await service.unban_partner(
-        conn, caller.business_id, product_id, id, scheme, versions
-    )
-    return _one(unbanned)
+    def work() -> Awaitable[dict[str, Any]]:
+        return service.unban_partner(conn, caller.business_id, product_id, id, scheme, versions)
+
+    return await _decided(conn, caller.business_id, product_id, id, scheme, "unban", work, dry_run)
 
 
 @router.post(
@@ -619,3 +686,52 @@ async def leave_product_partnership(
 ) -> Response:
     await service.leave_partnership(conn, caller.business_id, id, versions)
     return Response(status_code=204)
+
+
+# --- the published lifecycle -------------------------------------------------------------------
+
+
+@router.get(
+    "/partnership-transitions",
+    response_model=ListPartnershipTransitionsResponseBody,
+    operation_id="listPartnershipTransitions",
+    summary="The partnership lifecycle: who may move a partnership from which status (ours)",
+    responses=error_responses(),
+)
+async def list_partnership_transitions(caller: ProductList) -> Response:
+    """Every row of the transition table the service enforces (actor, from, action, to, the
+    operation that makes the move): the same data, never a copy. Any move not listed is 409
+    `invalid_transition`, whose `errors.allowed_actions` lists what the caller may do from the
+    partnership's current status."""
+    return json_response({"data": transitions.rows()})
+
+
+# --- bulk decisions ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/products/{product_id}/partners/bulk",
+    response_model=BulkReviewResponse,
+    operation_id="bulkReviewProductPartners",
+    summary="One decision on up to 100 partners of a product (ours)",
+    responses=error_responses(ProductNotFound),
+)
+async def bulk_review_product_partners(
+    product_id: str,
+    body: BulkReviewRequest,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+    dry_run: DryRun,
+) -> Response:
+    """`action` (approve, reject with an optional `reason`, ban with a `reason` from the ban
+    reasons and a `note`, unban, delete) on up to 100 partnerships of one of your products
+    (`items`: `id`, and `version` to act only if it is still at that version, as If-Match).
+    Each item is decided exactly as the single operation decides it (same rules, same error
+    codes, one winner against concurrent decisions). `mode` `best_effort` saves each item on
+    its own; `all_or_nothing` saves every item in one transaction, or none if any fails (the
+    others then answer `would_apply`). 200 lists every item, in the order sent, with its
+    `outcome` (applied, would_apply, failed), new `affiliate_status` and `version`, or its
+    `error_code` and `status`. `?dry_run=true` answers the same and saves nothing."""
+    result = await bulk.bulk_review(conn, caller.business_id, product_id, body, scheme, dry_run)
+    return json_response(result)

@@ -43,16 +43,29 @@ class SelfPartnership(Unprocessable):
 
 
 class InvalidTransition(Conflict):
-    """409 naming the current status and the statuses the action is allowed from."""
+    """409 naming the current status, the statuses the action is allowed from, and (in
+    ``errors["allowed_actions"]``) what the actor may do from the current status."""
 
     error_code = "invalid_transition"
 
-    def __init__(self, actor: str, action: str, current: str, allowed: Sequence[str]) -> None:
+    def __init__(
+        self,
+        actor: str,
+        action: str,
+        current: str,
+        allowed: Sequence[str],
+        actions: Sequence[str] = (),
+    ) -> None:
         where = ", ".join(allowed) if allowed else "no existing partnership"
+        now = ", ".join(actions) if actions else "nothing"
+        errors = {"affiliate_status": [f"is {current}"]}
+        if actions:
+            errors["allowed_actions"] = list(actions)
         super().__init__(
             f"Cannot {action} this partnership: it is {current}. "
-            f"The {actor} may {action} a partnership that is: {where}.",
-            errors={"affiliate_status": [f"is {current}"]},
+            f"The {actor} may {action} a partnership that is: {where}. "
+            f"From {current}, the {actor} may: {now}.",
+            errors=errors,
         )
 
 

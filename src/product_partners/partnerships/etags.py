@@ -11,6 +11,8 @@ has at most a few versions in hand, and each tag becomes a bound parameter of th
 from product_partners.partnerships.errors import TooManyEtags
 
 MAX_IF_MATCH_TAGS = 16
+# The largest version a tag may name (9 digits: the column is a 32-bit integer).
+MAX_VERSION = 10**9 - 1
 
 
 def etag(version: int) -> str:

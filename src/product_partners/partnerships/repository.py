@@ -497,3 +497,11 @@ def pro_domain_candidates(partnership_id: int, partner_business_id: int) -> Sele
     return select(cd.c.id, cd.c.business_id, cd.c.full_url, approved.label("is_approved")).where(
         cd.c.business_id == partner_business_id, cd.c.is_verified.is_(True)
     )
+
+
+async def owns_product(conn: AsyncConnection, owner_business_id: int, product_id: int) -> bool:
+    """Whether ``product_id`` is a product of ``owner_business_id``."""
+    stmt = select(products.c.id).where(
+        products.c.id == product_id, products.c.business_id == owner_business_id
+    )
+    return (await conn.execute(stmt)).first() is not None

@@ -1,13 +1,16 @@
 """Wire shapes of partnerships: Scalev's ProductPartner and friends."""
 
 import re
+from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from product_partners.businesses.schemas import UNIQUE_ID_PATTERN, BusinessSimple
 from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
+from product_partners.partnerships.etags import MAX_VERSION
 
 
 class Domain(BaseModel):
@@ -227,3 +230,141 @@ class BanBusinessRequest(BaseModel):
     partner_unique_id: str = Field(min_length=1, max_length=64, pattern=UNIQUE_ID_PATTERN)
     reason: BanReason = Field(description="Why, one of a fixed list; shown to the business.")
     note: str | None = Field(default=None, max_length=2000, description="Shown to the business.")
+
+
+# --- review at scale: the transition table, bulk decisions, dry runs ---------------------------
+
+
+class PartnershipTransition(BaseModel):
+    """Ours: one row of the partnership lifecycle (the table the service enforces)."""
+
+    model_config = ConfigDict(title="PartnershipTransition", populate_by_name=True)
+
+    actor: str = Field(description="owner, partner, or system (the service itself)")
+    from_: AffiliateStatus | None = Field(
+        alias="from", description="The status it starts from; null: no partnership yet"
+    )
+    action: str
+    to: AffiliateStatus | None = Field(description="The status it leads to; null: deleted")
+    operation_id: str = Field(description="The operation that makes this move")
+    note: str
+
+
+class ListPartnershipTransitionsResponseBody(BaseModel):
+    model_config = ConfigDict(title="ListPartnershipTransitionsResponseBody")
+
+    data: list[PartnershipTransition]
+
+
+class BulkAction(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    ban = "ban"
+    unban = "unban"
+    delete = "delete"
+
+
+class BulkMode(StrEnum):
+    all_or_nothing = "all_or_nothing"
+    best_effort = "best_effort"
+
+
+MAX_BULK_ITEMS = 100
+
+
+class BulkItem(BaseModel):
+    model_config = ConfigDict(title="BulkReviewItem", extra="forbid")
+
+    id: StrictInt = Field(ge=1, le=MAX_ID, description="A partnership (ProductPartner id)")
+    version: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="If-Match for this item: the version you read (else: whatever it is now)",
+    )
+
+
+class BulkReviewRequest(BaseModel):
+    """Ours: one decision on up to 100 partnerships of one product."""
+
+    model_config = ConfigDict(title="BulkReviewRequest", extra="forbid")
+
+    action: BulkAction
+    items: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+    mode: BulkMode = Field(
+        default=BulkMode.best_effort,
+        description="all_or_nothing: one transaction, nothing saved unless every item "
+        "succeeds; best_effort: each item on its own",
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="reject: shown as rejection_reason (optional); ban: one of the ban "
+        "reasons (required)",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="ban only")
+
+    @field_validator("items")
+    @classmethod
+    def _distinct(cls, items: list[BulkItem]) -> list[BulkItem]:
+        ids = [item.id for item in items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("names a partnership more than once")
+        return items
+
+    @model_validator(mode="after")
+    def _fields_of_action(self) -> "BulkReviewRequest":
+        if self.action == BulkAction.ban:
+            if self.reason not in tuple(BanReason):
+                raise ValueError(f"ban needs a reason, one of: {', '.join(BanReason)}")
+        elif self.note is not None:
+            raise ValueError("note is for ban only")
+        elif self.reason is not None and self.action != BulkAction.reject:
+            raise ValueError("reason is for reject and ban only")
+        return self
+
+
+class BulkItemResult(BaseModel):
+    model_config = ConfigDict(title="BulkReviewItemResult")
+
+    id: int
+    outcome: str = Field(
+        description="applied, would_apply (dry run, or all_or_nothing rolled back because of "
+        "another item), or failed"
+    )
+    affiliate_status: AffiliateStatus | None = Field(
+        description="The new status (null: deleted, or failed)"
+    )
+    version: int | None = Field(description="The new version (null: deleted, or failed)")
+    error_code: str | None = Field(description="failed: the error the single operation gives")
+    status: int = Field(description="The HTTP status the single operation would answer")
+    message: str | None = None
+
+
+class BulkReviewResponse(BaseModel):
+    model_config = ConfigDict(title="BulkReviewResponse")
+
+    action: BulkAction
+    mode: BulkMode
+    dry_run: bool
+    applied: bool = Field(description="Whether anything was saved")
+    succeeded: int
+    failed: int
+    items: list[BulkItemResult]
+
+
+class DecisionPreview(BaseModel):
+    """Ours: ``?dry_run=true`` on a decision: what it would do; nothing is saved."""
+
+    model_config = ConfigDict(title="DecisionPreview")
+
+    dry_run: bool
+    result: ProductPartner | None = Field(
+        description="The partnership the decision would leave (null: deleted)"
+    )
+    links_added: list[AffiliateProLink]
+    links_removed: list[AffiliateProLink]
+    events: list[dict[str, Any]] = Field(
+        description="The events it would emit: type (e.g. product_partner.approved), "
+        "partnership_id, product_id, from, to"
+    )

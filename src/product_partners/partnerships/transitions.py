@@ -126,9 +126,20 @@ def sources(actor: str, action: str) -> tuple[str, ...]:
     )
 
 
+def allowed_actions(actor: str, source: str | None) -> tuple[str, ...]:
+    """The actions ``actor`` may take on a partnership in status ``source`` (None: none yet)."""
+    return tuple(
+        dict.fromkeys(t.action for t in TRANSITIONS if (t.actor, t.source) == (actor, source))
+    )
+
+
 def invalid_transition(actor: str, action: str, current: str) -> InvalidTransition:
-    """409 naming the current status and the statuses the action is allowed from."""
-    return InvalidTransition(actor, action, current, sources(actor, action))
+    """409 naming the current status, the statuses the action is allowed from, and the
+    actions allowed from the current status."""
+    source = None if current == "absent" else current
+    return InvalidTransition(
+        actor, action, current, sources(actor, action), allowed_actions(actor, source)
+    )
 
 
 def target(actor: str, action: str) -> str | None:
@@ -143,6 +154,21 @@ def check(actor: str, source: str | None, action: str) -> Transition:
     if transition is None:
         raise invalid_transition(actor, action, source or "absent")
     return transition
+
+
+def rows() -> list[dict[str, str | None]]:
+    """The table as data (listPartnershipTransitions): one object per row."""
+    return [
+        {
+            "actor": t.actor,
+            "from": t.source,
+            "action": t.action,
+            "to": t.target,
+            "operation_id": t.operation_id,
+            "note": t.note,
+        }
+        for t in TRANSITIONS
+    ]
 
 
 def _cell(status: str | None, deleted: str) -> str:

@@ -16,6 +16,7 @@ from product_partners.kit.http.deps import UNSUPPORTED, Conn, LinkScheme, Page, 
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import transitions
+from product_partners.partnerships.dependencies import DryRun
 from product_partners.products import service
 from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
@@ -27,6 +28,7 @@ from product_partners.products.schemas import (
     Product,
     ProductPartnershipChanges,
     ProductPartnershipSettings,
+    SettingsPreview,
     UpdateRequestProduct,
 )
 
@@ -226,7 +228,7 @@ unknown field is 400. Requires the `product:update` scope.
 
 @router.patch(
     "/products/{product_id}/partnership",
-    response_model=Product,
+    response_model=Product | SettingsPreview,
     operation_id="updateProductPartnership",
     summary="Change a product's partner-programme settings",
     response_description="The product with its new settings",
@@ -234,16 +236,25 @@ unknown field is 400. Requires the `product:update` scope.
     description="Change the partner-programme settings of one of your products."
     + _SETTINGS_SEMANTICS
     + "\n\n"
-    + transitions.describe(transitions.SYSTEM, "auto_approve"),
+    + transitions.describe(transitions.SYSTEM, "auto_approve")
+    + "\n\n`?dry_run=true`: 200 with `result` (the Product it would become), "
+    "`approved_partnerships` (the pending requests it would auto-approve) and `events`; "
+    "nothing is saved.",
 )
 async def update_product_partnership(
     product_id: str,
     caller: ProductUpdate,
     conn: Conn,
     scheme: LinkScheme,
+    dry_run: DryRun,
     body: ProductPartnershipSettings | None = None,
 ) -> Response:
     patch = body or ProductPartnershipSettings()
+    if dry_run:
+        preview = await service.dry_run_partnership_settings(
+            conn, caller.business_id, product_id, patch, scheme
+        )
+        return json_response(preview)
     product = await service.update_partnership_settings(
         conn, caller.business_id, product_id, patch, scheme
     )

@@ -91,7 +91,7 @@ async def delete_owned(conn: AsyncConnection, owner_business_id: int, product_id
     return (await conn.execute(stmt)).first() is not None
 
 
-async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> list[Any]:
+async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any) -> list[int]:
     """Approve the product's pending requests that its settings now auto-accept (one UPDATE):
     the transition table's ``system`` ``auto_approve``, from the statuses it allows; the ids
     of the partnerships approved.
@@ -116,7 +116,7 @@ async def auto_approve_pending(conn: AsyncConnection, product_id: int, now: Any)
         )
         .returning(product_partners.c.id)
     )
-    return [row.id for row in await conn.execute(stmt)]
+    return sorted(row.id for row in await conn.execute(stmt))
 
 
 async def partnership_counts(conn: AsyncConnection, product_id: int) -> dict[tuple[str, str], int]:

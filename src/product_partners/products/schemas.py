@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -278,3 +278,16 @@ class CountProductsResponseBody(BaseModel):
     model_config = ConfigDict(title="CountProductsResponseBody")
 
     count: int = Field(description="Number of products matching the filters")
+
+
+class SettingsPreview(BaseModel):
+    """Ours: ``?dry_run=true`` on updateProductPartnership: what it would do; nothing saved."""
+
+    model_config = ConfigDict(title="ProductPartnershipSettingsPreview")
+
+    dry_run: bool
+    result: Product = Field(description="The product with the settings it would have")
+    approved_partnerships: list[int] = Field(
+        description="The pending requests the settings would auto-approve"
+    )
+    events: list[dict[str, Any]] = Field(description="The events it would emit")

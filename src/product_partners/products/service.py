@@ -7,7 +7,7 @@ from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db.connections import transaction
+from product_partners.db.connections import rolled_back, transaction
 from product_partners.db.sql import name_contains
 from product_partners.db.tables import product_partners, products
 from product_partners.events.enums import EventType
@@ -165,31 +165,43 @@ async def update_partnership_settings(
     ``product_partner.approved`` by ``system`` per request the change auto-approved, in the
     change's transaction."""
     pid = parse_id(product_id, ProductNotFound)
-    values = patch.changes()
-    if not values:
+    if not patch.changes():
         return await get_product(conn, owner_business_id, pid)
-    now = datetime.now(UTC)
     try:
         async with transaction(conn):
-            if not await repo.update_owned(
-                conn, owner_business_id, pid, {**values, "last_updated_at": now}
-            ):
-                raise ProductNotFound()
-            approved = await repo.auto_approve_pending(conn, pid, now)
-            product = await get_product(conn, owner_business_id, pid)
-            await record(
-                conn,
-                EventType.product_partnership_settings_updated,
-                resource_id=pid,
-                product_id=pid,
-                data=product,
-                owner_business_id=owner_business_id,
-            )
-            await _record_auto_approvals(conn, approved, scheme)
+            product, _ = await _apply_settings(conn, owner_business_id, pid, patch, scheme)
     except IntegrityError:
         # The one unique constraint an update can meet: (business_id, slug).
         raise SlugTaken() from None
     return product
+
+
+async def _apply_settings(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    pid: int,
+    patch: ProductPartnershipSettings | UpdateRequestProduct,
+    scheme: str,
+) -> tuple[dict[str, Any], list[int]]:
+    """Save the fields, approve what the settings now auto-accept and record the events (in
+    the caller's transaction); the Product and the ids of the partnerships approved."""
+    now = datetime.now(UTC)
+    if not await repo.update_owned(
+        conn, owner_business_id, pid, {**patch.changes(), "last_updated_at": now}
+    ):
+        raise ProductNotFound()
+    approved = await repo.auto_approve_pending(conn, pid, now)
+    product = await get_product(conn, owner_business_id, pid)
+    await record(
+        conn,
+        EventType.product_partnership_settings_updated,
+        resource_id=pid,
+        product_id=pid,
+        data=product,
+        owner_business_id=owner_business_id,
+    )
+    await _record_auto_approvals(conn, approved, scheme)
+    return product, approved
 
 
 async def _record_auto_approvals(conn: AsyncConnection, ids: list[int], scheme: str) -> None:
@@ -217,6 +229,47 @@ async def delete_product(conn: AsyncConnection, owner_business_id: int, product_
     """Delete one of your products; its partnerships go with it."""
     if not await repo.delete_owned(conn, owner_business_id, parse_id(product_id, ProductNotFound)):
         raise ProductNotFound()
+
+
+async def dry_run_partnership_settings(
+    conn: AsyncConnection,
+    owner_business_id: int,
+    product_id: str | int,
+    patch: ProductPartnershipSettings,
+    scheme: str,
+) -> dict[str, Any]:
+    """``?dry_run=true`` on updateProductPartnership: the real change (its events included) in
+    a transaction that is rolled back; the resulting Product, the partnerships it would
+    approve and the events it would record."""
+    pid = parse_id(product_id, ProductNotFound)
+
+    async def work() -> dict[str, Any]:
+        approved: list[int] = []
+        if not patch.changes():
+            product = await get_product(conn, owner_business_id, pid)
+        else:
+            product, approved = await _apply_settings(conn, owner_business_id, pid, patch, scheme)
+        events: list[dict[str, Any]] = []
+        if patch.changes():
+            events.append(
+                {"type": EventType.product_partnership_settings_updated.value, "product_id": pid}
+            )
+        events += [
+            {
+                "type": EventType.product_partner_approved.value,
+                "partnership_id": ppid,
+                "product_id": pid,
+            }
+            for ppid in approved
+        ]
+        return {
+            "dry_run": True,
+            "result": product,
+            "approved_partnerships": approved,
+            "events": events,
+        }
+
+    return await rolled_back(conn, work)
 
 
 async def check_partnership_changes(
