@@ -19,6 +19,8 @@ from product_partners.db.outages import (
 )
 
 T = TypeVar("T")
+# Marks a connection (its ``info``) while a transaction() block runs on it.
+_OPEN_TRANSACTION = "product_partners.transaction"
 
 
 @asynccontextmanager
@@ -27,9 +29,17 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
 
     SQLite takes the write lock up front (BEGIN IMMEDIATE): a deferred transaction that reads
     first and writes later can fail with "database is locked" instead of waiting its turn.
+
+    Nested blocks join the outermost one (a dry run or an all-or-nothing bulk around decisions
+    that each open their own): only the outermost block commits or rolls back, so an inner
+    COMMIT can never save what a dry run means to roll back.
     """
+    if conn.info.get(_OPEN_TRANSACTION):
+        yield conn
+        return
     begin = "BEGIN IMMEDIATE" if conn.dialect.name == "sqlite" else "BEGIN"
     await conn.exec_driver_sql(begin)
+    conn.info[_OPEN_TRANSACTION] = True
     # From here to COMMIT no statement may run again on another connection (db_outages): the
     # transaction's earlier statements died with the connection (a COMMIT that "succeeded" on
     # a fresh connection would acknowledge a write that was lost).
@@ -37,6 +47,7 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
         try:
             yield conn
         except BaseException:
+            conn.info.pop(_OPEN_TRANSACTION, None)
             try:
                 await conn.exec_driver_sql("ROLLBACK")
             except BaseException:
@@ -44,6 +55,7 @@ async def transaction(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
                 await conn.invalidate()
             raise
         else:
+            conn.info.pop(_OPEN_TRANSACTION, None)
             await conn.exec_driver_sql("COMMIT")
 
 
