@@ -120,7 +120,7 @@ async def test_a_dry_run_of_the_settings_names_what_it_would_approve_and_saves_n
     assert answer["dry_run"] is True and answer["result"]["is_affiliate_auto_accept"] is True
     assert answer["approved_partnerships"] == [pending]
     assert {e["type"] for e in answer["events"]} == {
-        "product.partnership_updated",
+        "product.partnership_settings_updated",
         "product_partner.approved",
     }
     assert await _snapshot(api) == before
