@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from product_partners import __version__
 from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.db.engine import create_engine
+from product_partners.db.replicas import build_replicas
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
 from product_partners.kit.http.ratelimit import build_budget
+from product_partners.kit.http.replicas import ReadRouting
 from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.dependencies import PARTNER_ADDS
 from product_partners.partnerships.endpoints import router as partnerships_router
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             yield
         finally:
             await shutdown_operations(app)
+            if app.state.replicas is not None:
+                await app.state.replicas.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    # Read replicas (DATABASE_REPLICA_URLS), or None: every request on the primary.
+    app.state.replicas = build_replicas(settings)
     if engine is not None:
         app.state.engine = on_engine(engine)
     install_error_handlers(app)
@@ -76,6 +82,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     # Innermost: the hot path sees requests that the guards and the request context passed.
     app.add_middleware(HotPath, state=app.state, routes=app.routes)
+    if app.state.replicas is not None:
+        # Outer to the hot path: a read that a replica failed runs again on the primary.
+        app.add_middleware(ReadRouting, replicas=app.state.replicas, metrics=metrics)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware)
     app.add_middleware(

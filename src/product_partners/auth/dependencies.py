@@ -22,6 +22,7 @@ from product_partners.auth.errors import (
 )
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
+from product_partners.db.connections import primary_connection
 from product_partners.db.prepared import PreparedQuery
 from product_partners.kit.http.deps import Conn
 from product_partners.kit.http.ratelimit import enforce_rate_limit
@@ -70,8 +71,10 @@ async def authenticate(request: Request, conn: AsyncConnection) -> Caller:
     token, prefix = key_prefix(request)
     row = await _KEY_LOOKUP.first(conn, prefix=prefix)
 
-    def touch(key_id: int, now: datetime) -> Awaitable[object]:
-        return conn.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
+    async def touch(key_id: int, now: datetime) -> object:
+        # A write: on the primary, also when the request reads on a replica.
+        async with primary_connection(request.app.state, conn) as writer:
+            return await writer.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
 
     return await accept_key(request, token, key_row(row) if row else None, touch)
 

@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, key_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
-from product_partners.db.connections import Driver, driver_connection
+from product_partners.db.connections import Driver, routed_driver
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
 from product_partners.db.tables import (
     custom_domains,
@@ -263,9 +263,10 @@ class HotPath:
             and not settings.database_pgbouncer
         )
 
-    def _connection(self) -> Any:
-        """A pooled connection's bare asyncpg connection (db.connections.driver_connection)."""
-        return driver_connection(self.state.engine, self.state.settings.database_timeout)
+    def _connection(self, scope: Scope) -> Any:
+        """A pooled connection's bare asyncpg connection, on the primary or, for a read, a
+        replica (db.connections.routed_driver)."""
+        return routed_driver(self.state, scope)
 
     def _statements(self) -> dict[str, _Compiled]:
         if self._compiled is None:
@@ -359,7 +360,7 @@ class HotPath:
 
     async def _get(self, scope: Scope, receive: Receive, ids: dict[str, int], _: bytes) -> Any:
         params = {"product_id": ids["product_id"], "partnership_id": ids["id"]}
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, "get", params, GET)
         if keyed is None or keyed[1][0].id is None:
             return None
@@ -376,7 +377,7 @@ class HotPath:
             name, params["page_after"] = "after", page.after_id
         else:
             name = "first"
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, name, params, LIST)
         if keyed is None or keyed[1][0].id is None:
             return None  # not the caller's product, or an empty page: the route says which
@@ -390,7 +391,7 @@ class HotPath:
             data = CreatePartnerRequest.model_validate_json(body)
         except ValidationError:
             return None
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD)
             if keyed is None:
                 return None
