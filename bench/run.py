@@ -225,6 +225,23 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process on the machine (its backends serve the
+    measured requests; on a quiet machine nothing else): cost per request in PostgreSQL."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _comm(entry) in ("postgres", "postmaster"):
+            total += _cpu_seconds(int(entry.name))
+    return total
+
+
+def _comm(entry: Path) -> str:
+    try:
+        return (entry / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _peak_rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -412,16 +429,19 @@ def measure(
     if cfg.warmup:
         run_wrk(wrk, cfg, op, seeded, pairs, cfg.warmup)
     profiler = _start_profiler(cfg, server, label)
-    cpu_before = server.cpu_seconds()
+    cpu_before, pg_before = server.cpu_seconds(), postgres_cpu_seconds()
     result = run_wrk(wrk, cfg, op, seeded, pairs, cfg.duration)
     cpu = server.cpu_seconds() - cpu_before
+    pg_cpu = postgres_cpu_seconds() - pg_before
     if profiler is not None:
         profiler.wait(timeout=cfg.duration + 60)
     result["cpu_us_per_request"] = round(cpu / max(result["requests"], 1) * 1e6, 1)
+    result["pg_cpu_us_per_request"] = round(pg_cpu / max(result["requests"], 1) * 1e6, 1)
     log(
         f"  {label:<24} {result['rps']:>9.1f} req/s  p50 {result['p50_ms']:>7.2f} ms"
         f"  p99 {result['p99_ms']:>7.2f} ms  p99.9 {result['p999_ms']:>7.2f} ms"
         f"  cpu {result['cpu_us_per_request']:>7.1f} us/req"
+        f"  pg cpu {result['pg_cpu_us_per_request']:>7.1f} us/req"
         f"  non-2xx {result['non_2xx']}"
     )
     return result
