@@ -2,20 +2,24 @@
 position shared by concurrent writers (on the machine's PostgreSQL)."""
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 from pydantic import ValidationError
 
 from product_partners.db.replicas import (
+    UNKNOWN,
+    Positions,
     PrimaryPosition,
+    RedisPositions,
     _Server,
     format_lsn,
     parse_lsn,
     run_on_primary,
 )
 from product_partners.settings import Settings, describe_settings_error
-from tests.support.ops import asyncpg_dsn
+from tests.support.ops import REDIS_URL, asyncpg_dsn
 
 
 @pytest.mark.parametrize("text", ["0/0", "0/16B3748", "16/B374D848", "FFFFFFFF/FFFFFFFF"])
@@ -78,3 +82,19 @@ async def test_concurrent_writers_share_reads_of_the_primary_position(database_u
     # Every writer got a position past the commits made before it asked, in few round trips.
     assert min(answers) >= committed
     assert 1 <= sent <= 2
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+async def test_a_business_position_only_moves_forward(shared: bool) -> None:
+    prefix = f"pp-test-{uuid.uuid4().hex[:8]}"
+    positions = RedisPositions(60, REDIS_URL, prefix) if shared else Positions(60)
+    try:
+        assert await positions.get(7) == 0
+        await positions.remember(7, parse_lsn("16/B374D848"))
+        await positions.remember(7, parse_lsn("16/B3740000"))  # an older write, answered later
+        assert await positions.get(7) == parse_lsn("16/B374D848")
+        assert await positions.get(8) == 0
+        await positions.remember(7, UNKNOWN)  # the primary did not say: the primary serves
+        assert await positions.get(7) == UNKNOWN
+    finally:
+        await positions.close()

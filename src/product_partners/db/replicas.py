@@ -59,8 +59,9 @@ MAX_HINTS = 100_000
 # that carries it after a write.
 READ_AFTER_HEADER = b"x-read-after"
 WRITE_POSITION_HEADER = b"x-write-position"
-# The floor of a business whose position could not be read: the primary serves it.
-UNKNOWN = 1 << 64
+# The floor of a business whose position could not be read: the primary serves it. Above any
+# real position, and exact as a Lua number (Redis's script keeps the larger position).
+UNKNOWN = 1 << 62
 
 # SQLSTATEs on which a replica's read runs again on the primary: canceled by a conflict with
 # recovery (40001) and read-only transaction (25006, a statement that writes).
