@@ -20,12 +20,12 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from product_partners.db.engine import create_engine
 from product_partners.db.replicas import parse_lsn
-from product_partners.db.tables import product_partners
+from product_partners.db.tables import api_keys, product_partners
 from product_partners.settings import Settings
 from tests.support.api import Actor, Api, unique
 from tests.support.clusters import PgCluster, pg_cluster, standby_of
@@ -86,6 +86,17 @@ async def replicated_app(
 
 async def _all_up(app: FastAPI) -> bool:
     return all(s["up"] and s["lag_seconds"] == 0 for s in app.state.replicas.status())
+
+
+async def caught_up(app: FastAPI, engine: AsyncEngine) -> None:
+    """Wait until the app's monitor has seen every replica replay what the primary has now."""
+    async with engine.connect() as conn:
+        now = parse_lsn(await conn.scalar(text("SELECT pg_current_wal_lsn()::text")))
+
+    async def check() -> bool:
+        return all(r.up and r.replayed >= now for r in app.state.replicas.replicas)
+
+    await until(check, "the replica replays the primary's position")
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -285,3 +296,34 @@ async def _lag_above(client: httpx.AsyncClient, seconds: float) -> bool:
         if line.startswith("product_partners_database_replica_lag_seconds{"):
             return float(line.rsplit(" ", 1)[1]) > seconds
     return False
+
+
+async def test_a_read_on_the_replica_marks_the_key_used_on_the_primary(
+    primary_engine: AsyncEngine, replica_url: str
+) -> None:
+    """An API key's last use is a write made while reading: on the primary, whether the
+    read is the hot path's (list) or a route's (a filtered list, the partner side)."""
+    async with replicated_app(primary_engine, replica_url) as (client, app):
+        api = Api(client, primary_engine)
+        owner = await api.actor()
+        product = await api.product(owner)
+        paths = [
+            f"/v3/products/{product['id']}/partners",
+            f"/v3/products/{product['id']}/partners?affiliate_status=approved",
+            "/v3/partnerships",
+        ]
+        for path in paths:
+            async with primary_engine.connect() as conn:
+                await conn.execute(
+                    update(api_keys).where(api_keys.c.id == owner.key_id).values(last_used_at=None)
+                )
+            await caught_up(app, primary_engine)
+            on_replica = reads(app, "replica")
+            answer = await client.get(path, headers=owner.headers)
+            assert answer.status_code == 200, answer.text
+            assert reads(app, "replica") == on_replica + 1, path  # not run again elsewhere
+            async with primary_engine.connect() as conn:
+                used = await conn.scalar(
+                    select(api_keys.c.last_used_at).where(api_keys.c.id == owner.key_id)
+                )
+            assert used is not None, path
