@@ -206,7 +206,7 @@ async def test_a_replica_that_stops_costs_no_request_and_serves_again_when_back(
         path = f"/v3/products/{product['id']}/partners"
         added = await api.add_partner(owner, product["id"], unique("p"))
         assert added.status_code == 200
-        await until(lambda: _all_up(app), "the replica has the partner")
+        await caught_up(app, primary_engine)
         statuses: list[int] = []
         stop = asyncio.Event()
 
@@ -260,7 +260,7 @@ async def test_lag_is_reported_and_a_replica_beyond_the_limit_is_skipped(
         partner = await api.business()
         path = f"/v3/products/{product['id']}/partners"
         assert (await client.get(path, headers=owner.headers)).json()["data"] == []
-        await until(lambda: _all_up(app), "the replica has the product")
+        await caught_up(app, primary_engine)
         await on_standby(standby, "SELECT pg_wal_replay_pause()")
         try:
             async with primary_engine.connect() as conn:
@@ -284,7 +284,7 @@ async def test_lag_is_reported_and_a_replica_beyond_the_limit_is_skipped(
             assert fresh.status_code == 200 and len(fresh.json()["data"]) == 1
         finally:
             await on_standby(standby, "SELECT pg_wal_replay_resume()")
-        await until(lambda: _all_up(app), "the replica caught up")
+        await caught_up(app, primary_engine)
         on_replica = reads(app, "replica")
         again = await client.get(path, headers=owner.headers)
         assert again.status_code == 200 and reads(app, "replica") == on_replica + 1
