@@ -327,3 +327,26 @@ async def test_a_read_on_the_replica_marks_the_key_used_on_the_primary(
                     select(api_keys.c.last_used_at).where(api_keys.c.id == owner.key_id)
                 )
             assert used is not None, path
+
+
+async def test_without_the_primary_position_a_replica_stops_serving_within_the_limit(
+    primary: PgCluster, primary_engine: AsyncEngine, replica_url: str
+) -> None:
+    """The primary down: the replica's lag cannot be judged, so it serves nothing once the
+    last position is older than the limit; the primary back, it serves again."""
+    async with replicated_app(primary_engine, replica_url, database_replica_max_lag=0.5) as (
+        _client,
+        app,
+    ):
+        replicas = app.state.replicas
+
+        async def serving(expected: bool) -> bool:
+            return all(s["serving"] is expected for s in replicas.status())
+
+        await until(lambda: serving(True), "the replica serves")
+        await asyncio.to_thread(primary.shut_down)
+        try:
+            await until(lambda: serving(False), "the replica stops serving")
+        finally:
+            await asyncio.to_thread(primary.start)
+        await until(lambda: serving(True), "the replica serves again")

@@ -290,6 +290,7 @@ class Replicas:
     _samples: deque[tuple[float, int]] = field(default_factory=deque)
     _monitor: asyncio.Task[None] | None = None
     _turn: int = 0
+    _polled: float = 0.0  # when the primary last told its position
 
     # --- reads ---
 
@@ -350,7 +351,13 @@ class Replicas:
         try:
             now, position = time.monotonic(), await self.primary.read()
         except Exception:  # noqa: BLE001 - the primary's outage is the requests' to report
+            # Without the primary's position no lag can be judged: once the last one is older
+            # than the limit, the replicas serve nothing (their staleness is unknown).
+            if not self._samples or time.monotonic() - self._polled > self.max_lag:
+                for replica in self.replicas:
+                    replica.lag_seconds = replica.lag_bytes = None
             return
+        self._polled = now
         if not self._samples or self._samples[-1][1] != position:
             self._samples.append((now, position))
         horizon = now - max(10.0, 4 * self.max_lag)
