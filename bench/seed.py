@@ -76,9 +76,10 @@ async def seed(dsn: str, businesses: int, products: int, partnerships: int) -> S
                        'Product ' || i, 'product-' || i, true, 10.00
                 FROM generate_series(1, {p}) i;
 
-                INSERT INTO product_partners (product_id, partner_business_id, partnership_type,
-                    affiliate_status, requested_at, approved_at, created_at, updated_at, store_id)
-                SELECT s.product_id, s.partner,
+                INSERT INTO product_partners (product_id, partner_business_id, partner_unique_id,
+                    partnership_type, affiliate_status, requested_at, approved_at, created_at,
+                    updated_at, store_id)
+                SELECT s.product_id, s.partner, 'biz-' || lpad(s.partner::text, 6, '0'),
                        CASE WHEN s.i % 10 = 0 THEN 'affiliate_pro' ELSE 'affiliate' END,
                        CASE WHEN s.i % 10 = 1 THEN 'pending' ELSE 'approved' END,
                        CASE WHEN s.i % 10 = 1 THEN s.ts END,

@@ -54,8 +54,8 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,'
-      .. '"max_us":%d,"non_2xx":%d,"socket_errors":%d}\n',
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,'
+      .. '"mean_us":%.1f,"max_us":%d,"non_2xx":%d,"socket_errors":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.mean, latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+    latency:percentile(99.9), latency.mean, latency.max, e.status, e.connect + e.read + e.write + e.timeout))
 end

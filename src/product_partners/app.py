@@ -17,6 +17,7 @@ from product_partners.bundles.endpoints import router as bundles_router
 from product_partners.businesses.errors import CallerBanned
 from product_partners.dashboard import endpoints as dashboard
 from product_partners.db.engine import create_engine
+from product_partners.db.replicas import build_replicas
 from product_partners.domains.endpoints import router as domains_router
 from product_partners.events.endpoints import router as events_router
 from product_partners.idempotency.middleware import IdempotencyMiddleware
@@ -26,6 +27,7 @@ from product_partners.kit.http.errors import install_error_handlers
 from product_partners.kit.http.guards import RequestGuardsMiddleware
 from product_partners.kit.http.middleware import RequestContextMiddleware
 from product_partners.kit.http.ratelimit import build_budget
+from product_partners.kit.http.replicas import ReadRouting
 from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.dependencies import PARTNER_ADDS
 from product_partners.partnerships.endpoints import router as partnerships_router
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             if delivery is not None:
                 await delivery.close()
             await shutdown_operations(app)
+            if app.state.replicas is not None:
+                await app.state.replicas.close()
             if owns_engine:
                 await app.state.engine.dispose()
 
@@ -81,6 +85,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         redirect_slashes=False,
     )
     app.state.settings = settings
+    # Read replicas (DATABASE_REPLICA_URLS), or None: every request on the primary.
+    app.state.replicas = build_replicas(settings)
     if engine is not None:
         app.state.engine = on_engine(engine)
     install_error_handlers(app)
@@ -107,6 +113,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(RequestState)
     # Around the hot path and the routes alike, inside the guards (it sees checked bodies).
     app.add_middleware(IdempotencyMiddleware, state=app.state, routes=app.routes)
+    if app.state.replicas is not None:
+        # Outer to the hot path: a read that a replica failed runs again on the primary.
+        app.add_middleware(ReadRouting, replicas=app.state.replicas, metrics=metrics)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
     app.add_middleware(RequestGuardsMiddleware, form_prefixes=(dashboard.PREFIX,))
     # Refusals the gate knows, answered before the guards read a body (auth/middleware.py).

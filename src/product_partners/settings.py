@@ -10,10 +10,11 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -28,6 +29,9 @@ ACCEPTED_FORMS = {
     "database_pool_size": "a whole number of connections, at least 1",
     "database_max_overflow": "a whole number of connections, 0 or more",
     "database_timeout": "a number of seconds above 0, e.g. 5 or 2.5",
+    "database_replica_urls": "PostgreSQL URLs of standbys, separated by commas "
+    "(postgresql+asyncpg://USER@HOST:PORT/DB,...), or empty for none",
+    "database_replica_max_lag": "a number of seconds above 0, e.g. 1 or 0.5",
     "host": "an address to listen on, e.g. 127.0.0.1 or 0.0.0.0",
     "port": "a port number from 1 to 65535",
     "workers": "a whole number of processes, at least 1",
@@ -90,6 +94,13 @@ class Settings(BaseSettings):
     # Seconds one statement may run (PostgreSQL's statement_timeout) or wait for a lock
     # (SQLite's busy timeout) before the request gets 503; at most DATABASE_TIMEOUT.
     database_statement_timeout: float = Field(default=3.0, gt=0)
+
+    # PostgreSQL standbys (streaming replicas of DATABASE_URL) that serve reads: GET requests
+    # go to one whose replay has passed the caller's last write, else to the primary
+    # (db/replicas.py, README "Read replicas"). Empty: every request on DATABASE_URL.
+    database_replica_urls: Annotated[tuple[str, ...], NoDecode] = ()
+    # Seconds a replica may lag behind the primary and still serve reads.
+    database_replica_max_lag: float = Field(default=1.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -209,6 +220,17 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _database_replica_urls(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("not a list of URLs")
+        urls = tuple(normalize_database_url(str(item)) for item in items if str(item).strip())
+        if any(not url.startswith("postgresql") for url in urls):
+            raise ValueError("replicas are PostgreSQL standbys")
+        return urls
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -303,6 +325,8 @@ def describe_settings_error(exc: ValidationError) -> str:
         given = error.get("input")
         if field == "database_url" and isinstance(given, str):
             given = _redacted_url(given)
+        elif field == "database_replica_urls" and isinstance(given, str):
+            given = ",".join(_redacted_url(url) for url in given.split(","))
         reason = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
         forms = ACCEPTED_FORMS.get(field)
         line = f"{field.upper()}={given!r}: {reason}" if given is not None else field.upper()

@@ -1,6 +1,7 @@
 """A PostgreSQL cluster of the test's own (initdb in a temporary directory, a free port), for
 faults the machine's shared server must never see: restarts, crashes, a low
-``max_connections``.
+``max_connections``; and a streaming replica of one (``standby_of``: ``pg_basebackup -R`` on
+another port).
 
 PostgreSQL refuses to run as root: when the tests run as root, every server command runs as
 the ``postgres`` user, in a directory that user owns. The cluster is always stopped
@@ -14,7 +15,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,6 +110,16 @@ class PgCluster:
         if (self.data / "postmaster.pid").exists():
             self._pg_ctl("stop", "-m", "immediate", check=False)
 
+    def shut_down(self) -> None:
+        """A clean stop (``-m fast``: clients are told to go); ``start()`` brings it back."""
+        self._pg_ctl("stop", "-m", "fast")
+
+    def configure(self, **settings: str) -> None:
+        """Add ``settings`` to postgresql.conf and reload (settings a reload can change)."""
+        with (self.data / "postgresql.conf").open("a") as f:
+            f.writelines(f"{name} = {value}\n" for name, value in settings.items())
+        self._pg_ctl("reload")
+
     def _pg_ctl(self, *args: str, check: bool = True) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", *args, check=check)
 
@@ -122,9 +133,34 @@ class PgCluster:
             raise RuntimeError(f"{tool} {args[0]} failed: {done.stderr.strip()}\n{log}")
 
 
+class Standby(PgCluster):
+    """A streaming replica of ``primary``: its base backup (``pg_basebackup -R`` writes the
+    connection to the primary and standby.signal), then its own port and socket directory."""
+
+    def __init__(self, root: Path, port: int, settings: dict[str, str], primary: PgCluster):
+        super().__init__(root, port, settings)
+        self.primary = primary
+
+    def init(self) -> None:
+        self._run(
+            "pg_basebackup",
+            *("-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.primary.port)),
+            # -c fast: checkpoint at once (a spread one takes minutes on an idle server).
+            *("-U", SERVER_USER, "-X", "stream", "-R", "-c", "fast"),
+        )
+        conf = {
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "hot_standby": "on",
+            **self.settings,
+        }
+        # Later lines win over the primary's, copied with the backup.
+        with (self.data / "postgresql.conf").open("a") as f:
+            f.writelines(f"{name} = {value}\n" for name, value in conf.items())
+
+
 @contextmanager
-def pg_cluster(**settings: str) -> Iterator[PgCluster]:
-    """A started cluster with ``settings`` added to its postgresql.conf."""
+def _started(make: Callable[[Path, int], PgCluster]) -> Iterator[PgCluster]:
     root = Path(tempfile.mkdtemp(prefix="pp-pg-cluster-"))
     if os.geteuid() == 0:
         try:
@@ -133,7 +169,7 @@ def pg_cluster(**settings: str) -> Iterator[PgCluster]:
             shutil.rmtree(root, ignore_errors=True)
             pytest.fail(f"no {SERVER_USER!r} user to run PostgreSQL as: {INSTALL_HINT}")
         os.chown(root, owner.pw_uid, owner.pw_gid)
-    cluster = PgCluster(root, free_port(), settings)
+    cluster = make(root, free_port())
     try:
         cluster.init()
         cluster.start()
@@ -141,3 +177,18 @@ def pg_cluster(**settings: str) -> Iterator[PgCluster]:
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def pg_cluster(**settings: str) -> Iterator[PgCluster]:
+    """A started cluster with ``settings`` added to its postgresql.conf."""
+    with _started(lambda root, port: PgCluster(root, port, settings)) as cluster:
+        yield cluster
+
+
+@contextmanager
+def standby_of(primary: PgCluster, **settings: str) -> Iterator[PgCluster]:
+    """A started streaming replica of ``primary`` (everything the primary has, then its WAL as
+    it comes), with ``settings`` added to its postgresql.conf."""
+    with _started(lambda root, port: Standby(root, port, settings, primary)) as standby:
+        yield standby

@@ -26,6 +26,7 @@ from product_partners.auth.gate import auth_gate
 from product_partners.auth.keys import matches, parse_prefix
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.businesses.errors import CallerBanned
+from product_partners.db.connections import primary_connection
 from product_partners.db.prepared import PreparedQuery
 from product_partners.kit.errors import RateLimited
 from product_partners.kit.http.deps import Conn
@@ -98,18 +99,21 @@ async def _token_and_row(
     return token, key_row(found) if found else None
 
 
-def toucher(conn: AsyncConnection) -> TouchKey:
-    """The last-use write of ``accept_key``, on ``conn``."""
+def toucher(request: Request, conn: AsyncConnection) -> TouchKey:
+    """The last-use write of ``accept_key``: on ``conn``, or on the primary when ``conn`` is a
+    replica's."""
 
-    def touch(key_id: int, now: datetime) -> Awaitable[object]:
-        return conn.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
+    async def touch(key_id: int, now: datetime) -> object:
+        # A write: on the primary, also when the request reads on a replica.
+        async with primary_connection(request.app.state, conn) as writer:
+            return await writer.execute(TOUCH_KEY, {"key_id": key_id, "now": now})
 
     return touch
 
 
 async def authenticate(request: Request, conn: AsyncConnection, key: tuple[str, str]) -> Caller:
     token, row = await _token_and_row(request, conn, key)
-    return await accept_key(request, token, row, toucher(conn))
+    return await accept_key(request, token, row, toucher(request, conn))
 
 
 async def live_key(request: Request, conn: AsyncConnection) -> tuple[str, Any]:

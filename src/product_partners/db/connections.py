@@ -1,5 +1,10 @@
 """Connections for requests: one pooled connection per request, handed out first come, first
-served; the bare asyncpg connection for the hot path; transactions on AUTOCOMMIT connections."""
+served; the bare asyncpg connection for the hot path; transactions on AUTOCOMMIT connections.
+
+With read replicas (``DATABASE_REPLICA_URLS``), :func:`routed_connection` (the routes) and
+:func:`routed_driver` (the hot path) take a GET request's connection on the replica that
+``db.replicas`` chooses, decided once per request; every other request's on the primary.
+"""
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +22,16 @@ from product_partners.db.outages import (
     may_retry,
     statements_in_transaction,
 )
+from product_partners.db.replicas import READ_AFTER_HEADER, Replica
+
+# Requests whose statements may run on a replica: they read only (a write in one, such as an
+# API key's last use, goes to the primary: ``primary_connection``, ``Driver.execute``).
+READ_METHODS = frozenset({"GET"})
+# Keys of the request's ASGI state: the replica its reads run on (None: the primary), and
+# whether it must run on the primary (``kit.http.replicas.ReadRouting`` sets it for a read
+# that a replica failed).
+REPLICA = "db_replica"
+PRIMARY_ONLY = "db_primary_only"
 
 T = TypeVar("T")
 # Marks a connection (its ``info``) while a transaction() block runs on it.
@@ -91,8 +106,63 @@ async def request_connection(
         yield conn
 
 
+async def chosen_engine(app_state: Any, scope: Any) -> AsyncEngine:
+    """The engine for the request ``scope``: a replica's for a GET request that one can serve
+    (``Replicas.choose``), else the primary's (``app_state.engine``)."""
+    replicas = getattr(app_state, "replicas", None)
+    if replicas is None or scope["method"] not in READ_METHODS:
+        return app_state.engine
+    state = scope["state"]
+    if state.get(PRIMARY_ONLY):
+        return app_state.engine
+    if REPLICA not in state:
+        credential = read_after = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                credential = value
+            elif name == READ_AFTER_HEADER:
+                read_after = value
+        state[REPLICA] = await replicas.choose(credential, read_after)
+    replica: Replica | None = state[REPLICA]
+    return app_state.engine if replica is None else replica.engine
+
+
 @asynccontextmanager
-async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIterator["Driver"]:
+async def routed_connection(app_state: Any, scope: Any) -> AsyncIterator[AsyncConnection]:
+    """:func:`request_connection` on the engine the request is routed to (:func:`chosen_engine`)."""
+    engine = await chosen_engine(app_state, scope)
+    async with request_connection(engine, app_state.settings.database_timeout) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def routed_driver(app_state: Any, scope: Any) -> AsyncIterator["Driver"]:
+    """:func:`driver_connection` on the engine the request is routed to (:func:`chosen_engine`);
+    its ``execute`` (a write) runs on the primary."""
+    engine = await chosen_engine(app_state, scope)
+    wait_seconds = app_state.settings.database_timeout
+    async with driver_connection(engine, wait_seconds, primary=app_state.engine) as driver:
+        yield driver
+
+
+@asynccontextmanager
+async def primary_connection(
+    app_state: Any, conn: AsyncConnection
+) -> AsyncIterator[AsyncConnection]:
+    """``conn`` when it is the primary's, else a connection of the primary: for a write made
+    while serving a read (the API key's last use)."""
+    primary: AsyncEngine = app_state.engine
+    if conn.engine is primary:
+        yield conn
+        return
+    async with request_connection(primary, app_state.settings.database_timeout) as writer:
+        yield writer
+
+
+@asynccontextmanager
+async def driver_connection(
+    engine: AsyncEngine, wait_seconds: float, primary: AsyncEngine | None = None
+) -> AsyncIterator["Driver"]:
     """The bare asyncpg connection of a pooled connection, for code that runs its statements
     on the driver (the hot path, fastpath.py); same pool, same queue as request_connection.
 
@@ -103,6 +173,8 @@ async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIt
     """
     async with _admitted(engine, wait_seconds):
         driver = Driver(engine, await engine.raw_connection())
+        if primary is not None and primary is not engine:
+            driver.writes_to = (primary, wait_seconds)
         try:
             yield driver
         except BaseException as error:
@@ -115,17 +187,20 @@ async def driver_connection(engine: AsyncEngine, wait_seconds: float) -> AsyncIt
 class Driver:
     """A pooled connection's asyncpg connection, checked out by :func:`driver_connection`.
 
-    ``fetch`` and ``execute`` are asyncpg's; a statement that the driver refused unsent,
-    because the server had terminated the connection (a restart), runs once more on a fresh
-    connection (``db_outages.may_retry``). ``connection`` is the asyncpg connection itself.
+    ``fetch`` and ``execute`` are asyncpg's (``execute`` is for writes: on a replica's
+    connection it runs on a connection of the primary, ``writes_to``); a statement that the
+    driver refused unsent, because the server had terminated the connection (a restart), runs
+    once more on a fresh connection (``db_outages.may_retry``). ``connection`` is the asyncpg
+    connection itself.
     """
 
-    __slots__ = ("_engine", "_pooled", "connection")
+    __slots__ = ("_engine", "_pooled", "connection", "writes_to")
 
     def __init__(self, engine: AsyncEngine, pooled: Any) -> None:
         self._engine = engine
         self._pooled = pooled
         self.connection: asyncpg.Connection = pooled.driver_connection
+        self.writes_to: tuple[AsyncEngine, float] | None = None
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         try:
@@ -135,6 +210,9 @@ class Driver:
             return await self.connection.fetch(sql, *args)
 
     async def execute(self, sql: str, *args: Any) -> str:
+        if self.writes_to is not None:
+            async with driver_connection(*self.writes_to) as primary:
+                return await primary.execute(sql, *args)
         try:
             return await self.connection.execute(sql, *args)
         except Exception as error:

@@ -144,7 +144,7 @@ class IdempotencyMiddleware:
         if isinstance(claimed, Claim):
             return claimed
         try:
-            await accept_key(request, token, row, toucher(conn))
+            await accept_key(request, token, row, toucher(request, conn))
         except DomainError as exc:
             return domain_error_response(exc)
         if isinstance(claimed, DomainError):

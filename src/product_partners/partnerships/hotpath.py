@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import Caller, accept_key, presented_key, route_scope
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
-from product_partners.db.connections import Driver, driver_connection
+from product_partners.db.connections import Driver, routed_driver
 from product_partners.db.outages import statements_in_transaction
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
 from product_partners.db.tables import (
@@ -269,9 +269,10 @@ class HotPath:
             and not settings.database_pgbouncer
         )
 
-    def _connection(self) -> Any:
-        """A pooled connection's bare asyncpg connection (db.connections.driver_connection)."""
-        return driver_connection(self.state.engine, self.state.settings.database_timeout)
+    def _connection(self, scope: Scope) -> Any:
+        """A pooled connection's bare asyncpg connection, on the primary or, for a read, a
+        replica (db.connections.routed_driver)."""
+        return routed_driver(self.state, scope)
 
     def _statements(self) -> dict[str, _Compiled]:
         if self._compiled is None:
@@ -373,7 +374,7 @@ class HotPath:
         key = self._presented(scope, receive)
         if key is None:
             return None
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, "get", params, GET, key)
         if keyed is None or keyed[1][0].id is None:
             return None
@@ -393,7 +394,7 @@ class HotPath:
         key = self._presented(scope, receive)
         if key is None:
             return None
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, name, params, LIST, key)
         if keyed is None or keyed[1][0].id is None:
             return None  # not the caller's product, or an empty page: the route says which
@@ -410,7 +411,7 @@ class HotPath:
         key = self._presented(scope, receive)
         if key is None:
             return None
-        async with self._connection() as conn:
+        async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD, key)
             if keyed is None:
                 return None

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from product_partners.db.connections import request_connection
+from product_partners.db.connections import routed_connection
 from product_partners.kit.errors import FilterNotSupported
 from product_partners.kit.pagination import (
     MAX_CURSOR_LENGTH,
@@ -18,12 +18,12 @@ from product_partners.kit.pagination import (
 
 
 async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    state = request.app.state
-    async with request_connection(state.engine, state.settings.database_timeout) as conn:
+    async with routed_connection(request.app.state, request.scope) as conn:
         yield conn
 
 
-# One pooled connection per request, in AUTOCOMMIT mode (see db/connections.py).
+# One pooled connection per request, in AUTOCOMMIT mode, on the primary or, for a GET
+# request, a read replica (see db/connections.py).
 Conn = Annotated[AsyncConnection, Depends(_connection)]
 
 

@@ -3,7 +3,9 @@
 - ``GET /healthz``: the process is alive and serving; touches nothing else.
 - ``GET /readyz``: the database answers and its schema is at the migrations' head; otherwise
   503 with the reason in the usual error body (``database_unavailable`` or
-  ``migrations_pending``). Bounded by ``DATABASE_TIMEOUT``.
+  ``migrations_pending``). Bounded by ``DATABASE_TIMEOUT``. With read replicas, ``replicas``
+  lists each one's state and lag (a replica down or lagging leaves the service ready: the
+  primary serves its reads).
 
 Neither needs an API key or counts against a rate limit; both are left out of the OpenAPI
 document, which describes the v3 API only.
@@ -56,4 +58,8 @@ async def readyz(request: Request) -> Response:
             f"The database schema is at revision {current}, this code expects {head}: "
             "run `product-partners db upgrade`.",
         )
-    return json_response({"status": "ready", "database": "ok", "revision": current})
+    body: dict[str, object] = {"status": "ready", "database": "ok", "revision": current}
+    replicas = getattr(request.app.state, "replicas", None)
+    if replicas is not None:
+        body["replicas"] = replicas.status()
+    return json_response(body)

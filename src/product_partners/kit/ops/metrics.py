@@ -10,6 +10,11 @@
 - ``product_partners_database_up``: 1 when those queries succeeded.
 - ``product_partners_database_statement_timeouts_total``: requests answered 503 because a
   statement exceeded ``DATABASE_STATEMENT_TIMEOUT``.
+- with read replicas (``DATABASE_REPLICA_URLS``): ``product_partners_database_reads_total
+  {served_by}`` (GET requests by the database that served them, ``primary`` or ``replica``),
+  and, as this process's monitor last saw them, ``product_partners_database_replica_up
+  {replica}``, ``product_partners_database_replica_lag_seconds{replica}`` and
+  ``product_partners_database_replica_lag_bytes{replica}`` (no sample while it is down).
 
 Several worker processes: ``prometheus_client``'s multiprocess mode. When
 ``PROMETHEUS_MULTIPROC_DIR`` is set (``serve --workers N`` with N > 1 sets it to a fresh
@@ -87,6 +92,13 @@ class Metrics:
             " DATABASE_STATEMENT_TIMEOUT (or, on SQLite, waited that long for a lock).",
             registry=self.registry,
         )
+        self.reads = Counter(
+            "product_partners_database_reads",
+            "GET requests that read the database, by the database that served them"
+            " (primary or replica).",
+            ("served_by",),
+            registry=self.registry,
+        )
         # Label lookups cost more than the increments: keep each series' children at hand.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -147,11 +159,34 @@ async def _database_families(request: Request) -> list[Metric]:
     return [*families, up]
 
 
+def _replica_families(request: Request) -> list[Metric]:
+    replicas = getattr(request.app.state, "replicas", None)
+    if replicas is None:
+        return []
+    prefix = "product_partners_database_replica"
+    up = GaugeMetricFamily(f"{prefix}_up", "1 when the replica answers.", labels=["replica"])
+    seconds = GaugeMetricFamily(
+        f"{prefix}_lag_seconds",
+        "Seconds since the primary reached a position the replica has not replayed yet.",
+        labels=["replica"],
+    )
+    size = GaugeMetricFamily(
+        f"{prefix}_lag_bytes", "WAL bytes the replica has not replayed yet.", labels=["replica"]
+    )
+    for status in replicas.status():
+        up.add_metric([status["replica"]], 1 if status["up"] else 0)
+        if status["lag_seconds"] is not None:
+            seconds.add_metric([status["replica"]], status["lag_seconds"])
+            size.add_metric([status["replica"]], status["lag_bytes"])
+    return [up, seconds, size]
+
+
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape target (not part of the v3 API; keep it off the public internet)."""
     metrics: Metrics = request.app.state.metrics
     body = metrics.render_requests()
     scrape_time = CollectorRegistry(auto_describe=False)
-    scrape_time.register(_Fixed(await _database_families(request)))
+    families = await _database_families(request)
+    scrape_time.register(_Fixed([*families, *_replica_families(request)]))
     body += generate_latest(scrape_time)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
