@@ -17,7 +17,7 @@ from product_partners.db.engine import create_engine
 from product_partners.db.migrate import upgrade
 from product_partners.partnerships import service as partnerships
 from product_partners.partnerships.schemas import PartnershipRequest
-from product_partners.products.schemas import CreateRequestProduct
+from product_partners.products.schemas import CreateRequestProduct, ItemType
 from product_partners.products.service import create_product
 from product_partners.settings import Settings
 from product_partners.users.service import create_user
@@ -59,6 +59,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
                 owner["id"],
                 CreateRequestProduct(
                     name="Single-origin beans",
+                    item_type=ItemType.physical,
                     is_affiliate_enabled=True,
                     is_affiliate_pro_enabled=True,
                     affiliate_commission_rate=10,

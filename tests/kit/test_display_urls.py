@@ -52,7 +52,7 @@ async def test_a_store_logo_must_be_https(api, openapi, url):
 
 async def test_a_product_thumbnail_must_be_https(api, openapi):
     owner = await api.actor()
-    body = {"name": "P", "meta_thumbnail": "javascript:alert(1)"}
+    body = {"name": "P", "item_type": "physical", "meta_thumbnail": "javascript:alert(1)"}
     response = await api.client.post("/v3/products", json=body, headers=owner.headers)
     openapi.validate_response("createProduct", response)
     assert list(assert_error(response, 400, "validation_error")["errors"]) == ["meta_thumbnail"]
