@@ -257,7 +257,7 @@ async def partnership_page(
     confirm: str | None = None,
 ) -> Response:
     body = await service.partnership_page(conn, viewer, product_id, partnership_id, scheme)
-    asked = confirm if confirm in ("ban", "remove") else None
+    asked = confirm if confirm in service.CONFIRMED_DECISIONS else None
     return _page(viewer, request, "partnership.html", confirm=asked, **body)
 
 
@@ -279,7 +279,8 @@ async def decide(
     except (StalePartnership, InvalidTransition, FormInvalid) as exc:
         # The fresh state, with the refusal in words (and the form kept for a second try).
         body = await service.partnership_page(conn, viewer, product_id, partnership_id, scheme)
-        confirm = action if isinstance(exc, FormInvalid) and action in ("ban", "remove") else None
+        confirmed = action in service.CONFIRMED_DECISIONS
+        confirm = action if isinstance(exc, FormInvalid) and confirmed else None
         return _page(
             viewer,
             request,

@@ -42,6 +42,8 @@ QUEUE_TABS = (*(s.value for s in AffiliateStatus), ALL)
 # The owner's decisions on one partnership, by the action name of the transition table.
 OWNER_DECISIONS = ("approve", "reject", "ban", "unban", "remove")
 PARTNER_DECISIONS = ("withdraw", "leave", "accept")
+# The owner's decisions a person confirms on a page of their own before they are sent.
+CONFIRMED_DECISIONS = ("ban", "remove")
 
 
 @dataclass(frozen=True, slots=True)
