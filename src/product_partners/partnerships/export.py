@@ -15,8 +15,10 @@ RFC 3339 UTC (``Z``), and a list as its JSON text (``[]`` when empty).
 
 import csv
 import io
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -83,27 +85,33 @@ _PRODUCT_BATCH = 500
 _PRO = PartnershipType.affiliate_pro
 
 
+# (column, key, key of the nested object or None), for export_row's one pass.
+_PATHS = tuple((name, path[0], path[1] if len(path) > 1 else None) for name, path in EXPORT_COLUMNS)
+
+
 def export_row(body: dict[str, Any]) -> dict[str, Any]:
     """One exported row from the owner's view of a partnership (``views.product_partner``):
     the columns of :data:`EXPORT_COLUMNS`, nested objects flattened, a field the viewer may
     not see (a partner's contact data before its consent) null."""
-    row: dict[str, Any] = {}
-    for name, path in EXPORT_COLUMNS:
-        value: Any = body
-        for key in path:
-            value = value.get(key) if value is not None else None
-        row[name] = value
-    return row
+    return {
+        name: body.get(key) if sub is None else (body.get(key) or _NOTHING).get(sub)
+        for name, key, sub in _PATHS
+    }
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell: text and numbers as they are, the rest as JSON (times, booleans, lists)."""
-    if value is None:
-        return ""
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return value
+_NOTHING: dict[str, Any] = {}
+# What the CSV writer writes as it is (None as an empty cell).
+_PLAIN = frozenset({str, int, type(None)})
+
+
+def _csv_line(row: dict[str, Any]) -> list[Any]:
+    return [v if type(v) in _PLAIN else _cell(v) for v in row.values()]
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell for what is not text or a number: JSON (a time without its quotes)."""
     text = dumps(value).decode()
-    return text[1:-1] if text.startswith('"') else text  # a time: without the JSON quotes
+    return text[1:-1] if text.startswith('"') else text
 
 
 async def _batches(
@@ -123,6 +131,9 @@ async def _batches(
             )
             if not rows:
                 break
+            # A Row's attribute costs ~1 us, a namedtuple's ~50 ns: the view reads ~40 a row.
+            fast = _record_type(rows[0]._fields)
+            rows = [tuple.__new__(fast, r) for r in rows]
             pro_ids = [r.id for r in rows if r.partnership_type == _PRO]
             pro = await repo.approved_pro_domains(conn, pro_ids) if pro_ids else {}
             yield [
@@ -132,6 +143,11 @@ async def _batches(
             if len(rows) < batch_size:
                 break
             after = rows[-1].id
+
+
+@cache
+def _record_type(fields: tuple[str, ...]) -> Any:
+    return namedtuple("ExportedRow", fields)
 
 
 async def _all_products(conn: AsyncConnection, owner_business_id: int) -> AsyncIterator[int]:
@@ -168,7 +184,7 @@ async def stream(
     writer.writerow(COLUMN_NAMES)
     yield _drain(buffer)
     async for batch in batches:
-        writer.writerows([[_cell(v) for v in row.values()] for row in batch])
+        writer.writerows([_csv_line(row) for row in batch])
         yield _drain(buffer)
 
 
