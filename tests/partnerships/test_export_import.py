@@ -329,3 +329,17 @@ async def test_import_spends_the_owners_budget_of_adds(api, settings, engine, li
     body = response.json()
     assert [r["outcome"] for r in body["rows"]] == ["added", "added", "invalid"]
     assert body["rows"][2]["error_code"] == "partner_adds_limited"
+
+
+async def test_an_import_with_an_idempotency_key_is_answered_once(api):
+    p = await parties(api)
+    headers = {**p.owner.headers, **CSV, "Idempotency-Key": unique("import")}
+    body = f"partner_unique_id\n{unique('a')}\n"
+    first = await api.client.post(_import_url(p.pid), content=body, headers=headers)
+    again = await api.client.post(_import_url(p.pid), content=body, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json() and first.json()["added"] == 1  # the stored answer
+    other = await api.client.post(
+        _import_url(p.pid), content=body + f"{unique('b')}\n", headers=headers
+    )
+    assert_error(other, 422, "idempotency_key_reused")
