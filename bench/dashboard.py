@@ -35,7 +35,8 @@ ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5
 PASSWORD = "bench password 1"
 
 
-async def _seed(dsn: str, n: int) -> None:
+async def seed(dsn: str, n: int) -> None:
+    """One owner (biz-000001) whose product 1 carries ``n`` partnerships (see the module)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
@@ -95,7 +96,7 @@ async def run(n: int, rounds: int, keep: bool) -> dict[str, Any]:
     try:
         await asyncio.to_thread(upgrade, url)
         seed_started = time.perf_counter()
-        await _seed(f"{base}/{name}", n)
+        await seed(f"{base}/{name}", n)
         seed_seconds = time.perf_counter() - seed_started
         settings = Settings(database_url=url, rate_limit_enabled=False, log_level="warning")
         engine = create_engine(settings)

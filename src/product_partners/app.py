@@ -30,6 +30,7 @@ from product_partners.kit.http.ratelimit import build_budget
 from product_partners.kit.http.replicas import ReadRouting
 from product_partners.kit.ops.wiring import install_operations, on_engine, shutdown_operations
 from product_partners.partnerships.dependencies import PARTNER_ADDS
+from product_partners.partnerships.endpoints import CSV_BODY_PATHS
 from product_partners.partnerships.endpoints import router as partnerships_router
 from product_partners.partnerships.hotpath import HotPath
 from product_partners.partnerships.metrics import PARTNERSHIPS_BY_STATUS
@@ -117,7 +118,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         # Outer to the hot path: a read that a replica failed runs again on the primary.
         app.add_middleware(ReadRouting, replicas=app.state.replicas, metrics=metrics)
     # Inner to RequestContextMiddleware: the body it reads is already size-capped (413).
-    app.add_middleware(RequestGuardsMiddleware, form_prefixes=(dashboard.PREFIX,))
+    app.add_middleware(
+        RequestGuardsMiddleware, form_prefixes=(dashboard.PREFIX,), csv_paths=CSV_BODY_PATHS
+    )
     # Refusals the gate knows, answered before the guards read a body (auth/middleware.py).
     app.add_middleware(RefuseKnownBadKeys, routes=app.routes, delay=settings.auth_failure_delay)
     app.add_middleware(

@@ -42,6 +42,7 @@ ACCEPTED_FORMS = {
     "partner_add_limit": "N/second, N/minute, N/hour or N/day, e.g. 1000/hour",
     "hot_path": "true or false",
     "max_body_bytes": "a number of bytes, at least 1024",
+    "export_batch_size": "a whole number of rows, from 1 to 10000",
     "max_request_header_bytes": "a number of bytes, at least 1024",
     "max_request_headers": "a whole number of headers, at least 16",
     "request_read_timeout": "a number of seconds above 0, e.g. 10 or 2.5",
@@ -125,6 +126,9 @@ class Settings(BaseSettings):
 
     # Largest request body accepted, in bytes (413 beyond).
     max_body_bytes: int = Field(default=65536, ge=1024)
+    # Partnerships an export (exportProductPartners) reads per statement: its memory is about
+    # one batch, whatever the number of rows.
+    export_batch_size: int = Field(default=1000, ge=1, le=10000)
 
     # Bounds of the server itself (kit/ops/protocol.py), whatever proxy is or is not in front:
     # the request line and headers of one request (431 beyond), their number (431 beyond),

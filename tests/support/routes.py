@@ -6,6 +6,9 @@ once, or a suite fails and names it until it is registered in a table.
 """
 
 import asyncio
+import csv
+import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -231,6 +234,20 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
 # A body is sent as JSON for writes; it is valid, so only the tenant check can refuse it.
 # Lists of no business's rows, the same for every caller (the tenant checks skip them).
 SHARED_LISTS = frozenset({"listPartnershipTransitions"})
+# Lists served as a file (CSV by default; ``?format=jsonl``: one JSON row a line), not as a
+# JSON body.
+DOWNLOADS = frozenset({"exportProductPartners", "exportAllProductPartners"})
+
+
+def downloaded_ids(response: Any) -> set[int]:
+    """The row ids of a download (one of ``DOWNLOADS``): CSV or JSON lines, as it says."""
+    content_type = response.headers.get("content-type") or ""
+    if isinstance(content_type, list):  # schemathesis's responses: each header a list
+        content_type = content_type[0]
+    if content_type.startswith("text/csv"):
+        return {int(row["id"]) for row in csv.DictReader(io.StringIO(response.text, newline=""))}
+    return {json.loads(line)["id"] for line in response.text.splitlines()}
+
 
 BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "getProduct": ("a", None),
@@ -249,6 +266,10 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "unbanProductPartner": ("a", None),
     "banBusinessFromProduct": ("a", {"partner_unique_id": "{b}", "reason": "spam"}),
     "bulkReviewProductPartners": ("a", {"action": "approve", "items": [{"id": 1}]}),
+    "exportProductPartners": ("a", None),
+    # A JSON body is read as the CSV (it names no partner_unique_id column): only the tenant
+    # check, made before the file is read, can refuse it with 404.
+    "importProductPartners": ("a", {"partner_unique_id": "{b}"}),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),
@@ -296,5 +317,6 @@ async def snapshot_reads(
             continue
         path = fill_path(route, values)
         response = await client.get(path, headers=owner.headers)
-        shot[path] = (response.status_code, response.json())
+        is_json = response.headers["content-type"].startswith("application/json")
+        shot[path] = (response.status_code, response.json() if is_json else response.text)
     return shot

@@ -7,11 +7,15 @@ table; ``--json`` prints one JSON document (the API's body) for scripts.
 
 import argparse
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from product_partners.cli.runtime import as_business, page_arguments, page_of
-from product_partners.partnerships import service
+from product_partners.partnerships import export, importer, service
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
 from product_partners.partnerships.etags import parse_if_match
 from product_partners.settings import Settings
@@ -121,6 +125,66 @@ def cmd_unban(args: argparse.Namespace, settings: Settings) -> Any:
     return _decide(args, settings, service.unban_partner)
 
 
+@contextmanager
+def _writer(path: str | None) -> Iterator[Callable[[bytes], Any]]:
+    """How to write the export's chunks: to the file ``path``, or to stdout (None or "-")."""
+    if path is None or path == "-":
+        yield lambda chunk: sys.stdout.write(chunk.decode())
+        sys.stdout.flush()
+        return
+    with open(path, "wb") as out:
+        yield out.write
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    """The API's export (exportProductPartners), to a file or stdout, batch by batch."""
+    fmt = export.ExportFormat(args.format)
+
+    async def run(conn: AsyncConnection, owner: int) -> None:
+        pid = None
+        if args.product is not None:
+            pid = await service.owned_product_id(conn, owner, args.product)
+        body = export.stream(
+            conn, owner, pid, fmt, settings.link_scheme, settings.export_batch_size
+        )
+        with _writer(args.output) as write:
+            async for chunk in body:
+                write(chunk)
+
+    as_business(args, settings, run)
+
+
+def _import_line(result: dict[str, Any]) -> str:
+    head = f"line {result['line']}: {result['outcome']} {result['partner_unique_id'] or '-'}"
+    if result["outcome"] == importer.ImportOutcome.invalid:
+        return f"{head}: {result['error_code']}: {result['message']}"
+    return f"{head} (partnership {result['id']}, {result['affiliate_status']})"
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> Any:
+    """importProductPartners from a file: each row added as the API adds it. People get one
+    line per row as it is added, then the counts; ``--json`` prints the API's body."""
+    with open(args.file, encoding="utf-8-sig", newline="") as source:
+        ignored, rows = importer.read_csv(source)
+
+        async def run(conn: AsyncConnection, owner: int) -> list[dict[str, Any]]:
+            results = []
+            found = importer.import_rows(conn, owner, args.product, rows, settings.link_scheme)
+            async for result in found:
+                results.append(result)
+                if not args.json:
+                    sys.stdout.write(_import_line(result) + "\n")
+            return results
+
+        body = importer.summary(ignored, as_business(args, settings, run))
+    if args.json:
+        return body
+    counts = ", ".join(f"{body[o]} {o}" for o in importer.ImportOutcome)
+    ignored_text = f" (ignored columns: {', '.join(ignored)})" if ignored else ""
+    sys.stdout.write(f"{counts}{ignored_text}\n")
+    return None
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--product", required=True, help="the product id")
     parser.add_argument("--business", required=True, help="the owner business's unique id")
@@ -163,3 +227,23 @@ def register(sub: Any) -> None:
     pu = partners.add_parser("unban", help="lift a ban (the partnership becomes rejected)")
     _decision(pu)
     pu.set_defaults(func=cmd_unban)
+
+    pe = partners.add_parser(
+        "export", help="every partnership of a product (or of all yours) as CSV or JSON lines"
+    )
+    pe.add_argument("--business", required=True, help="the owner business's unique id")
+    pe.add_argument("--product", help="the product id (default: all your products)")
+    pe.add_argument("--format", choices=list(export.ExportFormat), default="csv")
+    pe.add_argument("--output", help="the file to write (default: stdout)")
+    pe.set_defaults(func=cmd_export)
+
+    pi = partners.add_parser(
+        "import", help="add partners from a CSV of partner unique ids (run twice: same result)"
+    )
+    pi.add_argument("--product", required=True, help="the product id")
+    pi.add_argument("--business", required=True, help="the owner business's unique id")
+    pi.add_argument("--json", action="store_true", help="print the API's JSON body")
+    pi.add_argument(
+        "file", help="a CSV with a partner_unique_id column (see importProductPartners)"
+    )
+    pi.set_defaults(func=cmd_import)

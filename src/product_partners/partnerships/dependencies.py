@@ -16,9 +16,14 @@ from product_partners.partnerships.etags import parse_if_match
 PARTNER_ADDS = "partner_adds"
 
 
-async def spend_partner_add(request: Request, owner_business_id: int) -> None:
-    """Count one partner added by the owner (products and bundles alike): 429 beyond."""
-    await spend_budget(request, PARTNER_ADDS, str(owner_business_id), PartnerAddsLimited)
+async def spend_partner_add(
+    request: Request, owner_business_id: int, once_per_request: bool = True
+) -> None:
+    """Count one partner added by the owner (products and bundles alike): 429 beyond.
+    ``once_per_request=False``: for each row of an import."""
+    await spend_budget(
+        request, PARTNER_ADDS, str(owner_business_id), PartnerAddsLimited, once_per_request
+    )
 
 
 @dataclass(frozen=True, slots=True)

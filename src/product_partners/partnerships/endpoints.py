@@ -5,20 +5,30 @@ listProductPartners) are also served by ``hotpath`` on PostgreSQL, which takes t
 and required scope from these routes and hands every refusal back to them.
 """
 
+import io
+import re
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from product_partners.auth.dependencies import ProductList, ProductRead, ProductUpdate
 from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
-from product_partners.partnerships import bulk, dryrun, pro_domains, service, transitions
+from product_partners.partnerships import (
+    bulk,
+    dryrun,
+    export,
+    importer,
+    pro_domains,
+    service,
+    transitions,
+)
 from product_partners.partnerships.dependencies import (
     DryRun,
     Filters,
@@ -30,6 +40,7 @@ from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
     ConcurrentChange,
     DomainNotVerified,
+    ImportFileInvalid,
     InvalidTransition,
     NotAffiliatePro,
     PartnerAddsLimited,
@@ -45,6 +56,7 @@ from product_partners.partnerships.errors import (
     StoreIsPartnersChoice,
     StoreRequiresAffiliatePro,
     TooManyEtags,
+    TooManyImportRows,
 )
 from product_partners.partnerships.etags import etag
 from product_partners.partnerships.schemas import (
@@ -55,6 +67,7 @@ from product_partners.partnerships.schemas import (
     BulkReviewResponse,
     CreatePartnerRequest,
     DecisionPreview,
+    ImportProductPartnersResponse,
     ListAffiliateProDomainCandidatesResponseBody,
     ListMyPartnershipsResponseBody,
     ListPartnershipTransitionsResponseBody,
@@ -194,6 +207,146 @@ async def list_product_partners(
         partnership_type=filters.partnership_type,
     )
     return json_response(body)
+
+
+# --- export and import (before /partners/{id}: "export" is no partnership id) ---------------
+
+_FORMAT_DOC = "csv (a header line, then one line per partnership) or jsonl (one JSON object a line)"
+ExportFormatQuery = Annotated[export.ExportFormat, Query(alias="format", description=_FORMAT_DOC)]
+_EXPORT_DOC = (
+    "\n\nThe body is streamed (`Content-Disposition: attachment`), read from the database in "
+    "batches of `EXPORT_BATCH_SIZE`, in product then partnership id order. Columns, in order: "
+    "`{columns}`: the owner's view of each partnership (getProductPartner's body) flattened "
+    "(`partner_*`, `product_owner_*`; a partner's contact data is empty until it consents). "
+    "CSV: empty for null, `true`/`false`, times RFC 3339 UTC, a list as its JSON text. A "
+    "partnership changed while the export runs is exported as its batch read it."
+).format(columns="`, `".join(export.COLUMN_NAMES))
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The partnerships, as a file",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def _exported(
+    request: Request,
+    conn: Any,
+    owner_business_id: int,
+    product_id: int | None,
+    fmt: export.ExportFormat,
+    scheme: str,
+) -> StreamingResponse:
+    # The request's connection stays checked out until the body is sent (FastAPI closes a
+    # dependency after the response): each batch is one short statement on it.
+    batch_size = request.app.state.settings.export_batch_size
+    body = export.stream(conn, owner_business_id, product_id, fmt, scheme, batch_size)
+    name = export.filename(product_id, fmt)
+    return StreamingResponse(
+        body,
+        media_type=export.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/products/{product_id}/partners/export",
+    operation_id="exportProductPartners",
+    summary="Export a product's partners as CSV or JSON lines (ours)",
+    response_class=StreamingResponse,
+    responses={**_EXPORT_RESPONSES, **error_responses(ProductNotFound)},
+)
+async def export_product_partners(
+    request: Request,
+    product_id: str,
+    caller: ProductList,
+    conn: Conn,
+    scheme: LinkScheme,
+    fmt: ExportFormatQuery = export.ExportFormat.csv,
+) -> StreamingResponse:
+    """Every partnership of one of your products, as a file. 404 if the product is not
+    yours (before any byte of the file)."""
+    pid = await service.owned_product_id(conn, caller.business_id, product_id)
+    return _exported(request, conn, caller.business_id, pid, fmt, scheme)
+
+
+export_product_partners.__doc__ = f"{export_product_partners.__doc__}{_EXPORT_DOC}"
+
+
+@router.get(
+    "/product-partners/export",
+    operation_id="exportAllProductPartners",
+    summary="Export the partners of all your products as CSV or JSON lines (ours)",
+    response_class=StreamingResponse,
+    responses={**_EXPORT_RESPONSES, **error_responses()},
+)
+async def export_all_product_partners(
+    request: Request,
+    caller: ProductList,
+    conn: Conn,
+    scheme: LinkScheme,
+    fmt: ExportFormatQuery = export.ExportFormat.csv,
+) -> StreamingResponse:
+    """Every partnership of every product of yours, as one file (`product_id` tells them
+    apart)."""
+    return _exported(request, conn, caller.business_id, None, fmt, scheme)
+
+
+export_all_product_partners.__doc__ = f"{export_all_product_partners.__doc__}{_EXPORT_DOC}"
+
+# The import's body is CSV (kit.http.guards lets text/csv through on these paths only).
+CSV_BODY_PATHS = re.compile(r"/v3/products/[^/]+/partners/import")
+
+
+@router.post(
+    "/products/{product_id}/partners/import",
+    response_model=ImportProductPartnersResponse,
+    operation_id="importProductPartners",
+    summary="Add partners to a product from a CSV of unique ids (ours)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+    responses=error_responses(ProductNotFound, ImportFileInvalid, TooManyImportRows, 413, 415),
+)
+async def import_product_partners(
+    request: Request, product_id: str, caller: ProductUpdate, conn: Conn, scheme: LinkScheme
+) -> Response:
+    """A CSV (`Content-Type: text/csv`, UTF-8) with a header line naming
+    `partner_unique_id`, and optionally `partnership_type` (or `type`: empty or
+    `affiliate`), `affiliate_status` (or `status`: empty or `approved`) and `tags` (accepted,
+    not used yet); other columns are ignored and listed in `ignored_columns` (an export's
+    file imports as it is). At most 1000 rows (400 `too_many_import_rows`, nothing added) and
+    `MAX_BODY_BYTES` bytes (413).
+
+    Each row is added exactly as createProductPartner adds a partner (the same rules, the
+    same `product_partner.created` event, the same budget of adds), on its own, and answered
+    in `rows`: `added` (the new partnership's `id`), `already_partner` (the existing `id`
+    and its `affiliate_status`), or `invalid` (`error_code` and `message`). Running the same
+    file twice adds nothing the second time: every row is then `already_partner`. A unique
+    id no business has is added, as createProductPartner adds it. 404 if the product is not
+    yours."""
+    await service.owned_product_id(conn, caller.business_id, product_id)  # 404 before the file
+    text = (await request.body()).decode("utf-8-sig")
+    ignored, rows = importer.read_csv(io.StringIO(text, newline=""))
+    bounded = importer.bounded(rows)
+    results = [
+        result
+        async for result in importer.import_rows(
+            conn,
+            caller.business_id,
+            product_id,
+            bounded,
+            scheme,
+            spend=lambda: spend_partner_add(request, caller.business_id, once_per_request=False),
+        )
+    ]
+    return json_response(importer.summary(ignored, results))
 
 
 # --- lifecycle: owner side ---------------------------------------------------------------------

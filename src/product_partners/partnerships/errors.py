@@ -216,3 +216,53 @@ class PartnerConsentRequired(Conflict):
 class PartnerAddsLimited(RateLimited):
     error_code = "partner_adds_limited"
     message = "Too many partners added by your business: retry after the time in Retry-After."
+
+
+# --- importProductPartners: the file, and each row's own refusals ------------------------------
+
+
+class ImportFileInvalid(Unprocessable):
+    """The CSV itself cannot be read: no header naming partner_unique_id, a broken line."""
+
+    error_code = "import_file_invalid"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"The import file cannot be read: {problem}.", errors={"body": [problem]})
+
+
+class TooManyImportRows(Unprocessable):
+    error_code = "too_many_import_rows"
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(
+            f"An import carries at most {maximum} rows: split the file.",
+            errors={"body": [f"has more than {maximum} rows"]},
+        )
+
+
+class ImportUniqueIdInvalid(Unprocessable):
+    error_code = "invalid_partner_unique_id"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"partner_unique_id {problem}.")
+
+
+class ImportTypeNotAddable(Unprocessable):
+    """An owner adds affiliates; the other types join by request."""
+
+    error_code = "invalid_partnership_type"
+
+    def __init__(self, given: str, added: str) -> None:
+        super().__init__(
+            f"partnership_type {given!r}: an owner adds {added} partners only (the other types "
+            "join by request)."
+        )
+
+
+class ImportStatusNotAddable(Unprocessable):
+    """A partner the owner adds is approved at once (the transition table's ``add``)."""
+
+    error_code = "invalid_affiliate_status"
+
+    def __init__(self, given: str, added: str) -> None:
+        super().__init__(f"affiliate_status {given!r}: a partner an owner adds is {added}.")

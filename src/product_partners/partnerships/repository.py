@@ -273,8 +273,9 @@ async def current_state(conn: AsyncConnection, where: ColumnElement) -> Any | No
 async def owned_partnership_named(
     conn: AsyncConnection, owner_business_id: int, product_id: int, partner_unique_id: str
 ) -> Any | None:
-    """The partnership of the owner's product that names ``partner_unique_id``, if any."""
-    stmt = select(pp.c.id).where(
+    """The partnership of the owner's product that names ``partner_unique_id``, if any (its
+    id and status)."""
+    stmt = select(pp.c.id, pp.c.affiliate_status).where(
         pp.c.product_id == product_id,
         pp.c.partner_unique_id == partner_unique_id,
         exists().where(
@@ -505,3 +506,38 @@ async def owns_product(conn: AsyncConnection, owner_business_id: int, product_id
         products.c.id == product_id, products.c.business_id == owner_business_id
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+# --- export: keyset batches (short statements; the connection is in AUTOCOMMIT mode) -----------
+
+
+async def owned_product_ids(
+    conn: AsyncConnection, owner_business_id: int, after_id: int, limit: int
+) -> list[int]:
+    """Up to ``limit`` of the owner's product ids above ``after_id``, in id order."""
+    stmt = (
+        select(products.c.id)
+        .where(products.c.business_id == owner_business_id, products.c.id > after_id)
+        .order_by(products.c.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def partnerships_after(
+    conn: AsyncConnection, owner_business_id: int, product_id: int, after_id: int, limit: int
+) -> list[Any]:
+    """Up to ``limit`` partnerships of one of the owner's products above ``after_id``, in id
+    order, as ``partnerships_query()`` reads them: one index range of (product_id, id),
+    whatever the table's size."""
+    stmt = (
+        partnerships_query()
+        .where(
+            pp.c.product_id == product_id,
+            products.c.business_id == owner_business_id,
+            pp.c.id > after_id,
+        )
+        .order_by(pp.c.id)
+        .limit(limit)
+    )
+    return list(await conn.execute(stmt))

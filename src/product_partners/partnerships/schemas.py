@@ -368,3 +368,29 @@ class DecisionPreview(BaseModel):
         description="The events it would emit: type (e.g. product_partner.approved), "
         "partnership_id, product_id, from, to"
     )
+
+
+class ImportRowResult(BaseModel):
+    """importProductPartners: the answer for one row of the file."""
+
+    model_config = ConfigDict(title="ImportRowResult")
+
+    line: int = Field(description="The row's line number in the file (the header is line 1)")
+    partner_unique_id: str = Field(description="The unique id the row names")
+    outcome: str = Field(description="added, already_partner or invalid")
+    id: int | None = Field(description="The partnership added, or the one already there")
+    affiliate_status: AffiliateStatus | None = Field(
+        description="The partnership's status (added: approved; already_partner: its own)"
+    )
+    error_code: str | None = Field(description="invalid: why, as an error code")
+    message: str | None = Field(description="invalid: why, in words")
+
+
+class ImportProductPartnersResponse(BaseModel):
+    model_config = ConfigDict(title="ImportProductPartnersResponse")
+
+    added: int = Field(description="Rows added")
+    already_partner: int = Field(description="Rows that named a partner already there")
+    invalid: int = Field(description="Rows refused (see each row's error_code)")
+    ignored_columns: list[str] = Field(description="Header columns the import does not read")
+    rows: list[ImportRowResult]

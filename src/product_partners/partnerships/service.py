@@ -79,6 +79,15 @@ async def add_partner(
         return await recorded(conn, EventType.product_partner_created, new_id, scheme, None)
 
 
+async def owned_product_id(
+    conn: AsyncConnection, owner_business_id: int, product_id: str | int
+) -> int:
+    """The id of one of the owner's products; 404 (``product_not_found``) for another's."""
+    pid = parse_id(product_id, ProductNotFound)
+    await partnering.ensure_owned(conn, partnering.PRODUCTS, owner_business_id, pid)
+    return pid
+
+
 async def list_partners(
     conn: AsyncConnection,
     owner_business_id: int,

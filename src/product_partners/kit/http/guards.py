@@ -4,7 +4,8 @@ For a request that carries a body (POST, PUT, PATCH):
 
 - ``Content-Type`` must be JSON (``application/json`` or ``application/*+json``, charset UTF-8
   if one is named): otherwise **415** ``unsupported_media_type``. Under ``form_prefixes``
-  (the web dashboard's HTML forms) a URL-encoded form is accepted too. A body sent **without** a
+  (the web dashboard's HTML forms) a URL-encoded form is accepted too, and at the paths
+  ``csv_paths`` matches (an import) ``text/csv`` (UTF-8). A body sent **without** a
   ``Content-Type`` is read as JSON (clients such as Scalev's own send JSON without thinking
   about it); an empty body is left to validation (400 when the operation needs one).
 - The body must be valid UTF-8: otherwise **400** ``invalid_encoding``.
@@ -19,6 +20,8 @@ UTF-8 decode and two ``bytes.count`` calls (the exact depth scan only runs for b
 more brackets than the limit).
 """
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from product_partners.kit.http.errors import error_response
@@ -29,11 +32,16 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 class RequestGuardsMiddleware:
     def __init__(
-        self, app: ASGIApp, max_depth: int = MAX_DEPTH, form_prefixes: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        max_depth: int = MAX_DEPTH,
+        form_prefixes: tuple[str, ...] = (),
+        csv_paths: re.Pattern[str] | None = None,
     ) -> None:
         self.app = app
         self.max_depth = max_depth
         self.form_prefixes = form_prefixes
+        self.csv_paths = csv_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +68,9 @@ class RequestGuardsMiddleware:
                 break
         body, more = await read_body(receive)
         problem = None
-        if body:
+        if body and self._is_csv(content_type, scope["path"]):
+            problem = _csv_problem(body)
+        elif body:
             is_form = _is_form(content_type) and scope["path"].startswith(self.form_prefixes)
             problem = (None if is_form else _content_type_problem(content_type)) or (
                 self._body_problem(body)
@@ -77,11 +87,18 @@ class RequestGuardsMiddleware:
             scope["headers"] = [*scope["headers"], (b"content-type", b"application/json")]
         await self.app(scope, replay_body(body, more, receive), send)
 
+    def _is_csv(self, content_type: str | None, path: str) -> bool:
+        media_type, _, params = (content_type or "").partition(";")
+        return (
+            self.csv_paths is not None
+            and media_type.strip().lower() == "text/csv"
+            and _charset(params) in (None, "utf-8", "utf8")
+            and self.csv_paths.fullmatch(path) is not None
+        )
+
     def _body_problem(self, body: bytes) -> tuple[int, str, str, str] | None:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return 400, "invalid_encoding", "The request body is not valid UTF-8.", "is not UTF-8"
+        if not _is_utf8(body):
+            return _NOT_UTF8
         if b"\\u0000" in body and _has_nul_escape(body):
             return (
                 400,
@@ -109,12 +126,7 @@ def _content_type_problem(content_type: str | None) -> tuple[int, str, str, str]
     is_json = media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    if is_json and charset in (None, "utf-8", "utf8"):
+    if is_json and _charset(params) in (None, "utf-8", "utf8"):
         return None
     return (
         415,
@@ -122,6 +134,40 @@ def _content_type_problem(content_type: str | None) -> tuple[int, str, str, str]
         "Send the body as JSON: 'Content-Type: application/json' (UTF-8).",
         f"content type {media_type or 'missing'!r} is not application/json",
     )
+
+
+_NOT_UTF8 = (400, "invalid_encoding", "The request body is not valid UTF-8.", "is not UTF-8")
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _charset(params: str) -> str | None:
+    """The ``charset`` of a Content-Type's parameters (after the ``;``), lower case."""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def _csv_problem(body: bytes) -> tuple[int, str, str, str] | None:
+    """A CSV body: UTF-8, and no NUL (PostgreSQL cannot store one)."""
+    if not _is_utf8(body):
+        return _NOT_UTF8
+    if b"\x00" in body:
+        return (
+            400,
+            "nul_character",
+            "The CSV body cannot contain a NUL character.",
+            "contains a NUL character",
+        )
+    return None
 
 
 def _is_form(content_type: str | None) -> bool:

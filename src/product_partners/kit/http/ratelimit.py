@@ -239,17 +239,22 @@ def build_budget(limiter: RateLimiter | None, limit: str) -> RateLimiter | None:
 
 
 async def spend_budget(
-    request: Request, budget: str, identifier: str, refusal: type[RateLimited]
+    request: Request,
+    budget: str,
+    identifier: str,
+    refusal: type[RateLimited],
+    once_per_request: bool = True,
 ) -> None:
     """Count one use of ``app.state.<budget>`` by ``identifier``; raise ``refusal`` (429,
     Retry-After) beyond it. Counted once per request, like the key's limit, even when the hot
-    path hands the request to its route."""
+    path hands the request to its route; ``once_per_request=False``: once per call (a request
+    that makes many, such as an import's rows)."""
     limiter: RateLimiter | None = getattr(request.app.state, budget, None)
     if limiter is None:
         return
     state = request.scope.setdefault("state", {})
     memo = f"budget:{budget}"
-    if memo in state:
+    if once_per_request and memo in state:
         decision = state[memo]
     else:
         decision = state[memo] = await limiter.hit(identifier)
