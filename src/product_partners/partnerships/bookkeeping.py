@@ -25,7 +25,7 @@ from product_partners.events.service import business_actor, current_actor, recor
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
 from product_partners.partnerships import repository as repo
-from product_partners.partnerships import service
+from product_partners.partnerships import views
 from product_partners.partnerships.errors import NoteNotFound, PartnerNotFound, TooManyTags
 from product_partners.partnerships.schemas import MAX_TAGS
 from product_partners.products.errors import ProductNotFound
@@ -75,11 +75,11 @@ async def _save_tags(
             raise TooManyTags(MAX_TAGS)
         if set(tags) != old:
             await repo.save_tags(conn, locked.id, tags)
-            row = await _owned(conn, where)
-            body = await service.render_one(conn, row.id, scheme)
+        row = await _owned(conn, where)
+        body = (await views.product_partners(conn, [row], scheme))[0]
+        if set(tags) != old:
             await _record_private(conn, EventType.product_partner_tags_changed, row, body)
-            return body
-        return await service.render_one(conn, locked.id, scheme)
+        return body
 
 
 async def set_tags(
