@@ -238,3 +238,55 @@ async def test_the_owner_revokes_and_approves_an_affiliate_pro_domain(dashboard_
     approved = await browser.post(f"{url}/domains/{domain_id}/approve", {})
     assert approved.status_code == 303
     assert linked["affiliate_pro_links"][0]["product_url"] in (await browser.get(url)).text
+
+
+async def test_tags_notes_and_commission_on_the_partnership_page_stay_the_owners(
+    dashboard_app, api
+):
+    browser, who, product = await _owner(
+        dashboard_app, api, is_affiliate_enabled=True, affiliate_commission_rate="10"
+    )
+    partner_browser, partner = await signed_in(dashboard_app, api)
+    pid = await put_partnership(api, product["id"], partner.actor.id, "approved")
+    page_url = f"/dashboard/products/{product['id']}/partners/{pid}"
+    page = await browser.get(page_url)
+    assert "No notes yet." in page.text and "10.00%" in page.text
+
+    tagged = await browser.post(f"{page_url}/tags", {"tags": "VIP, wholesale-lead"})
+    assert tagged.status_code == 303 and tagged.headers["location"].endswith("done=tags")
+    noted = await browser.post(f"{page_url}/notes", {"note_body": "Private: ask for volume"})
+    assert noted.status_code == 303
+    rated = await browser.post(f"{page_url}/commission", {"version": "1", "commission_rate": "15"})
+    assert rated.status_code == 303
+    body = (await api.client.get(
+        f"/v3/products/{product['id']}/partners/{pid}", headers=who.actor.headers
+    )).json()  # fmt: skip
+    assert body["tags"] == ["vip", "wholesale-lead"] and body["commission_rate"] == "15.00"
+    notes = (await api.client.get(
+        f"/v3/products/{product['id']}/partners/{pid}/notes", headers=who.actor.headers
+    )).json()["data"]  # fmt: skip
+    assert notes[0]["author"]["type"] == "user" and notes[0]["author"]["user_id"] is not None
+
+    page = await browser.get(page_url)
+    assert "wholesale-lead" in page.text and "Private: ask for volume" in page.text
+    assert "15.00%" in page.text
+    bad = await browser.post(f"{page_url}/tags", {"tags": "two%20words naïve"})
+    assert bad.status_code == 400 and 'id="tags-error"' in bad.text
+    blank = await browser.post(f"{page_url}/notes", {"note_body": "   "})
+    assert blank.status_code == 400 and 'id="note_body-error"' in blank.text
+
+    # The partner's dashboard shows its partnership and rate, never the tags or notes.
+    mine = await partner_browser.get("/dashboard/partnerships")
+    assert product["name"] in mine.text
+    assert "wholesale-lead" not in mine.text and "ask for volume" not in mine.text
+    # Another business cannot add to them.
+    intruder, _ = await signed_in(dashboard_app, api)
+    await intruder.get("/dashboard/products")
+    for path, data in (("tags", {"tags": "x"}), ("notes", {"note_body": "x"})):
+        assert (await intruder.post(f"{page_url}/{path}", data)).status_code == 404
+    delete = await intruder.post(f"{page_url}/notes/{notes[0]['id']}/delete", {})
+    assert delete.status_code == 404
+
+    gone = await browser.post(f"{page_url}/notes/{notes[0]['id']}/delete", {})
+    assert gone.status_code == 303
+    assert "No notes yet." in (await browser.get(page_url)).text

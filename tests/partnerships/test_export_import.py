@@ -343,3 +343,49 @@ async def test_an_import_with_an_idempotency_key_is_answered_once(api):
         _import_url(p.pid), content=body + f"{unique('b')}\n", headers=headers
     )
     assert_error(other, 422, "idempotency_key_reused")
+
+
+async def test_import_tags_the_new_and_existing_partners_once(api):
+    p = await parties(api)
+    existing = await api.actor()
+    ppid = await put_partnership(api, p.pid, existing.id, "approved")
+    fresh = await api.actor()
+    body = (
+        "partner_unique_id,tags\n"
+        f'{fresh.unique_id},"[""VIP"", ""gold""]"\n'
+        f'{existing.unique_id},"q4-promo, vip"\n'
+        f"{unique('z')},not a tag!\n"
+    )
+
+    async def run() -> dict:
+        response = await api.client.post(
+            _import_url(p.pid), content=body.encode(), headers={**p.owner.headers, **CSV}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def tag_events() -> int:
+        query = select(func.count()).where(events.c.type == "product_partner.tags_changed")
+        async with api.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one()
+
+    events_before = await tag_events()
+    first = await run()
+    assert [(r["outcome"], r["error_code"]) for r in first["rows"]] == [
+        ("added", None),
+        ("already_partner", None),
+        ("invalid", "invalid_tags"),  # nothing added for that row
+    ]
+    listed = {i["partner"]["unique_id"]: i for i in await _list_all(api, p.owner, p.pid)}
+    assert listed[fresh.unique_id]["tags"] == ["gold", "vip"]
+    assert listed[existing.unique_id]["tags"] == ["q4-promo", "vip"]
+    assert listed[existing.unique_id]["id"] == ppid
+    assert len(listed) == 2
+    events_after_first = await tag_events()
+    assert events_after_first == events_before + 2
+
+    second = await run()  # the same file: the same tags, no new event, no new row
+    assert [r["outcome"] for r in second["rows"]] == ["already_partner"] * 2 + ["invalid"]
+    again = {i["partner"]["unique_id"]: i["tags"] for i in await _list_all(api, p.owner, p.pid)}
+    assert again == {k: v["tags"] for k, v in listed.items()}
+    assert await tag_events() == events_after_first

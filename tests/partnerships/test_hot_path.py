@@ -116,6 +116,45 @@ async def test_unverified_domains_show_and_link_nowhere_on_the_hot_path(
         assert body["affiliate_pro_domains"] == [] and body["affiliate_pro_links"] == []
 
 
+async def test_tags_and_commission_render_alike_and_a_tag_filter_takes_the_route(
+    api, plain_client, hot_calls
+):
+    owner = await api.actor()
+    product = await api.product(
+        owner, affiliate_commission_rate="10", affiliate_pro_commission_rate="12.5"
+    )
+    base = f"/v3/products/{product['id']}/partners"
+    ids = []
+    for _ in range(3):
+        added = await api.add_partner(owner, product["id"], (await api.actor()).unique_id)
+        ids.append(added.json()["id"])
+    tagged = await api.client.put(
+        f"{base}/{ids[0]}/tags", json={"tags": ["VIP", "gold"]}, headers=owner.headers
+    )
+    assert tagged.json()["tags"] == ["gold", "vip"], tagged.text
+    rated = await api.client.patch(
+        f"{base}/{ids[1]}",
+        json={"partnership_type": "affiliate_pro", "commission_rate": "7.25"},
+        headers=owner.headers,
+    )
+    assert rated.json()["effective_commission_rate"] == "7.25", rated.text
+
+    one = await same(api, plain_client, "GET", f"{base}/{ids[0]}", owner.headers)
+    assert (one.json()["tags"], one.json()["effective_commission_rate"]) == (
+        ["gold", "vip"],
+        "10.00",
+    )
+    listed = await same(api, plain_client, "GET", base, owner.headers)
+    assert [b["commission_rate"] for b in listed.json()["data"]] == [None, "7.25", None]
+    assert {"get", "first"} <= set(hot_calls)
+
+    hot_calls.clear()
+    filtered = await same(api, plain_client, "GET", f"{base}?tag=vip&tag=gold", owner.headers)
+    assert [b["id"] for b in filtered.json()["data"]] == [ids[0]]
+    await same(api, plain_client, "GET", f"{base}?tag=nobody", owner.headers)
+    assert hot_calls == []  # a filter the hot path does not serve: the route answered
+
+
 async def test_add_matches_the_route(api, plain_client, hot_calls):
     owner, first, second = await api.actor(), await api.actor(), await api.actor()
     product = await api.product(owner)
@@ -135,6 +174,7 @@ async def test_add_matches_the_route(api, plain_client, hot_calls):
     a, b = hot.json(), plain.json()
     for varying in ("id", "partner", "approved_at", "created_at", "updated_at"):
         a.pop(varying), b.pop(varying)
+    assert a["tags"] == [] and a["effective_commission_rate"] is None
     assert a == b and a["custom_domains"] == [
         {"id": owner_domain["id"], "business_id": owner.id, "full_url": owner_domain["full_url"]}
     ]

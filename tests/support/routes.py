@@ -196,6 +196,12 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
     )
     world.add("products/partners", partnership["id"], product["id"])
     world.add("partnerships", partnership["id"])
+    if "createProductPartnerNote" in ops:
+        note = await post(
+            f"/v3/products/{product['id']}/partners/{partnership['id']}/notes",
+            {"body": "Owner's note <b>'\"; --"},
+        )
+        world.add("partners/notes", note["id"], partnership["id"])
     if "createCustomDomain" in ops and "approveAffiliateProDomain" in ops:
         # The partner's own domain: a candidate for its affiliate_pro partnership.
         own = await post("/v3/custom-domains", {"full_url": f"{unique('pro')}.example.net"}, p)
@@ -270,6 +276,11 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     # A JSON body is read as the CSV (it names no partner_unique_id column): only the tenant
     # check, made before the file is read, can refuse it with 404.
     "importProductPartners": ("a", {"partner_unique_id": "{b}"}),
+    "setProductPartnerTags": ("a", {"tags": ["taken-over"]}),
+    "changeProductPartnerTags": ("a", {"add": ["taken-over"]}),
+    "createProductPartnerNote": ("a", {"body": "taken over"}),
+    "listProductPartnerNotes": ("a", None),
+    "deleteProductPartnerNote": ("a", None),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),

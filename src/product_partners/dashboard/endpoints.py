@@ -28,6 +28,7 @@ from product_partners.kit.http.deps import Conn, LinkScheme
 from product_partners.kit.http.ratelimit import RateLimiter, SweptMemoryStorage
 from product_partners.kit.pagination import PageRequest, parse_page
 from product_partners.partnerships.errors import (
+    CommissionNotApplicable,
     InvalidTransition,
     PartnerNotFound,
     StalePartnership,
@@ -261,6 +262,20 @@ async def partnership_page(
     return _page(viewer, request, "partnership.html", confirm=asked, **body)
 
 
+@router.post("/products/{product_id}/partners/{partnership_id}/notes/{note_id}/delete")
+async def delete_note(
+    request: Request,
+    product_id: str,
+    partnership_id: str,
+    note_id: str,
+    conn: Conn,
+    viewer: SignedIn,
+) -> Response:
+    await _posted(request, viewer)
+    await service.delete_note(conn, viewer, product_id, partnership_id, note_id)
+    return _done(f"{PREFIX}/products/{product_id}/partners/{partnership_id}", "delete_note")
+
+
 @router.post("/products/{product_id}/partners/{partnership_id}/{action}")
 async def decide(
     request: Request,
@@ -271,12 +286,15 @@ async def decide(
     viewer: SignedIn,
     scheme: LinkScheme,
 ) -> Response:
-    if action not in service.OWNER_DECISIONS:
+    if action not in service.OWNER_DECISIONS and action not in service.BOOKKEEPING:
         raise PageNotFound()
     form = await _posted(request, viewer)
     try:
-        await service.decide(conn, viewer, product_id, partnership_id, action, form, scheme)
-    except (StalePartnership, InvalidTransition, FormInvalid) as exc:
+        if action in service.BOOKKEEPING:
+            await service.bookkeep(conn, viewer, product_id, partnership_id, action, form, scheme)
+        else:
+            await service.decide(conn, viewer, product_id, partnership_id, action, form, scheme)
+    except (StalePartnership, InvalidTransition, FormInvalid, CommissionNotApplicable) as exc:
         # The fresh state, with the refusal in words (and the form kept for a second try).
         body = await service.partnership_page(conn, viewer, product_id, partnership_id, scheme)
         confirmed = action in service.CONFIRMED_DECISIONS

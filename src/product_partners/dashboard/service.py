@@ -20,15 +20,18 @@ from product_partners.dashboard.forms import Form, field_errors
 from product_partners.kit.errors import DomainError
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest
-from product_partners.partnerships import pro_domains
+from product_partners.partnerships import bookkeeping, pro_domains
 from product_partners.partnerships import service as partnerships
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import OPENING_SETTING, AffiliateStatus, PartnershipType
 from product_partners.partnerships.schemas import (
     AcceptPartnershipRequest,
     BanProductPartnerRequest,
+    CreateNoteRequest,
     PartnershipRequest,
+    ProductPartnerUpdate,
     RejectProductPartnerRequest,
+    SetTagsRequest,
 )
 from product_partners.products import service as products
 from product_partners.products.schemas import ProductPartnershipSettings
@@ -141,11 +144,16 @@ async def partnership_page(
                 conn, viewer.business_id, product["id"], partnership["id"], PageRequest()
             )
         )["data"]
+    notes = await bookkeeping.list_notes(
+        conn, viewer.business_id, product["id"], partnership["id"], PageRequest()
+    )
     return {
         "product": product,
         "partnership": partnership,
         "candidates": candidates,
         "history": history(partnership),
+        "notes": notes["data"],
+        "more_notes": notes["has_next"],
     }
 
 
@@ -204,6 +212,46 @@ async def decide(
     else:
         raise PageNotFound()
     acted(viewer, action, product_id=product_id, partnership_id=partnership_id)
+
+
+# The owner's bookkeeping on the partnership page (not decisions: no transition, no version).
+BOOKKEEPING = ("tags", "notes", "commission")
+
+
+async def bookkeep(
+    conn: AsyncConnection,
+    viewer: Viewer,
+    product_id: str,
+    partnership_id: str,
+    what: str,
+    form: Form,
+    scheme: str,
+) -> None:
+    """Set the tags (one text field, comma- or space-separated), add a note, or set or clear
+    (empty) the commission rate, as the API's operations do."""
+    owner = viewer.business_id
+    if what == "tags":
+        tags = form.get("tags").replace(",", " ").split()
+        parsed = _parsed(SetTagsRequest, {"tags": tags})
+        await bookkeeping.set_tags(conn, owner, product_id, partnership_id, parsed.tags, scheme)
+    elif what == "notes":
+        note = _parsed(CreateNoteRequest, {"body": form.get("note_body")}, {"body": "note_body"})
+        await bookkeeping.add_note(conn, owner, product_id, partnership_id, note.body)
+    elif what == "commission":
+        patch = _parsed(ProductPartnerUpdate, {"commission_rate": form.optional("commission_rate")})
+        await partnerships.update_partner(
+            conn, owner, product_id, partnership_id, patch, scheme, [_version(form)]
+        )
+    else:
+        raise PageNotFound()
+    acted(viewer, what, product_id=product_id, partnership_id=partnership_id)
+
+
+async def delete_note(
+    conn: AsyncConnection, viewer: Viewer, product_id: str, partnership_id: str, note_id: str
+) -> None:
+    await bookkeeping.delete_note(conn, viewer.business_id, product_id, partnership_id, note_id)
+    acted(viewer, "delete_note", product_id=product_id, note_id=note_id)
 
 
 @dataclass(frozen=True, slots=True)

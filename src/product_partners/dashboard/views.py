@@ -43,6 +43,10 @@ NOTICES = {
     "accept": "Partnership accepted.",
     "approve_domain": "Domain approved for links.",
     "revoke_domain": "Domain approval revoked.",
+    "tags": "Tags saved.",
+    "notes": "Note added.",
+    "delete_note": "Note deleted.",
+    "commission": "Commission rate saved.",
     "signed_out": "You are signed out.",
 }
 

@@ -224,6 +224,12 @@ product_partners = Table(
     # When the partner agreed to be routed as affiliate_pro (requested it, or accepted the
     # partnership as affiliate_pro): only then may the owner approve its domains for links.
     Column("affiliate_pro_consented_at", DateTime(timezone=True), nullable=True),
+    # Ours, the owner's private labels (partnerships/tags.py): sorted, each between spaces
+    # (" gold vip "), so that one LIKE finds a tag; "" for none. Never shown to the partner.
+    Column("tags", Text, nullable=False, server_default=text("''")),
+    # The owner's commission rate for this partner (percent); NULL follows the product's rate
+    # for the partnership's type (partnerships/commission.py).
+    Column("commission_rate", Numeric(5, 2), nullable=True),
     UniqueConstraint("product_id", "partner_business_id"),
     UniqueConstraint("product_id", "partner_unique_id"),
     CheckConstraint(
@@ -260,6 +266,28 @@ partnership_domains = Table(
     ),
     _created_at(),
     Index("ix_partnership_domains_custom_domain_id", "custom_domain_id"),
+)
+
+# The owner's private notes on a partnership (partnerships/notes.py), with their author as the
+# event log records an actor. Never shown to the partner.
+partnership_notes = Table(
+    "partnership_notes",
+    metadata,
+    _id(),
+    Column(
+        "partnership_id",
+        Id,
+        ForeignKey("product_partners.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("body", Text, nullable=False),
+    Column("author_type", String(16), nullable=False),
+    Column("author_business_id", Id, nullable=True),
+    Column("author_api_key_id", Id, nullable=True),
+    Column("author_user_id", Id, nullable=True),
+    _created_at(),
+    Index("ix_partnership_notes_partnership_id_id", "partnership_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 bundle_partners = Table(

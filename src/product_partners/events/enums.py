@@ -20,6 +20,13 @@ class EventType(StrEnum):
     product_partner_deleted = "product_partner.deleted"  # the owner removed it
     product_partner_updated = "product_partner.updated"  # type or store changed
     product_partner_accepted = "product_partner.accepted"  # the partner accepted an add
+    # The owner's commission rate for the partner (from_status/to_status: the rate before and
+    # after, null: the product's); owner and partner see it.
+    product_partner_commission_changed = "product_partner.commission_changed"
+    # The owner's private bookkeeping: its audience is the owner alone.
+    product_partner_tags_changed = "product_partner.tags_changed"
+    product_partner_note_added = "product_partner.note_added"
+    product_partner_note_deleted = "product_partner.note_deleted"
     affiliate_pro_domain_approved = "affiliate_pro_domain.approved"
     affiliate_pro_domain_revoked = "affiliate_pro_domain.revoked"
     # A product's partner-programme settings (updateProductPartnership).

@@ -9,8 +9,9 @@ from starlette.requests import Request
 
 from product_partners.kit.http.ratelimit import spend_budget
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType
-from product_partners.partnerships.errors import PartnerAddsLimited
+from product_partners.partnerships.errors import InvalidTagFilter, PartnerAddsLimited
 from product_partners.partnerships.etags import parse_if_match
+from product_partners.partnerships.schemas import MAX_TAGS, normalized_tags
 
 # app.state's name of the budget of partners an owner may add (app.py builds it).
 PARTNER_ADDS = "partner_adds"
@@ -48,6 +49,29 @@ async def _filters(
 
 # The list filters shared by the owner's and the partner's lists.
 Filters = Annotated[PartnershipFilters, Depends(_filters)]
+
+
+async def _tags(
+    tag: Annotated[
+        list[str] | None,
+        Query(
+            description="Ours: only partnerships carrying this tag (the owner's labels); "
+            "repeat it for partnerships carrying every tag named."
+        ),
+    ] = None,
+) -> list[str]:
+    if not tag:
+        return []
+    if len(tag) > MAX_TAGS:
+        raise InvalidTagFilter(f"at most {MAX_TAGS} tags")
+    try:
+        return normalized_tags(tag)
+    except ValueError as error:
+        raise InvalidTagFilter(str(error)) from None
+
+
+# ?tag=...: the owner's list only (tags are the owner's).
+TagFilter = Annotated[list[str], Depends(_tags)]
 
 
 async def _if_match(

@@ -30,6 +30,7 @@ EVENT_TYPES = {
     "remove": EventType.product_partner_deleted.value,
     "update": EventType.product_partner_updated.value,
 }
+_COMMISSION_CHANGED = EventType.product_partner_commission_changed.value
 
 
 def link_changes(
@@ -47,15 +48,20 @@ def planned_events(
     """The events a decision emits: its type, the partnership and its move."""
     if before is None or (after is not None and after["version"] == before["version"]):
         return []  # nothing changed (an update that changes nothing)
-    return [
-        {
-            "type": EVENT_TYPES[action],
-            "partnership_id": before["id"],
-            "product_id": before["product_id"],
-            "from": before["affiliate_status"],
-            "to": after["affiliate_status"] if after else None,
-        }
-    ]
+    event = {"partnership_id": before["id"], "product_id": before["product_id"]}
+    if action != "update" or after is None:
+        to = after["affiliate_status"] if after else None
+        return [
+            {"type": EVENT_TYPES[action], **event, "from": before["affiliate_status"], "to": to}
+        ]
+    planned = []
+    if any(before[k] != after[k] for k in ("partnership_type", "store_id")):
+        status = {"from": before["affiliate_status"], "to": after["affiliate_status"]}
+        planned.append({"type": EVENT_TYPES[action], **event, **status})
+    if before["commission_rate"] != after["commission_rate"]:
+        rates = {"from": before["commission_rate"], "to": after["commission_rate"]}
+        planned.append({"type": _COMMISSION_CHANGED, **event, **rates})
+    return planned
 
 
 def preview(

@@ -21,6 +21,7 @@ from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import (
+    bookkeeping,
     bulk,
     dryrun,
     export,
@@ -33,16 +34,20 @@ from product_partners.partnerships.dependencies import (
     DryRun,
     Filters,
     IfMatch,
+    TagFilter,
     spend_partner_add,
 )
 from product_partners.partnerships.enums import BanReason
 from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
+    CommissionNotApplicable,
     ConcurrentChange,
     DomainNotVerified,
     ImportFileInvalid,
+    InvalidTagFilter,
     InvalidTransition,
     NotAffiliatePro,
+    NoteNotFound,
     PartnerAddsLimited,
     PartnerAlreadyExists,
     PartnerConsentRequired,
@@ -57,6 +62,7 @@ from product_partners.partnerships.errors import (
     StoreRequiresAffiliatePro,
     TooManyEtags,
     TooManyImportRows,
+    TooManyTags,
 )
 from product_partners.partnerships.etags import etag
 from product_partners.partnerships.schemas import (
@@ -65,17 +71,22 @@ from product_partners.partnerships.schemas import (
     BanProductPartnerRequest,
     BulkReviewRequest,
     BulkReviewResponse,
+    ChangeTagsRequest,
+    CreateNoteRequest,
     CreatePartnerRequest,
     DecisionPreview,
     ImportProductPartnersResponse,
     ListAffiliateProDomainCandidatesResponseBody,
     ListMyPartnershipsResponseBody,
     ListPartnershipTransitionsResponseBody,
+    ListProductPartnerNotesResponseBody,
     ListProductPartnersResponseBody,
     PartnershipRequest,
     ProductPartner,
+    ProductPartnerNote,
     ProductPartnerUpdate,
     RejectProductPartnerRequest,
+    SetTagsRequest,
 )
 from product_partners.products.errors import ProductNotFound
 
@@ -186,7 +197,7 @@ async def create_product_partner(
     operation_id="listProductPartners",
     summary="List a product's partners",
     response_description="Paginated list of product partners",
-    responses=error_responses(ProductNotFound),
+    responses=error_responses(ProductNotFound, InvalidTagFilter),
 )
 async def list_product_partners(
     product_id: str,
@@ -194,9 +205,11 @@ async def list_product_partners(
     conn: Conn,
     page: Page,
     filters: Filters,
+    tags: TagFilter,
     scheme: LinkScheme,
 ) -> Response:
-    """The partners of one of your products, newest first, 25 per page at most."""
+    """The partners of one of your products, newest first, 25 per page at most. `tag`
+    (repeatable): only partnerships carrying every tag named."""
     body = await service.list_partners(
         conn,
         caller.business_id,
@@ -205,6 +218,7 @@ async def list_product_partners(
         scheme,
         affiliate_status=filters.affiliate_status,
         partnership_type=filters.partnership_type,
+        tags=tags,
     )
     return json_response(body)
 
@@ -374,12 +388,18 @@ async def get_product_partner(
     _PARTNER_PATH,
     response_model=ProductPartner | DecisionPreview,
     operation_id="updateProductPartner",
-    summary="Change a partnership's type or store (ours)",
-    responses=_responses(*_DECISION_ERRORS, ConcurrentChange, StoreIsPartnersChoice),
+    summary="Change a partnership's type, store or commission rate (ours)",
+    responses=_responses(
+        *_DECISION_ERRORS, ConcurrentChange, StoreIsPartnersChoice, CommissionNotApplicable
+    ),
     description=_doc(
         "Change `partnership_type` (which clears the store and the partner's affiliate_pro "
         "consent), or clear `store_id` with null; the partner chooses its store (any other "
-        "`store_id` is 400 `store_is_partners_choice`). Omitted fields stay.",
+        "`store_id` is 400 `store_is_partners_choice`). `commission_rate` sets this partner's "
+        "own rate, null clears it (the product's rate for the type applies again, see "
+        "`effective_commission_rate`); a reseller earns no commission (400 "
+        "`commission_not_applicable`), and becoming one clears it. A rate change records "
+        "`product_partner.commission_changed`. Omitted fields stay.",
         transitions.OWNER,
         "update",
     )
@@ -602,6 +622,113 @@ async def ban_business_from_product(
         note=body.note,
     )
     return _one(banned)
+
+
+# --- the owner's bookkeeping: tags and notes --------------------------------------------------
+
+_TAGS_PATH = _PARTNER_PATH + "/tags"
+_NOTES_PATH = _PARTNER_PATH + "/notes"
+_PRIVATE_DOC = (
+    "\n\nThe owner's private bookkeeping: never shown to the partner (not in its views, not in "
+    "the events it sees); it does not change the partnership's `version` (ETag)."
+)
+
+
+@router.put(
+    _TAGS_PATH,
+    response_model=ProductPartner,
+    operation_id="setProductPartnerTags",
+    summary="Replace a partnership's tags (ours)",
+    responses=_responses(ProductNotFound, PartnerNotFound),
+    description="`tags` replaces the partnership's tags (at most 20; each trimmed and "
+    "lowercased, 1 to 32 of a-z 0-9 _ - : . ; duplicates collapse; `[]` clears them). "
+    "Answers the ProductPartner, `tags` sorted; a change records "
+    "`product_partner.tags_changed`." + _PRIVATE_DOC,
+)
+async def set_product_partner_tags(
+    product_id: str,
+    id: str,
+    body: SetTagsRequest,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    result = await bookkeeping.set_tags(conn, caller.business_id, product_id, id, body.tags, scheme)
+    return _one(result)
+
+
+@router.patch(
+    _TAGS_PATH,
+    response_model=ProductPartner,
+    operation_id="changeProductPartnerTags",
+    summary="Add and remove some of a partnership's tags (ours)",
+    responses=_responses(ProductNotFound, PartnerNotFound, TooManyTags),
+    description="Adds the tags of `add` and removes those of `remove` (normalized as in "
+    "setProductPartnerTags), leaving the others: two owners' tools labelling at once both "
+    "land. More than 20 tags in all is 400 `too_many_tags`." + _PRIVATE_DOC,
+)
+async def change_product_partner_tags(
+    product_id: str,
+    id: str,
+    body: ChangeTagsRequest,
+    caller: ProductUpdate,
+    conn: Conn,
+    scheme: LinkScheme,
+) -> Response:
+    result = await bookkeeping.change_tags(
+        conn, caller.business_id, product_id, id, body.add, body.remove, scheme
+    )
+    return _one(result)
+
+
+@router.post(
+    _NOTES_PATH,
+    status_code=200,
+    response_model=ProductPartnerNote,
+    operation_id="createProductPartnerNote",
+    summary="Add a private note to a partnership (ours)",
+    responses=error_responses(ProductNotFound, PartnerNotFound),
+    description="A note (`body`, plain text, at most 5000 characters) with its author (the "
+    "API key and its business, or the dashboard user, as the event log records an actor) "
+    "and time; records `product_partner.note_added`." + _PRIVATE_DOC,
+)
+async def create_product_partner_note(
+    product_id: str, id: str, body: CreateNoteRequest, caller: ProductUpdate, conn: Conn
+) -> Response:
+    note = await bookkeeping.add_note(conn, caller.business_id, product_id, id, body.body)
+    return json_response(note)
+
+
+@router.get(
+    _NOTES_PATH,
+    response_model=ListProductPartnerNotesResponseBody,
+    operation_id="listProductPartnerNotes",
+    summary="A partnership's private notes (ours)",
+    responses=error_responses(ProductNotFound, PartnerNotFound),
+    description="The notes on one partnership of one of your products, newest first, "
+    "paginated like every list." + _PRIVATE_DOC,
+)
+async def list_product_partner_notes(
+    product_id: str, id: str, caller: ProductList, conn: Conn, page: Page
+) -> Response:
+    body = await bookkeeping.list_notes(conn, caller.business_id, product_id, id, page)
+    return json_response(body)
+
+
+@router.delete(
+    _NOTES_PATH + "/{note_id}",
+    status_code=204,
+    operation_id="deleteProductPartnerNote",
+    summary="Delete a private note (ours)",
+    response_description="Success with no response body",
+    responses=error_responses(ProductNotFound, PartnerNotFound, NoteNotFound),
+    description="Records `product_partner.note_deleted` (with the note as it was)." + _PRIVATE_DOC,
+)
+async def delete_product_partner_note(
+    product_id: str, id: str, note_id: str, caller: ProductUpdate, conn: Conn
+) -> Response:
+    await bookkeeping.delete_note(conn, caller.business_id, product_id, id, note_id)
+    return Response(status_code=204)
 
 
 # --- affiliate_pro domains (owner side) --------------------------------------------------------
@@ -867,7 +994,7 @@ async def list_partnership_transitions(caller: ProductList) -> Response:
     response_model=BulkReviewResponse,
     operation_id="bulkReviewProductPartners",
     summary="One decision on up to 100 partners of a product (ours)",
-    responses=error_responses(ProductNotFound),
+    responses=error_responses(ProductNotFound, CommissionNotApplicable),
 )
 async def bulk_review_product_partners(
     product_id: str,
@@ -885,6 +1012,14 @@ async def bulk_review_product_partners(
     its own; `all_or_nothing` saves every item in one transaction, or none if any fails (the
     others then answer `would_apply`). 200 lists every item, in the order sent, with its
     `outcome` (applied, would_apply, failed), new `affiliate_status` and `version`, or its
-    `error_code` and `status`. `?dry_run=true` answers the same and saves nothing."""
+    `error_code` and `status`. `?dry_run=true` answers the same and saves nothing.
+
+    Commissions: `set_commission` sets each item's `commission_rate` (null clears it), as
+    updateProductPartner does. `lock_commission` gives every approved partnership that
+    follows the product's rate (no `commission_rate` of its own) that rate as its own, before
+    a programme-wide change: the `items` listed, or without `items` every approved
+    partnership of the product (no 100 limit: it is one statement). It is all or nothing
+    whatever the `mode`; a listed partnership with nothing to lock answers `unchanged` and
+    says why in `message`; each one locked records `product_partner.commission_changed`."""
     result = await bulk.bulk_review(conn, caller.business_id, product_id, body, scheme, dry_run)
     return json_response(result)

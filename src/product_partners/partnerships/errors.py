@@ -247,6 +247,13 @@ class ImportUniqueIdInvalid(Unprocessable):
         super().__init__(f"partner_unique_id {problem}.")
 
 
+class ImportTagsInvalid(Unprocessable):
+    error_code = "invalid_tags"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"tags: {problem}.")
+
+
 class ImportTypeNotAddable(Unprocessable):
     """An owner adds affiliates; the other types join by request."""
 
@@ -266,3 +273,35 @@ class ImportStatusNotAddable(Unprocessable):
 
     def __init__(self, given: str, added: str) -> None:
         super().__init__(f"affiliate_status {given!r}: a partner an owner adds is {added}.")
+class CommissionNotApplicable(Unprocessable):
+    """A reseller buys and resells: it earns no commission, so it has no rate to set."""
+
+    error_code = "commission_not_applicable"
+    message = "A reseller partnership earns no commission: it has no commission rate to set."
+
+    def __init__(self) -> None:
+        super().__init__(errors={"commission_rate": ["does not apply to a reseller"]})
+
+
+class TooManyTags(Unprocessable):
+    error_code = "too_many_tags"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"A partnership has at most {limit} tags.",
+            errors={"add": [f"would make more than {limit} tags"]},
+        )
+
+
+class NoteNotFound(NotFound):
+    """No such note on this partnership (or a partnership that is not the caller's)."""
+
+    error_code = "note_not_found"
+    message = "No such note."
+
+
+class InvalidTagFilter(Unprocessable):
+    error_code = "invalid_tag"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"The tag filter is not valid: {detail}.", errors={"tag": [detail]})

@@ -77,6 +77,9 @@ EXPORT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("custom_domains", ("custom_domains",)),
     ("affiliate_pro_domains", ("affiliate_pro_domains",)),
     ("affiliate_pro_links", ("affiliate_pro_links",)),
+    ("tags", ("tags",)),
+    ("commission_rate", ("commission_rate",)),
+    ("effective_commission_rate", ("effective_commission_rate",)),
 )
 COLUMN_NAMES = tuple(name for name, _ in EXPORT_COLUMNS)
 # Rows read per statement (EXPORT_BATCH_SIZE overrides it for the routes).

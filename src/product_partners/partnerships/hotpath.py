@@ -67,7 +67,7 @@ from product_partners.partnerships.repository import (
     partnerships_query,
 )
 from product_partners.partnerships.schemas import CreatePartnerRequest
-from product_partners.partnerships.views import product_partner
+from product_partners.partnerships.views import product_partner, shared
 
 pp = product_partners
 ADD, GET, LIST = "createProductPartner", "getProductPartner", "listProductPartners"
@@ -445,7 +445,7 @@ class HotPath:
             EventType.product_partner_created,
             resource_id=row.id,
             product_id=row.product_id,
-            data=body,
+            data=shared(body),
             owner_business_id=row.owner_business_id,
             partner_business_id=row.partner_business_id,
             to_status=row.affiliate_status,

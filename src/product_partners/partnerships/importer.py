@@ -10,7 +10,9 @@ The CSV has a header line. Columns (any order; others are ignored and named in t
 - ``partner_unique_id`` (required);
 - ``partnership_type`` (or ``type``): empty or ``affiliate``, what an owner's add makes;
 - ``affiliate_status`` (or ``status``): empty or ``approved``, likewise;
-- ``tags``: accepted and not used yet (partnerships have no tags on this version).
+- ``tags``: the owner's labels for the partner, added to those it has (an export's JSON list,
+  ``["gold", "vip"]``, or labels separated by commas or spaces), with the partnership if it
+  is added, or on the partnership already there.
 
 Per row: ``added`` (with the new partnership's id), ``already_partner`` (with the existing
 one's id and status), or ``invalid`` (with the error code and message: a malformed unique id,
@@ -20,6 +22,8 @@ createProductPartner adds it: an owner learns nothing of which businesses exist.
 """
 
 import csv
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from enum import StrEnum
 from typing import Any
@@ -27,20 +31,23 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from product_partners.db.connections import transaction
 from product_partners.kit.errors import DomainError
+from product_partners.partnerships import bookkeeping
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships import service
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import PartnershipType
 from product_partners.partnerships.errors import (
     ImportFileInvalid,
+    ImportTagsInvalid,
     ImportStatusNotAddable,
     ImportTypeNotAddable,
     ImportUniqueIdInvalid,
     PartnerAlreadyExists,
     TooManyImportRows,
 )
-from product_partners.partnerships.schemas import CreatePartnerRequest
+from product_partners.partnerships.schemas import MAX_TAGS, CreatePartnerRequest, normalized_tags
 
 # Rows one request may carry (400 beyond); its bytes are bounded by MAX_BODY_BYTES (413).
 MAX_IMPORT_ROWS = 1000
@@ -146,6 +153,22 @@ def _refusal(row: dict[str, str]) -> DomainError | None:
     return None
 
 
+def _tags(cell: str) -> list[str]:
+    """The row's tags, normalized as the tag operations normalize them; 400 if they are not."""
+    if not cell:
+        return []
+    try:
+        values = json.loads(cell) if cell.startswith("[") else re.split(r"[,\s]+", cell)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError("a JSON list of tags must hold text only")
+        tags = normalized_tags([v for v in values if v])
+    except ValueError as error:  # json.JSONDecodeError is a ValueError
+        raise ImportTagsInvalid(str(error)) from None
+    if len(tags) > MAX_TAGS:
+        raise ImportTagsInvalid(f"at most {MAX_TAGS} tags")
+    return tags
+
+
 async def import_rows(
     conn: AsyncConnection,
     owner_business_id: int,
@@ -165,12 +188,22 @@ async def import_rows(
             yield _result(line, unique_id, ImportOutcome.invalid, refusal=refused)
             continue
         try:
+            tags = _tags(row.get("tags", ""))
             if spend is not None:
                 await spend()
-            added = await service.add_partner(conn, owner_business_id, pid, unique_id, scheme)
+            async with transaction(conn):  # the partnership and its tags, or neither
+                added = await service.add_partner(conn, owner_business_id, pid, unique_id, scheme)
+                if tags:
+                    added = await bookkeeping.change_tags(
+                        conn, owner_business_id, pid, added["id"], tags, [], scheme
+                    )
         except PartnerAlreadyExists:
             existing = await repo.owned_partnership_named(conn, owner_business_id, pid, unique_id)
             found = existing._mapping if existing else None
+            if found is not None and tags:
+                await bookkeeping.change_tags(
+                    conn, owner_business_id, pid, found["id"], tags, [], scheme
+                )
             yield _result(line, unique_id, ImportOutcome.already_partner, found)
         except DomainError as error:
             yield _result(line, unique_id, ImportOutcome.invalid, refusal=error)

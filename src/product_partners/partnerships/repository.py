@@ -8,8 +8,10 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     exists,
+    insert,
     literal,
     literal_column,
     select,
@@ -27,10 +29,12 @@ from product_partners.db.tables import (
     custom_domains,
     partner_consents,
     partnership_domains,
+    partnership_notes,
     product_partners,
     products,
     stores,
 )
+from product_partners.kit.text import contains_pattern
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import PartnershipType
 
@@ -59,6 +63,8 @@ PARTNERSHIP_COLUMN_NAMES = (
     "version",
     "partner_unique_id",
     "affiliate_pro_consented_at",
+    "tags",
+    "commission_rate",
 )
 _PARTNER_COLUMNS = business_columns(PARTNER_PREFIX)
 owner_business = businesses.alias("owner_business")
@@ -79,6 +85,8 @@ def partnerships_query(source: Any = pp) -> Select:
             products.c.business_id.label("owner_business_id"),
             products.c.slug.label("product_slug"),
             products.c.is_affiliate_pro_enabled.label("product_affiliate_pro_enabled"),
+            products.c.affiliate_commission_rate.label("product_affiliate_commission_rate"),
+            products.c.affiliate_pro_commission_rate.label("product_affiliate_pro_commission_rate"),
             partner_store.c.unique_id.label("store_unique_id"),
             partner_consents.c.consented_at.label("partner_consented_at"),
         )
@@ -290,6 +298,21 @@ async def fetch_partnership(conn: AsyncConnection, partnership_id: int) -> Any |
     return (await conn.execute(partnerships_query().where(pp.c.id == partnership_id))).first()
 
 
+_FETCH_CHUNK = 500  # ids per statement (SQLite caps a statement's parameters)
+
+
+async def fetch_partnerships(
+    conn: AsyncConnection, product_id: int, ids: Sequence[int]
+) -> list[Any]:
+    """The partnerships ``ids`` of the product, by id, read in chunks."""
+    rows: list[Any] = []
+    for start in range(0, len(ids), _FETCH_CHUNK):
+        chunk = list(ids[start : start + _FETCH_CHUNK])
+        query = partnerships_query().where(pp.c.product_id == product_id, pp.c.id.in_(chunk))
+        rows += (await conn.execute(query.order_by(pp.c.id))).all()
+    return rows
+
+
 async def fetch_scoped(conn: AsyncConnection, where: ColumnElement) -> Any | None:
     return (await conn.execute(partnerships_query().where(where))).first()
 
@@ -333,6 +356,7 @@ async def update_target(
         pp.c.store_id,
         pp.c.partner_business_id,
         pp.c.affiliate_pro_consented_at,
+        pp.c.commission_rate,
         products.c.business_id.label("owner_business_id"),
         store_ok,
     ).where(where, products.c.id == pp.c.product_id)
@@ -541,3 +565,91 @@ async def partnerships_after(
         .limit(limit)
     )
     return list(await conn.execute(stmt))
+# --- the owner's bookkeeping: tags, notes, commission -------------------------------------------
+
+notes = partnership_notes
+
+
+def stored_tags(tags: Sequence[str]) -> str:
+    """The stored form of sorted tags: each between spaces (" a b "), "" for none."""
+    return f" {' '.join(tags)} " if tags else ""
+
+
+def has_tag(tag: str) -> ColumnElement[bool]:
+    """Partnerships labelled ``tag`` (one LIKE on the stored form; tags hold no LIKE wildcard
+    but ``_``, escaped)."""
+    return pp.c.tags.like(contains_pattern(f" {tag} "), escape="\\")
+
+
+async def locked_tags(conn: AsyncConnection, where: ColumnElement) -> Any | None:
+    """The tags of the partnership ``where`` selects, locked until the transaction ends."""
+    stmt = select(pp.c.id, pp.c.tags).where(where)
+    return (await conn.execute(stmt.with_for_update(of=pp))).first()
+
+
+async def save_tags(conn: AsyncConnection, partnership_id: int, tags: Sequence[str]) -> None:
+    """Tags are the owner's bookkeeping: no version bump (the partner's ETag says nothing of
+    them) and no updated_at."""
+    await conn.execute(update(pp).where(pp.c.id == partnership_id).values(tags=stored_tags(tags)))
+
+
+async def insert_note(conn: AsyncConnection, values: dict[str, Any]) -> Any:
+    stmt = insert(notes).values(**values).returning(*notes.c)
+    return (await conn.execute(stmt)).one()
+
+
+def notes_query(partnership_id: int) -> Select:
+    return select(notes).where(notes.c.partnership_id == partnership_id)
+
+
+async def delete_note(conn: AsyncConnection, partnership_id: int, note_id: int) -> Any | None:
+    stmt = (
+        delete(notes)
+        .where(notes.c.id == note_id, notes.c.partnership_id == partnership_id)
+        .returning(*notes.c)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def lock_product_rates(
+    conn: AsyncConnection, owner_business_id: int, product_id: int
+) -> Any | None:
+    """The owner's product's commission rates, locked until the transaction ends (a
+    programme-wide change waits for a lock in progress)."""
+    stmt = select(
+        products.c.id,
+        products.c.affiliate_commission_rate,
+        products.c.affiliate_pro_commission_rate,
+    ).where(products.c.id == product_id, products.c.business_id == owner_business_id)
+    return (await conn.execute(stmt.with_for_update())).first()
+
+
+async def lock_commissions(
+    conn: AsyncConnection,
+    product_id: int,
+    rates: dict[str, Any],
+    ids: Sequence[int] | None,
+    now: Any,
+) -> list[Any]:
+    """ONE statement: every approved partnership of the product (of ``ids``, if given) whose
+    type has a product rate and that has no override gets that rate as its override. The
+    ``commission_rate IS NULL`` guard makes concurrent locks (and a concurrent set) safe: a
+    partnership is locked once, and never over an override set meanwhile."""
+    typed = [(t, r) for t, r in rates.items() if r is not None]
+    if not typed:
+        return []
+    rate = case(*((pp.c.partnership_type == t, r) for t, r in typed))
+    stmt = (
+        update(pp)
+        .where(
+            pp.c.product_id == product_id,
+            pp.c.affiliate_status == tt.APPROVED,
+            pp.c.commission_rate.is_(None),
+            pp.c.partnership_type.in_([t for t, _ in typed]),
+        )
+        .values(commission_rate=rate, version=pp.c.version + 1, updated_at=now)
+        .returning(pp.c.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(pp.c.id.in_(list(ids)))
+    return list((await conn.execute(stmt)).all())

@@ -1,8 +1,9 @@
 """Wire shapes of partnerships: Scalev's ProductPartner and friends."""
 
 import re
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -11,6 +12,35 @@ from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
 from product_partners.partnerships.etags import MAX_VERSION
+
+CommissionRate = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        description="Percent, 0 to 100, up to two decimals. A JSON number or a numeric string.",
+    ),
+]
+
+# A tag: after trimming and lowercasing, 1 to 32 of a-z 0-9 _ - : . (no space: the stored form
+# separates tags with spaces, see db/tables.py).
+TAG_PATTERN = re.compile(r"^[a-z0-9_\-:.]{1,32}$")
+MAX_TAGS = 20
+
+
+def normalized_tags(values: list[str]) -> list[str]:
+    """Tags trimmed and lowercased, duplicates collapsed, sorted; ValueError naming a bad one."""
+    tags = set()
+    for value in values:
+        tag = value.strip().lower()
+        if not TAG_PATTERN.match(tag):
+            raise ValueError(
+                f"{value!r} is not a tag (1 to 32 of a-z, 0-9, _ - : . after trimming)"
+            )
+        tags.add(tag)
+    return sorted(tags)
 
 
 class Domain(BaseModel):
@@ -101,6 +131,22 @@ class ProductPartner(BaseModel):
         "partnership; until then the owner cannot approve its domains.",
         json_schema_extra={"format": "date-time"},
     )
+    commission_rate: str | None = Field(
+        default=None,
+        description="Ours: the owner's commission rate for this partner (percent, a decimal "
+        "string); null follows the product's rate for the partnership's type.",
+    )
+    effective_commission_rate: str | None = Field(
+        default=None,
+        description="Ours: the rate that applies: `commission_rate`, else the product's "
+        "`affiliate_commission_rate` (affiliate) or `affiliate_pro_commission_rate` "
+        "(affiliate_pro); null for a reseller (no commission) or when none is set.",
+    )
+    tags: list[str] | None = Field(
+        default=None,
+        description="Ours, the owner's only: its private labels, sorted. Absent from "
+        "everything the partner sees (its views, its events).",
+    )
 
 
 class CreatePartnerRequest(BaseModel):
@@ -171,6 +217,12 @@ class ProductPartnerUpdate(BaseModel):
         le=MAX_ID,
         description="Only null (clear the store): the partner chooses its store, so any other "
         "value is 400 `store_is_partners_choice`.",
+    )
+    commission_rate: CommissionRate | None = Field(
+        default=None,
+        description="The partner's own commission rate; null clears it (the product's rate "
+        "for the type applies). A reseller earns no commission: 400 "
+        "`commission_not_applicable`. Changing the type to reseller clears it.",
     )
 
 
@@ -262,6 +314,8 @@ class BulkAction(StrEnum):
     ban = "ban"
     unban = "unban"
     delete = "delete"
+    set_commission = "set_commission"
+    lock_commission = "lock_commission"
 
 
 class BulkMode(StrEnum):
@@ -290,7 +344,13 @@ class BulkReviewRequest(BaseModel):
     model_config = ConfigDict(title="BulkReviewRequest", extra="forbid")
 
     action: BulkAction
-    items: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+    items: list[BulkItem] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BULK_ITEMS,
+        description="The partnerships (required, except for lock_commission: without items it "
+        "locks every approved partnership of the product)",
+    )
     mode: BulkMode = Field(
         default=BulkMode.best_effort,
         description="all_or_nothing: one transaction, nothing saved unless every item "
@@ -303,17 +363,26 @@ class BulkReviewRequest(BaseModel):
         "reasons (required)",
     )
     note: str | None = Field(default=None, max_length=2000, description="ban only")
+    commission_rate: CommissionRate | None = Field(
+        default=None,
+        description="set_commission only (required): the rate, or null to clear it",
+    )
 
     @field_validator("items")
     @classmethod
-    def _distinct(cls, items: list[BulkItem]) -> list[BulkItem]:
-        ids = [item.id for item in items]
+    def _distinct(cls, items: list[BulkItem] | None) -> list[BulkItem] | None:
+        ids = [item.id for item in items or ()]
         if len(set(ids)) != len(ids):
             raise ValueError("names a partnership more than once")
         return items
 
     @model_validator(mode="after")
     def _fields_of_action(self) -> "BulkReviewRequest":
+        if self.items is None and self.action != BulkAction.lock_commission:
+            raise ValueError(f"{self.action} needs items")
+        commission_sent = "commission_rate" in self.model_fields_set
+        if commission_sent != (self.action == BulkAction.set_commission):
+            raise ValueError("commission_rate is for set_commission, which needs it (or null)")
         if self.action == BulkAction.ban:
             if self.reason not in tuple(BanReason):
                 raise ValueError(f"ban needs a reason, one of: {', '.join(BanReason)}")
@@ -330,12 +399,16 @@ class BulkItemResult(BaseModel):
     id: int
     outcome: str = Field(
         description="applied, would_apply (dry run, or all_or_nothing rolled back because of "
-        "another item), or failed"
+        "another item), unchanged (lock_commission: nothing to lock, `message` says why), "
+        "or failed"
     )
     affiliate_status: AffiliateStatus | None = Field(
         description="The new status (null: deleted, or failed)"
     )
     version: int | None = Field(description="The new version (null: deleted, or failed)")
+    commission_rate: str | None = Field(
+        default=None, description="set_commission, lock_commission: the partnership's rate"
+    )
     error_code: str | None = Field(description="failed: the error the single operation gives")
     status: int = Field(description="The HTTP status the single operation would answer")
     message: str | None = None
@@ -394,3 +467,92 @@ class ImportProductPartnersResponse(BaseModel):
     invalid: int = Field(description="Rows refused (see each row's error_code)")
     ignored_columns: list[str] = Field(description="Header columns the import does not read")
     rows: list[ImportRowResult]
+# --- the owner's bookkeeping: tags, notes -------------------------------------------------------
+
+
+def _tags(values: list[str]) -> list[str]:
+    tags = normalized_tags(values)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+class SetTagsRequest(BaseModel):
+    """Ours: replace a partnership's tags."""
+
+    model_config = ConfigDict(title="SetProductPartnerTagsRequest", extra="forbid")
+
+    tags: list[str] = Field(
+        max_length=100,
+        description=f"The tags (at most {MAX_TAGS}): each trimmed and lowercased, 1 to 32 of "
+        "a-z 0-9 _ - : . ; duplicates collapse. [] removes them all.",
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _valid(cls, values: list[str]) -> list[str]:
+        return _tags(values)
+
+
+class ChangeTagsRequest(BaseModel):
+    """Ours: add and remove some tags, leaving the others."""
+
+    model_config = ConfigDict(title="ChangeProductPartnerTagsRequest", extra="forbid")
+
+    add: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("add", "remove")
+    @classmethod
+    def _valid(cls, values: list[str]) -> list[str]:
+        return _tags(values)
+
+    @model_validator(mode="after")
+    def _something(self) -> "ChangeTagsRequest":
+        if not self.add and not self.remove:
+            raise ValueError("name tags to add or to remove")
+        if set(self.add) & set(self.remove):
+            raise ValueError("a tag cannot be both added and removed")
+        return self
+
+
+class CreateNoteRequest(BaseModel):
+    model_config = ConfigDict(title="CreateProductPartnerNoteRequest", extra="forbid")
+
+    body: str = Field(min_length=1, max_length=5000, description="The note (plain text).")
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class NoteAuthor(BaseModel):
+    """Who wrote a note, as the event log records an actor."""
+
+    model_config = ConfigDict(title="ProductPartnerNoteAuthor")
+
+    type: str = Field(description="api_key, user (a dashboard user) or business (the CLI)")
+    business_id: int | None
+    api_key_id: int | None
+    user_id: int | None
+
+
+class ProductPartnerNote(BaseModel):
+    """Ours: an owner's private note on a partnership (never shown to the partner)."""
+
+    model_config = ConfigDict(title="ProductPartnerNote")
+
+    id: int
+    partnership_id: int
+    body: str
+    author: NoteAuthor
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+
+
+class ListProductPartnerNotesResponseBody(PaginatedFields):
+    model_config = ConfigDict(title="ListProductPartnerNotesResponseBody")
+
+    data: list[ProductPartnerNote]

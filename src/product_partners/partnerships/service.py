@@ -8,6 +8,7 @@ Only when the guard fails is the row read again, to say why (404, 412 or 409).
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, literal_column
@@ -30,6 +31,7 @@ from product_partners.partnerships.enums import (
     PartnershipType,
 )
 from product_partners.partnerships.errors import (
+    CommissionNotApplicable,
     ConcurrentChange,
     NotAffiliatePro,
     PartnerAlreadyExists,
@@ -53,6 +55,7 @@ from product_partners.products.errors import ProductNotFound
 
 Versions = Sequence[int] | None  # the If-Match versions (etags.parse_if_match); None: any
 _RETRIES = 3  # re-reads after a concurrent change when the client sent no If-Match
+_RESELLER = PartnershipType.reseller
 
 
 # --- the owner's side --------------------------------------------------------------------------
@@ -97,13 +100,17 @@ async def list_partners(
     affiliate_status: str | None = None,
     partnership_type: str | None = None,
     partner_search: str | None = None,
+    tags: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One page of a product's partners, newest first (the owner's view); ``partner_search``:
-    only partners whose unique id contains it (the dashboard's search)."""
+    only partners whose unique id contains it (the dashboard's search); ``tags``: only those
+    carrying every one of them."""
     pid = parse_id(product_id, ProductNotFound)
     query = _filtered(repo.partnerships_query(), affiliate_status, partnership_type)
     if partner_search:
         query = query.where(name_contains(pp.c.partner_unique_id, partner_search))
+    for tag in tags:
+        query = query.where(repo.has_tag(tag))
     rows, fields = await partnering.list_links(
         conn, partnering.PRODUCTS, owner_business_id, pid, query, page
     )
@@ -278,9 +285,11 @@ async def update_partner(
     scheme: str,
     versions: Versions = None,
 ) -> dict[str, Any]:
-    """Change type and/or routing store. Leaving affiliate_pro clears ``store_id``."""
+    """Change type, routing store and/or commission rate. Leaving affiliate_pro clears
+    ``store_id``; becoming a reseller clears ``commission_rate`` (a reseller earns none)."""
     where = _owner_where(owner_business_id, product_id, partnership_id)
     store_sent = "store_id" in patch.model_fields_set
+    rate_sent = "commission_rate" in patch.model_fields_set
     for _ in range(_RETRIES):
         target = await repo.update_target(conn, where, patch.store_id)
         if target is None:
@@ -292,15 +301,23 @@ async def update_partner(
             # Whatever the store: the owner learns nothing of the partner's stores by trying.
             raise StoreIsPartnersChoice()
         new_type = patch.partnership_type or target.partnership_type
+        if rate_sent and patch.commission_rate is not None and new_type == _RESELLER:
+            raise CommissionNotApplicable()
         type_kept = new_type == target.partnership_type
         new_store = target.store_id if type_kept and not store_sent else None
-        if type_kept and new_store == target.store_id:
+        new_rate = patch.commission_rate if rate_sent else target.commission_rate
+        if new_type == _RESELLER:
+            new_rate = None
+        rate_changed = _rate(new_rate) != _rate(target.commission_rate)
+        updated = not type_kept or new_store != target.store_id
+        if not updated and not rate_changed:
             return await render_one(conn, target.id, scheme)
         values = {
             "partnership_type": str(new_type),
             "store_id": new_store,
             # The partner agreed to the type it asked for or accepted, not to a new one.
             "affiliate_pro_consented_at": target.affiliate_pro_consented_at if type_kept else None,
+            "commission_rate": new_rate,
         }
         # Guarded by the version we read: a concurrent change makes us re-read, never overwrite.
         async with transaction(conn):
@@ -311,15 +328,45 @@ async def update_partner(
                 [target.version],
                 {**values, "updated_at": datetime.now(UTC)},
             )
-            if row is not None:
-                return await recorded(
+            if row is None:
+                continue
+            body = await render_one(conn, row.id, scheme)
+            if updated:
+                body = await recorded(
                     conn,
                     EventType.product_partner_updated,
                     row.id,
                     scheme,
                     target.affiliate_status,
                 )
+            if rate_changed:
+                changed = await repo.fetch_partnership(conn, row.id)
+                await record_commission_change(conn, changed, body, target.commission_rate)
+            return body
     raise ConcurrentChange()
+
+
+def _rate(value: Any) -> str | None:
+    """A commission rate as the wire and the event log write it ("12.50"), or None."""
+    return None if value is None else f"{Decimal(value):.2f}"
+
+
+async def record_commission_change(
+    conn: AsyncConnection, row: Any, body: dict[str, Any], before: Any
+) -> None:
+    """product_partner.commission_changed for the partnership ``row`` (just changed; ``body``
+    its owner's body), its from/to the override before and after (in the event's
+    from_status/to_status; null: the product's rate)."""
+    if row is None:
+        raise PartnerNotFound()
+    await _record(
+        conn,
+        EventType.product_partner_commission_changed,
+        row,
+        body,
+        _rate(before),
+        _rate(row.commission_rate),
+    )
 
 
 # --- the partner's side ------------------------------------------------------------------------
@@ -628,7 +675,7 @@ async def _record(
         event_type,
         resource_id=row.id,
         product_id=row.product_id,
-        data=body,
+        data=views.shared(body),  # the partner is in the audience: no private field
         owner_business_id=row.owner_business_id,
         partner_business_id=row.partner_business_id,
         from_status=from_status,

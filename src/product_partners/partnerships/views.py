@@ -16,8 +16,13 @@ The partner's contact data (BusinessSimple's username, account holder, email, an
 shown to the owner only once the partner consented (asked to join one of the owner's
 products, or accepted the partnership): until then ``partner`` is just the unique id the owner
 named, the same for a business that exists as for one that does not.
+
+``tags`` are the owner's private labels: in the owner's body only, never in the partner's,
+nor in an event the partner is the audience of (:func:`shared`). The commission rates are
+not private: both sides see them.
 """
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +33,34 @@ from product_partners.partnerships import repository as repo
 from product_partners.partnerships.enums import AffiliateStatus, PartnershipType
 
 _PRO = PartnershipType.affiliate_pro
+# The owner's private fields of its body: left out of the partner's, and of every event whose
+# audience includes the partner.
+PRIVATE_FIELDS = ("tags",)
+
+
+def tag_list(stored: str | None) -> list[str]:
+    """The tags as a list, from their stored form (" a b ", see db/tables.py)."""
+    return stored.split() if stored else []
+
+
+def effective_commission_rate(row: Any) -> Decimal | None:
+    """The partnership's override, else the product's rate for its type; a reseller earns no
+    commission (None)."""
+    if row.partnership_type == PartnershipType.reseller:
+        return None
+    if row.commission_rate is not None:
+        return Decimal(row.commission_rate)
+    product_rate = (
+        row.product_affiliate_pro_commission_rate
+        if row.partnership_type == _PRO
+        else row.product_affiliate_commission_rate
+    )
+    return None if product_rate is None else Decimal(product_rate)
+
+
+def shared(body: dict[str, Any]) -> dict[str, Any]:
+    """The owner's body without its private fields: the data of an event the partner sees."""
+    return {k: v for k, v in body.items() if k not in PRIVATE_FIELDS}
 
 
 def affiliate_pro_links(
@@ -74,7 +107,7 @@ def product_partner(
     is_pro = row.partnership_type == _PRO
     if for_partner and row.affiliate_status == AffiliateStatus.banned:
         custom_domains = []  # a banned partner reads nothing of the product's terms
-    return {
+    body: dict[str, Any] = {
         "id": row.id,
         "partner": partner(row, for_partner),
         "partnership_type": row.partnership_type,
@@ -99,7 +132,12 @@ def product_partner(
         "product_owner": business_simple(row, "owner_"),
         "partner_consented_at": row.partner_consented_at,
         "affiliate_pro_consented_at": row.affiliate_pro_consented_at,
+        "commission_rate": row.commission_rate,
+        "effective_commission_rate": effective_commission_rate(row),
     }
+    if not for_partner:
+        body["tags"] = tag_list(row.tags)
+    return body
 
 
 async def product_partners(

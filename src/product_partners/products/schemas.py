@@ -1,8 +1,7 @@
 """Wire shapes of products (Scalev's field names; a subset of Scalev's Product)."""
 
-from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -19,7 +18,7 @@ from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.kit.urls import DisplayUrl
 from product_partners.kit.validation import refuse_nulls
-from product_partners.partnerships.schemas import Domain, ProductPartner
+from product_partners.partnerships.schemas import CommissionRate, Domain, ProductPartner
 
 
 class ItemType(StrEnum):
@@ -28,18 +27,6 @@ class ItemType(StrEnum):
     course = "course"
     license = "license"
     subscription = "subscription"
-
-
-CommissionRate = Annotated[
-    Decimal,
-    Field(
-        ge=0,
-        le=100,
-        max_digits=5,
-        decimal_places=2,
-        description="Percent, 0 to 100, up to two decimals. A JSON number or a numeric string.",
-    ),
-]
 
 
 class ProgrammeSettings(BaseModel):

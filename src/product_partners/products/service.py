@@ -218,7 +218,7 @@ async def _record_auto_approvals(conn: AsyncConnection, ids: list[int], scheme: 
             product_id=row.product_id,
             from_status=AffiliateStatus.pending.value,
             to_status=row.affiliate_status,
-            data=body,
+            data=partnership_views.shared(body),
             owner_business_id=row.owner_business_id,
             partner_business_id=row.partner_business_id,
             actor=SYSTEM,
