@@ -249,6 +249,8 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "unbanProductPartner": ("a", None),
     "banBusinessFromProduct": ("a", {"partner_unique_id": "{b}", "reason": "spam"}),
     "bulkReviewProductPartners": ("a", {"action": "approve", "items": [{"id": 1}]}),
+    "getProductPartnerDecision": ("a", None),
+    "previewProductPartnershipRules": ("a", {}),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),

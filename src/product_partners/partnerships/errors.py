@@ -216,3 +216,50 @@ class PartnerConsentRequired(Conflict):
 class PartnerAddsLimited(RateLimited):
     error_code = "partner_adds_limited"
     message = "Too many partners added by your business: retry after the time in Retry-After."
+
+
+# --- application questions and auto-approve rules ------------------------------------------
+
+
+class ApplicationAnswerMissing(Unprocessable):
+    """A request left a required application question unanswered (``errors`` names each as
+    ``answers.<question id>``)."""
+
+    error_code = "application_answer_missing"
+
+    def __init__(self, question_ids: Sequence[str], errors: dict[str, list[str]]) -> None:
+        super().__init__(
+            f"Answer the required application question(s): {', '.join(question_ids)}.",
+            errors=errors,
+        )
+
+
+class ApplicationAnswerInvalid(Unprocessable):
+    """An answer that fits no question of the request's type, or not its question."""
+
+    error_code = "application_answer_invalid"
+
+    def __init__(self, question_ids: Sequence[str], errors: dict[str, list[str]]) -> None:
+        super().__init__(
+            f"Invalid answer(s) to application question(s): {', '.join(question_ids)}.",
+            errors=errors,
+        )
+
+
+class RuleQuestionUnknown(Unprocessable):
+    """A partnership rule names a question the product does not ask."""
+
+    error_code = "rule_question_unknown"
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(
+            "A partnership rule names an application question the product does not ask.",
+            errors=fields,
+        )
+
+
+class DecisionNotFound(NotFound):
+    """A partnership the owner added directly: no request, so no decision was made."""
+
+    error_code = "decision_not_found"
+    message = "No decision recorded for this partnership: it was not requested by the partner."
