@@ -327,13 +327,26 @@ async def test_without_rules_or_auto_accept_a_request_waits_with_a_trace(api):
     assert (decision["outcome"], decision["rules"], decision["answers"]) == ("review", [], {})
 
 
-async def test_a_partner_added_directly_has_no_decision(api):
+async def test_a_partner_added_directly_has_no_decision(api, openapi):
     p = await parties(api)
     added = await api.add_partner(p.owner, p.pid, p.partner.unique_id)
     response = await api.client.get(
         decision_url(p.pid, added.json()["id"]), headers=p.owner.headers
     )
-    assert_error(response, 404, "decision_not_found")
+    openapi.validate_response("getProductPartnerDecision", response)
+    decision = response.json()
+    assert decision == {
+        "partnership_id": added.json()["id"],
+        "product_id": p.pid,
+        "affiliate_status": "approved",
+        "decided_at": None,
+        "answers": {},
+        "outcome": None,
+        "reason": None,
+        "matched_rule": None,
+        "facts": {},
+        "rules": [],
+    }
 
 
 # --- validation of questions and rules -----------------------------------------------------

@@ -25,11 +25,7 @@ from product_partners.db.tables import (
 from product_partners.kit.ids import parse_id
 from product_partners.partnerships import rules as rule_set
 from product_partners.partnerships import transitions as tt
-from product_partners.partnerships.errors import (
-    DecisionNotFound,
-    PartnerNotFound,
-    RuleQuestionUnknown,
-)
+from product_partners.partnerships.errors import PartnerNotFound, RuleQuestionUnknown
 from product_partners.partnerships.rules import AUTO_ACCEPT_RULE, Fact, Outcome
 from product_partners.products.errors import ProductNotFound
 
@@ -211,20 +207,25 @@ async def get_decision(
     row = (await conn.execute(stmt)).first()
     if row is None:
         raise PartnerNotFound()
+    body = {"partnership_id": row.id, "product_id": pid, "affiliate_status": row.affiliate_status}
     if row.decided is None:
-        raise DecisionNotFound()
-    return {
-        "partnership_id": row.id,
-        "product_id": pid,
-        "affiliate_status": row.affiliate_status,
-        "decided_at": _aware(row.decided_at),
-        "answers": row.answers,
-        **row.trace,
-    }
+        # Added by the owner: no request, nothing decided.
+        return {**body, **NO_DECISION}
+    decided_at = row.decided_at
+    if decided_at.tzinfo is None:
+        decided_at = decided_at.replace(tzinfo=UTC)
+    return {**body, "decided_at": decided_at, "answers": row.answers, **row.trace}
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+NO_DECISION: dict[str, Any] = {
+    "decided_at": None,
+    "answers": {},
+    "outcome": None,
+    "reason": None,
+    "matched_rule": None,
+    "facts": {},
+    "rules": [],
+}
 
 
 # --- the dry run over the pending queue ---------------------------------------------------------

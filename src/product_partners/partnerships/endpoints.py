@@ -39,7 +39,6 @@ from product_partners.partnerships.errors import (
     ApplicationAnswerInvalid,
     ApplicationAnswerMissing,
     ConcurrentChange,
-    DecisionNotFound,
     DomainNotVerified,
     InvalidTransition,
     NotAffiliatePro,
@@ -237,7 +236,7 @@ async def get_product_partner(
     response_model=ProductPartnerDecision,
     operation_id="getProductPartnerDecision",
     summary="Why a request was approved, rejected or left for review (ours)",
-    responses=error_responses(ProductNotFound, PartnerNotFound, DecisionNotFound),
+    responses=error_responses(ProductNotFound, PartnerNotFound),
 )
 async def get_product_partner_decision(
     product_id: str, id: str, caller: ProductRead, conn: Conn
@@ -247,7 +246,7 @@ async def get_product_partner_decision(
     the partner's verified custom domains and active stores, its business's age in days, how
     many other owners ban it, its answers), and per rule evaluated, each condition with the
     input it saw and whether it held. Owner only (404 to anyone else). A partnership you
-    added directly has no decision: 404 `decision_not_found`."""
+    added directly had no request to decide: `outcome` and `decided_at` are null."""
     body = await decisions.get_decision(conn, caller.business_id, product_id, id)
     return json_response(body)
 

@@ -256,10 +256,3 @@ class RuleQuestionUnknown(Unprocessable):
             "A partnership rule names an application question the product does not ask.",
             errors=fields,
         )
-
-
-class DecisionNotFound(NotFound):
-    """A partnership the owner added directly: no request, so no decision was made."""
-
-    error_code = "decision_not_found"
-    message = "No decision recorded for this partnership: it was not requested by the partner."

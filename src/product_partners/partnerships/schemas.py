@@ -434,14 +434,18 @@ class DecisionTrace(BaseModel):
 
 
 class ProductPartnerDecision(DecisionTrace):
-    """Ours: the answers a partner's request carried and the decision made on it."""
+    """Ours: the answers a partner's request carried and the decision made on it (for a
+    partnership the owner added directly: `outcome` and `decided_at` null, nothing else)."""
 
     model_config = ConfigDict(title="ProductPartnerDecision")
 
     partnership_id: int
     product_id: int
     affiliate_status: AffiliateStatus = Field(description="The partnership's status now.")
-    decided_at: str = Field(json_schema_extra={"format": "date-time"})
+    outcome: str | None = Field(  # type: ignore[assignment]
+        description="approve, reject or review (left to the owner); null: added directly."
+    )
+    decided_at: str | None = Field(json_schema_extra={"format": "date-time"})
     answers: dict[str, str] = Field(description="The request's answers, by question id.")
 
 
