@@ -24,6 +24,7 @@ from product_partners.partnerships import pro_domains
 from product_partners.partnerships import service as partnerships
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import OPENING_SETTING, AffiliateStatus, PartnershipType
+from product_partners.partnerships.questions import asked
 from product_partners.partnerships.schemas import (
     AcceptPartnershipRequest,
     BanProductPartnerRequest,
@@ -335,18 +336,39 @@ async def join_page(conn: AsyncConnection, viewer: Viewer, product_id: str) -> d
         "open_types": open_types(product),
         "stores": my_stores["data"],
         "is_own": product.business_id == viewer.business_id,
+        "questions": product.application_questions,
+        "answer_field": ANSWER_FIELD,
+    }
+
+
+# The form field of an application question's answer (``answer.<question id>``): the page
+# shows every question, and the answers to those asked of the chosen type are sent.
+ANSWER_FIELD = "answer."
+
+
+def answers_posted(form: Form, questions: list[dict[str, Any]], ptype: str | None) -> dict:
+    """The answers the form carries to the questions asked of ``ptype``."""
+    return {
+        q["id"]: form.get(ANSWER_FIELD + q["id"])
+        for q in asked(questions, ptype or "")
+        if form.get(ANSWER_FIELD + q["id"]).strip()
     }
 
 
 async def join(
     conn: AsyncConnection, viewer: Viewer, product_id: str, form: Form, scheme: str
 ) -> dict[str, Any]:
+    product = await repo.joinable_product(conn, parse_id(product_id, PageNotFound))
+    if product is None:
+        raise PageNotFound()
+    ptype = form.optional("partnership_type")
     body = _parsed(
         PartnershipRequest,
         {
-            "partnership_type": form.optional("partnership_type"),
+            "partnership_type": ptype,
             "message_to_product_owner": form.optional("message"),
             "store_id": _int_or_text(form.optional("store_id")),
+            "answers": answers_posted(form, product.application_questions, ptype),
         },
         {"message_to_product_owner": "message"},
     )
