@@ -247,18 +247,24 @@ product_partners = Table(
     sqlite_autoincrement=True,
 )
 
+
 # The decision on a partner's request (partnerships/decisions.py), written with the request in
 # its transaction: the answers it carried and the rules' trace. One per partnership (a new
 # request replaces it); none for a partnership the owner added directly.
-partnership_decisions = Table(
-    "partnership_decisions",
-    metadata,
-    Column(
+def _partnership_key() -> Column:
+    """A product partnership's id as (part of) the primary key; its rows go with it."""
+    return Column(
         "partnership_id",
         Id,
         ForeignKey("product_partners.id", ondelete="CASCADE"),
         primary_key=True,
-    ),
+    )
+
+
+partnership_decisions = Table(
+    "partnership_decisions",
+    metadata,
+    _partnership_key(),
     Column("outcome", String(16), nullable=False),
     Column("answers", JSON, nullable=False),
     Column("trace", JSON, nullable=False),
@@ -269,12 +275,7 @@ partnership_decisions = Table(
 partnership_domains = Table(
     "partnership_domains",
     metadata,
-    Column(
-        "partnership_id",
-        Id,
-        ForeignKey("product_partners.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _partnership_key(),
     Column(
         "custom_domain_id",
         Id,

@@ -158,10 +158,13 @@ async def save(
     decision: Mapping[str, Any],
     answers: Mapping[str, str],
     now: datetime,
+    replace: bool,
 ) -> None:
-    """Store the request's answers and decision (replacing an earlier request's)."""
+    """Store the request's answers and decision (``replace``: a request again, after a
+    rejection, replaces the earlier request's)."""
     table = partnership_decisions
-    await conn.execute(delete(table).where(table.c.partnership_id == partnership_id))
+    if replace:
+        await conn.execute(delete(table).where(table.c.partnership_id == partnership_id))
     await conn.execute(
         insert(table).values(
             partnership_id=partnership_id,

@@ -221,29 +221,28 @@ class PartnerAddsLimited(RateLimited):
 # --- application questions and auto-approve rules ------------------------------------------
 
 
-class ApplicationAnswerMissing(Unprocessable):
-    """A request left a required application question unanswered (``errors`` names each as
-    ``answers.<question id>``)."""
+class _AnswersRefused(Unprocessable):
+    """A request's answers, refused: the message names the questions, ``errors`` each as
+    ``answers.<question id>``."""
 
-    error_code = "application_answer_missing"
+    problem = ""
 
     def __init__(self, question_ids: Sequence[str], errors: dict[str, list[str]]) -> None:
-        super().__init__(
-            f"Answer the required application question(s): {', '.join(question_ids)}.",
-            errors=errors,
-        )
+        super().__init__(f"{self.problem}: {', '.join(question_ids)}.", errors=errors)
 
 
-class ApplicationAnswerInvalid(Unprocessable):
+class ApplicationAnswerMissing(_AnswersRefused):
+    """A request left a required application question unanswered."""
+
+    error_code = "application_answer_missing"
+    problem = "Answer the required application question(s)"
+
+
+class ApplicationAnswerInvalid(_AnswersRefused):
     """An answer that fits no question of the request's type, or not its question."""
 
     error_code = "application_answer_invalid"
-
-    def __init__(self, question_ids: Sequence[str], errors: dict[str, list[str]]) -> None:
-        super().__init__(
-            f"Invalid answer(s) to application question(s): {', '.join(question_ids)}.",
-            errors=errors,
-        )
+    problem = "Invalid answer(s) to application question(s)"
 
 
 class RuleQuestionUnknown(Unprocessable):

@@ -387,7 +387,8 @@ async def request_partnership(
                 )
             if row is not None:
                 await repo.record_consent(conn, t.owner_business_id, partner_business_id, now)
-                await decisions.save(conn, row.id, decision, answers, now)
+                again = t.partnership_id is not None
+                await decisions.save(conn, row.id, decision, answers, now, replace=again)
                 return await _record_request(conn, row.id, scheme, t.affiliate_status, decision)
         # A concurrent request or decision got there first: read again and decide again.
     raise ConcurrentChange()
