@@ -114,7 +114,18 @@ async def test_join_page_asks_the_products_questions_and_sends_the_answers(dashb
     ]
     saved = await api.client.patch(
         f"/v3/products/{product['id']}/partnership",
-        json={"application_questions": questions},
+        json={
+            "application_questions": questions,
+            "partnership_rules": [
+                {
+                    "name": "big audience",
+                    "conditions": [
+                        {"fact": "answer", "question_id": "reach", "op": "eq", "value": "L"}
+                    ],
+                    "outcome": "review",
+                }
+            ],
+        },
         headers=owner.headers,
     )
     assert saved.status_code == 200, saved.text
@@ -142,3 +153,10 @@ async def test_join_page_asks_the_products_questions_and_sends_the_answers(dashb
         f"/v3/products/{product['id']}/partners/{request['id']}/decision", headers=owner.headers
     )
     assert decision.json()["answers"] == {"site": "https://jam.example", "reach": "L"}
+    # The owner's page of the partnership shows the answers and the decision.
+    owner_browser, _ = await signed_in(dashboard_app, api, owner)
+    page = await owner_browser.get(f"/dashboard/products/{product['id']}/partners/{request['id']}")
+    assert page.status_code == 200, page.text
+    assert "Your website" in page.text and "https://jam.example" in page.text
+    assert "Decided on arrival: <strong>review</strong> by rule 1, “big audience”" in page.text
+    assert "answer (Audience) eq L: saw L → yes" in page.text

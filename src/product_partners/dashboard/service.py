@@ -20,7 +20,7 @@ from product_partners.dashboard.forms import Form, field_errors
 from product_partners.kit.errors import DomainError
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest
-from product_partners.partnerships import pro_domains
+from product_partners.partnerships import decisions, pro_domains
 from product_partners.partnerships import service as partnerships
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import OPENING_SETTING, AffiliateStatus, PartnershipType
@@ -142,11 +142,16 @@ async def partnership_page(
                 conn, viewer.business_id, product["id"], partnership["id"], PageRequest()
             )
         )["data"]
+    decision = await decisions.get_decision(
+        conn, viewer.business_id, product["id"], partnership["id"]
+    )
     return {
         "product": product,
         "partnership": partnership,
         "candidates": candidates,
         "history": history(partnership),
+        "decision": decision,
+        "question_labels": {q["id"]: q["label"] for q in product["application_questions"]},
     }
 
 
