@@ -193,7 +193,7 @@ async def _apply_settings(
     the caller's transaction); the Product and the ids of the partnerships approved."""
     now = datetime.now(UTC)
     changes = patch.changes()
-    if "application_questions" in changes or "partnership_rules" in changes:
+    if _decides_requests(changes):
         row = await repo.get_product(conn, pid)
         if row is None or row.business_id != owner_business_id:
             raise ProductNotFound()
@@ -215,9 +215,14 @@ async def _apply_settings(
     return product, approved
 
 
+def _decides_requests(changes: dict[str, Any]) -> bool:
+    return any(name in changes for name in DECISION_FIELDS)
+
+
 def _check_rule_references(row: Any, changes: dict[str, Any]) -> None:
     """Every rule that looks at an answer names a question the product will ask (the sent
-    lists, or the saved ones where not sent); 400 ``rule_question_unknown`` otherwise."""
+    lists, or the saved ones where not sent); 400 ``rule_question_unknown`` otherwise. (A
+    question removed by a concurrent change leaves such a rule seeing no answer.)"""
     questions = changes.get("application_questions", row.application_questions)
     rules = changes.get("partnership_rules", row.partnership_rules)
     unknown = partnership_rules.unknown_questions(rules, questions)
@@ -308,7 +313,7 @@ async def check_partnership_changes(
     sent = patch.changes()
     before = {name: getattr(row, name) for name in (*SETTINGS_FIELDS, *DECISION_FIELDS)}
     after = {**before, **sent}
-    if "application_questions" in sent or "partnership_rules" in sent:
+    if _decides_requests(sent):
         _check_rule_references(row, sent)
     by_rules = None
     if "partnership_rules" in sent:
