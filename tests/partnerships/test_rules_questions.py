@@ -560,3 +560,23 @@ async def test_decisions_and_previews_are_the_owners_alone(api):
     response = await api.client.get(decision_url(theirs["id"], ppid), headers=stranger.headers)
     assert_error(response, 404, "partner_not_found")
     assert (await _decision(api, p, ppid))["outcome"] == "approve"
+
+
+async def test_a_request_again_after_a_rule_rejection_replaces_the_decision(api):
+    p = await _programme(api)
+    actor = await _applicant(api, age_days=1)
+    first = await _request(api, p, actor)
+    assert first.json()["affiliate_status"] == "rejected", first.text
+    cleared = await api.client.patch(
+        settings_url(p.pid), json={"partnership_rules": []}, headers=p.owner.headers
+    )
+    assert cleared.status_code == 200, cleared.text
+
+    again = await _request(api, p, actor, answers={"site": "https://again.example.com"})
+
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["affiliate_status"] == "pending"
+    decision = await _decision(api, p, first.json()["id"])
+    assert (decision["outcome"], decision["rules"]) == ("review", [])
+    assert decision["answers"] == {"site": "https://again.example.com"}
+    assert (await _counts(api, p.pid))[1] == 1  # one decision per partnership
