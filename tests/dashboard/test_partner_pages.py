@@ -103,3 +103,60 @@ async def test_the_business_page_lists_stores_and_domains(dashboard_app, api):
     await api.client.post("/v3/stores", json={"name": "Corner shop"}, headers=me.actor.headers)
     page = await browser.get("/dashboard/business")
     assert host in page.text and "Corner shop" in page.text and "Not yet" in page.text
+
+
+async def test_join_page_asks_the_products_questions_and_sends_the_answers(dashboard_app, api):
+    owner = await api.actor()
+    product = await api.product(owner, name="Jam", is_affiliate_enabled=True)
+    questions = [
+        {"id": "site", "label": "Your website", "kind": "url", "required": True},
+        {"id": "reach", "label": "Audience", "kind": "single_choice", "options": ["S", "L"]},
+    ]
+    saved = await api.client.patch(
+        f"/v3/products/{product['id']}/partnership",
+        json={
+            "application_questions": questions,
+            "partnership_rules": [
+                {
+                    "name": "big audience",
+                    "conditions": [
+                        {"fact": "answer", "question_id": "reach", "op": "eq", "value": "L"}
+                    ],
+                    "outcome": "review",
+                }
+            ],
+        },
+        headers=owner.headers,
+    )
+    assert saved.status_code == 200, saved.text
+    browser, _ = await signed_in(dashboard_app, api)
+    url = f"/dashboard/join/{product['id']}"
+    page = await browser.get(url)
+    assert "Your website" in page.text and 'name="answer.reach"' in page.text
+
+    missing = await browser.post(url, {"partnership_type": "affiliate", "answer.reach": "L"})
+    assert missing.status_code == 400 and 'id="answers.site-error"' in missing.text
+    assert '<option value="L" selected>' in missing.text  # the answers given are kept
+    joined = await browser.post(
+        url,
+        {
+            "partnership_type": "affiliate",
+            "answer.site": "https://jam.example",
+            "answer.reach": "L",
+        },
+    )
+    assert joined.status_code == 303, joined.text
+    (request,) = (
+        await api.client.get(f"/v3/products/{product['id']}/partners", headers=owner.headers)
+    ).json()["data"]
+    decision = await api.client.get(
+        f"/v3/products/{product['id']}/partners/{request['id']}/decision", headers=owner.headers
+    )
+    assert decision.json()["answers"] == {"site": "https://jam.example", "reach": "L"}
+    # The owner's page of the partnership shows the answers and the decision.
+    owner_browser, _ = await signed_in(dashboard_app, api, owner)
+    page = await owner_browser.get(f"/dashboard/products/{product['id']}/partners/{request['id']}")
+    assert page.status_code == 200, page.text
+    assert "Your website" in page.text and "https://jam.example" in page.text
+    assert "Decided on arrival: <strong>review</strong> by rule 1, “big audience”" in page.text
+    assert "answer (Audience) eq L: saw L → yes" in page.text

@@ -34,6 +34,8 @@ OPERATIONS = {
     ("partner", "accept"): "acceptProductPartnership",
     # The service's own move, on a settings change (walked in test_programme_settings.py).
     ("system", "auto_approve"): "updateProductPartnership",
+    # A reject rule deciding a request on arrival (walked in test_rules_questions.py).
+    ("system", "auto_reject"): "requestProductPartnership",
 }
 
 

@@ -281,6 +281,8 @@ BOLA_TABLE: dict[str, tuple[str, dict[str, Any] | None]] = {
     "createProductPartnerNote": ("a", {"body": "taken over"}),
     "listProductPartnerNotes": ("a", None),
     "deleteProductPartnerNote": ("a", None),
+    "getProductPartnerDecision": ("a", None),
+    "previewProductPartnershipRules": ("a", {}),
     # Asking to partner a product that is open to requests is everyone's right; asking to
     # partner one that is not (the second seeded product, see SEEDED_ROW) is 404.
     "requestProductPartnership": ("a", {"partnership_type": "affiliate"}),

@@ -465,6 +465,9 @@ async def join(
             raise
         body = await service.join_page(conn, viewer, product_id)
         values = {name: form.get(name) for name in ("partnership_type", "message", "store_id")}
+        for question in body["questions"]:
+            name = service.ANSWER_FIELD + question["id"]
+            values[name] = form.get(name)
         return _page(
             viewer, request, "join.html", exc.status_code, values=values, error=exc, **body
         )

@@ -61,6 +61,7 @@ async def joinable_product(conn: AsyncConnection, product_id: int) -> Any | None
             products.c.affiliate_commission_rate,
             products.c.affiliate_pro_commission_rate,
             products.c.partnership_sales_letter,
+            products.c.application_questions,
             *(products.c[setting] for setting in OPENING_SETTING.values()),
             businesses.c.unique_id.label("owner_unique_id"),
             businesses.c.account_holder.label("owner_name"),

@@ -20,10 +20,11 @@ from product_partners.dashboard.forms import Form, field_errors
 from product_partners.kit.errors import DomainError
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest
-from product_partners.partnerships import bookkeeping, pro_domains
+from product_partners.partnerships import bookkeeping, decisions, pro_domains
 from product_partners.partnerships import service as partnerships
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import OPENING_SETTING, AffiliateStatus, PartnershipType
+from product_partners.partnerships.questions import asked
 from product_partners.partnerships.schemas import (
     AcceptPartnershipRequest,
     BanProductPartnerRequest,
@@ -147,6 +148,9 @@ async def partnership_page(
     notes = await bookkeeping.list_notes(
         conn, viewer.business_id, product["id"], partnership["id"], PageRequest()
     )
+    decision = await decisions.get_decision(
+        conn, viewer.business_id, product["id"], partnership["id"]
+    )
     return {
         "product": product,
         "partnership": partnership,
@@ -154,6 +158,8 @@ async def partnership_page(
         "history": history(partnership),
         "notes": notes["data"],
         "more_notes": notes["has_next"],
+        "decision": decision,
+        "question_labels": {q["id"]: q["label"] for q in product["application_questions"]},
     }
 
 
@@ -383,18 +389,39 @@ async def join_page(conn: AsyncConnection, viewer: Viewer, product_id: str) -> d
         "open_types": open_types(product),
         "stores": my_stores["data"],
         "is_own": product.business_id == viewer.business_id,
+        "questions": product.application_questions,
+        "answer_field": ANSWER_FIELD,
+    }
+
+
+# The form field of an application question's answer (``answer.<question id>``): the page
+# shows every question, and the answers to those asked of the chosen type are sent.
+ANSWER_FIELD = "answer."
+
+
+def answers_posted(form: Form, questions: list[dict[str, Any]], ptype: str | None) -> dict:
+    """The answers the form carries to the questions asked of ``ptype``."""
+    return {
+        q["id"]: form.get(ANSWER_FIELD + q["id"])
+        for q in asked(questions, ptype or "")
+        if form.get(ANSWER_FIELD + q["id"]).strip()
     }
 
 
 async def join(
     conn: AsyncConnection, viewer: Viewer, product_id: str, form: Form, scheme: str
 ) -> dict[str, Any]:
+    product = await repo.joinable_product(conn, parse_id(product_id, PageNotFound))
+    if product is None:
+        raise PageNotFound()
+    ptype = form.optional("partnership_type")
     body = _parsed(
         PartnershipRequest,
         {
-            "partnership_type": form.optional("partnership_type"),
+            "partnership_type": ptype,
             "message_to_product_owner": form.optional("message"),
             "store_id": _int_or_text(form.optional("store_id")),
+            "answers": answers_posted(form, product.application_questions, ptype),
         },
         {"message_to_product_owner": "message"},
     )

@@ -6,6 +6,7 @@ these tables rather than ORM objects: no identity map, no per-row object churn.
 """
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -168,6 +169,10 @@ products = Table(
     Column("description", Text, nullable=True),
     Column("meta_thumbnail", String(2048), nullable=True),
     *_programme_columns(),
+    # Ours, partnership settings (partnerships/questions.py, partnerships/rules.py): the
+    # questions a request answers and the ordered auto-approve rules, as JSON lists.
+    Column("application_questions", JSON, nullable=False, server_default=text("'[]'")),
+    Column("partnership_rules", JSON, nullable=False, server_default=text("'[]'")),
     _created_at(),
     Column("last_updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Index("ix_products_business_id_id", "business_id", "id"),
@@ -248,16 +253,35 @@ product_partners = Table(
     sqlite_autoincrement=True,
 )
 
-# The partner's own custom domains that the owner approved for one affiliate_pro partnership.
-partnership_domains = Table(
-    "partnership_domains",
-    metadata,
-    Column(
+
+# The decision on a partner's request (partnerships/decisions.py), written with the request in
+# its transaction: the answers it carried and the rules' trace. One per partnership (a new
+# request replaces it); none for a partnership the owner added directly.
+def _partnership_key() -> Column:
+    """A product partnership's id as (part of) the primary key; its rows go with it."""
+    return Column(
         "partnership_id",
         Id,
         ForeignKey("product_partners.id", ondelete="CASCADE"),
         primary_key=True,
-    ),
+    )
+
+
+partnership_decisions = Table(
+    "partnership_decisions",
+    metadata,
+    _partnership_key(),
+    Column("outcome", String(16), nullable=False),
+    Column("answers", JSON, nullable=False),
+    Column("trace", JSON, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
+# The partner's own custom domains that the owner approved for one affiliate_pro partnership.
+partnership_domains = Table(
+    "partnership_domains",
+    metadata,
+    _partnership_key(),
     Column(
         "custom_domain_id",
         Id,

@@ -19,10 +19,12 @@ from product_partners.auth.dependencies import ProductList, ProductRead, Product
 from product_partners.businesses.errors import BusinessBanned
 from product_partners.kit.http.deps import Conn, LinkScheme, Page
 from product_partners.kit.http.openapi import error_responses
+from product_partners.kit.ids import MAX_ID
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import (
     bookkeeping,
     bulk,
+    decisions,
     dryrun,
     export,
     importer,
@@ -40,6 +42,8 @@ from product_partners.partnerships.dependencies import (
 from product_partners.partnerships.enums import BanReason
 from product_partners.partnerships.errors import (
     AffiliateProDomainNotFound,
+    ApplicationAnswerInvalid,
+    ApplicationAnswerMissing,
     CommissionNotApplicable,
     ConcurrentChange,
     DomainNotVerified,
@@ -56,6 +60,7 @@ from product_partners.partnerships.errors import (
     PartnershipTypeNotOpen,
     PartnerStoreNotFound,
     RerequestCooldown,
+    RuleQuestionUnknown,
     SelfPartnership,
     StalePartnership,
     StoreIsPartnersChoice,
@@ -83,9 +88,12 @@ from product_partners.partnerships.schemas import (
     ListProductPartnersResponseBody,
     PartnershipRequest,
     ProductPartner,
+    ProductPartnerDecision,
     ProductPartnerNote,
     ProductPartnerUpdate,
     RejectProductPartnerRequest,
+    RulesPreviewRequest,
+    RulesPreviewResponse,
     SetTagsRequest,
 )
 from product_partners.products.errors import ProductNotFound
@@ -382,6 +390,26 @@ async def get_product_partner(
     product_id: str, id: str, caller: ProductRead, conn: Conn, scheme: LinkScheme
 ) -> Response:
     return _one(await service.get_partner(conn, caller.business_id, product_id, id, scheme))
+
+
+@router.get(
+    _PARTNER_PATH + "/decision",
+    response_model=ProductPartnerDecision,
+    operation_id="getProductPartnerDecision",
+    summary="Why a request was approved, rejected or left for review (ours)",
+    responses=error_responses(ProductNotFound, PartnerNotFound),
+)
+async def get_product_partner_decision(
+    product_id: str, id: str, caller: ProductRead, conn: Conn
+) -> Response:
+    """The answers the partner's request carried and the decision the product's rules made
+    on it when it arrived: `outcome`, the deciding rule, the facts read (partnership type,
+    the partner's verified custom domains and active stores, its business's age in days, how
+    many other owners ban it, its answers), and per rule evaluated, each condition with the
+    input it saw and whether it held. Owner only (404 to anyone else). A partnership you
+    added directly had no request to decide: `outcome` and `decided_at` are null."""
+    body = await decisions.get_decision(conn, caller.business_id, product_id, id)
+    return json_response(body)
 
 
 @router.patch(
@@ -828,18 +856,25 @@ _PARTNER_SIDE: list[str | Enum] = ["Partnerships (partner side)"]
         PartnershipTypeNotOpen,
         StoreRequiresAffiliatePro,
         PartnerStoreNotFound,
+        ApplicationAnswerMissing,
+        ApplicationAnswerInvalid,
     ),
     description=_doc(
         "Your business asks to join the product's programme for `partnership_type` "
         "(affiliate needs `is_affiliate_enabled`, affiliate_pro `is_affiliate_pro_enabled`, "
-        "reseller `is_product_sharing`). Answers the ProductPartner: `approved` at once when "
-        "the product auto-accepts (`is_affiliate_auto_accept`, affiliate and affiliate_pro "
-        "only), else `pending`. A product open to no request is 404; one not open to this "
-        "type is 400 `partnership_type_not_open`; during the cool-down after a rejection, "
-        "409 `rerequest_cooldown` with Retry-After.",
+        "reseller `is_product_sharing`), with `answers` to the product's "
+        "`application_questions` asked of that type. Answers the ProductPartner: the "
+        "product's `partnership_rules` decide at once (`approved`, or `rejected` with the "
+        "rule's reason), else `is_affiliate_auto_accept` approves affiliate and "
+        "affiliate_pro requests, else `pending`. A product open to no request is 404; one "
+        "not open to this type is 400 `partnership_type_not_open`; during the cool-down "
+        "after a rejection, 409 `rerequest_cooldown` with Retry-After. The decision's trace: "
+        "getProductPartnerDecision.",
         transitions.PARTNER,
         "request",
-    ),
+    )
+    + "\n\n"
+    + transitions.describe(transitions.SYSTEM, "auto_reject"),
 )
 async def request_product_partnership(
     product_id: str,
@@ -984,6 +1019,39 @@ async def list_partnership_transitions(caller: ProductList) -> Response:
     `invalid_transition`, whose `errors.allowed_actions` lists what the caller may do from the
     partnership's current status."""
     return json_response({"data": transitions.rows()})
+
+
+# --- auto-approve rules: the dry run over the queue --------------------------------------------
+
+
+@router.post(
+    "/products/{product_id}/partnership-rules/preview",
+    response_model=RulesPreviewResponse,
+    operation_id="previewProductPartnershipRules",
+    summary="What rules would decide on the pending requests (ours; nothing is saved)",
+    responses=error_responses(ProductNotFound, RuleQuestionUnknown),
+)
+async def preview_product_partnership_rules(
+    product_id: str,
+    caller: ProductUpdate,
+    conn: Conn,
+    body: RulesPreviewRequest | None = None,
+    limit: Annotated[int, Query(ge=1, le=decisions.PREVIEW_MAX)] = decisions.PREVIEW_LIMIT,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+) -> Response:
+    """Runs `partnership_rules` (the body's, or the saved ones) over the product's pending
+    requests, oldest first, `limit` at a time (default 100, at most 500; `after_id` from
+    `next_after_id` for the next page): for each, the outcome (approve, reject, review) and
+    the trace, as if it were requested now (facts read now, the answers its request
+    carried). Reads only: nothing is decided, saved or recorded. Rules decide new requests
+    when they arrive; to act on the queue, use bulkReviewProductPartners."""
+    proposed = None
+    if body is not None and body.partnership_rules is not None:
+        proposed = [rule.model_dump(mode="json") for rule in body.partnership_rules]
+    preview = await decisions.preview_rules(
+        conn, caller.business_id, product_id, proposed, limit, after_id
+    )
+    return json_response(preview)
 
 
 # --- bulk decisions ----------------------------------------------------------------------------

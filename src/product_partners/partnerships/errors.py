@@ -273,6 +273,8 @@ class ImportStatusNotAddable(Unprocessable):
 
     def __init__(self, given: str, added: str) -> None:
         super().__init__(f"affiliate_status {given!r}: a partner an owner adds is {added}.")
+
+
 class CommissionNotApplicable(Unprocessable):
     """A reseller buys and resells: it earns no commission, so it has no rate to set."""
 
@@ -305,3 +307,42 @@ class InvalidTagFilter(Unprocessable):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"The tag filter is not valid: {detail}.", errors={"tag": [detail]})
+
+
+# --- application questions and auto-approve rules ------------------------------------------
+
+
+class _AnswersRefused(Unprocessable):
+    """A request's answers, refused: the message names the questions, ``errors`` each as
+    ``answers.<question id>``."""
+
+    problem = ""
+
+    def __init__(self, question_ids: Sequence[str], errors: dict[str, list[str]]) -> None:
+        super().__init__(f"{self.problem}: {', '.join(question_ids)}.", errors=errors)
+
+
+class ApplicationAnswerMissing(_AnswersRefused):
+    """A request left a required application question unanswered."""
+
+    error_code = "application_answer_missing"
+    problem = "Answer the required application question(s)"
+
+
+class ApplicationAnswerInvalid(_AnswersRefused):
+    """An answer that fits no question of the request's type, or not its question."""
+
+    error_code = "application_answer_invalid"
+    problem = "Invalid answer(s) to application question(s)"
+
+
+class RuleQuestionUnknown(Unprocessable):
+    """A partnership rule names a question the product does not ask."""
+
+    error_code = "rule_question_unknown"
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(
+            "A partnership rule names an application question the product does not ask.",
+            errors=fields,
+        )

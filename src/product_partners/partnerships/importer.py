@@ -33,15 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
 from product_partners.kit.errors import DomainError
-from product_partners.partnerships import bookkeeping
+from product_partners.partnerships import bookkeeping, service
 from product_partners.partnerships import repository as repo
-from product_partners.partnerships import service
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import PartnershipType
 from product_partners.partnerships.errors import (
     ImportFileInvalid,
-    ImportTagsInvalid,
     ImportStatusNotAddable,
+    ImportTagsInvalid,
     ImportTypeNotAddable,
     ImportUniqueIdInvalid,
     PartnerAlreadyExists,

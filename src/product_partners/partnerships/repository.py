@@ -393,6 +393,8 @@ async def request_target(
             products.c.is_product_sharing,
             products.c.is_affiliate_auto_accept,
             products.c.rerequest_cooldown_seconds,
+            products.c.application_questions,
+            products.c.partnership_rules,
             mine.c.id.label("partnership_id"),
             mine.c.partner_business_id.label("named_business_id"),
             mine.c.affiliate_status,
@@ -565,6 +567,8 @@ async def partnerships_after(
         .limit(limit)
     )
     return list(await conn.execute(stmt))
+
+
 # --- the owner's bookkeeping: tags, notes, commission -------------------------------------------
 
 notes = partnership_notes

@@ -12,6 +12,8 @@ from product_partners.kit.ids import MAX_ID
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.partnerships.enums import AffiliateStatus, BanReason, PartnershipType
 from product_partners.partnerships.etags import MAX_VERSION
+from product_partners.partnerships.questions import ANSWER_LENGTH, MAX_QUESTIONS, QuestionKind
+from product_partners.partnerships.rules import MAX_RULES, PartnershipRule
 
 CommissionRate = Annotated[
     Decimal,
@@ -197,6 +199,21 @@ class PartnershipRequest(BaseModel):
         ge=1,
         le=MAX_ID,
         description="affiliate_pro only: one of your own stores, used for routing (ap=...).",
+    )
+    answers: (
+        dict[
+            Annotated[str, Field(max_length=40)],
+            Annotated[str, Field(max_length=ANSWER_LENGTH[QuestionKind.long_text])],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=MAX_QUESTIONS,
+        description="Answers to the product's application questions (`application_questions` "
+        "of the product asked of this type), by question id. A required one unanswered is 400 "
+        "`application_answer_missing`; an answer that does not fit its question, or to no "
+        "question of this type, 400 `application_answer_invalid` (`errors` names "
+        "`answers.<question id>`).",
     )
 
 
@@ -467,6 +484,8 @@ class ImportProductPartnersResponse(BaseModel):
     invalid: int = Field(description="Rows refused (see each row's error_code)")
     ignored_columns: list[str] = Field(description="Header columns the import does not read")
     rows: list[ImportRowResult]
+
+
 # --- the owner's bookkeeping: tags, notes -------------------------------------------------------
 
 
@@ -556,3 +575,94 @@ class ListProductPartnerNotesResponseBody(PaginatedFields):
     model_config = ConfigDict(title="ListProductPartnerNotesResponseBody")
 
     data: list[ProductPartnerNote]
+
+
+# --- decisions on requests: traces and the dry run of rules ---------------------------------
+
+
+class ConditionTrace(BaseModel):
+    model_config = ConfigDict(title="PartnershipRuleConditionTrace")
+
+    fact: str
+    op: str
+    value: Any = Field(description="The rule's value.")
+    question_id: str | None = None
+    input: Any = Field(description="What the request's fact was when the rule looked.")
+    holds: bool
+
+
+class RuleTrace(BaseModel):
+    model_config = ConfigDict(title="PartnershipRuleTrace")
+
+    index: int | None = Field(
+        description="The rule's place in `partnership_rules`; null for the implicit last rule "
+        "`is_affiliate_auto_accept`."
+    )
+    name: str
+    outcome: str = Field(description="approve, reject or review: the rule's outcome.")
+    conditions: list[ConditionTrace]
+    matched: bool = Field(description="Every condition held: this rule decided.")
+
+
+class DecisionTrace(BaseModel):
+    """The rules' decision on one request: outcome, and per rule evaluated (in order, up to
+    the first that matched) each condition with its input and result."""
+
+    model_config = ConfigDict(title="PartnershipDecisionTrace")
+
+    outcome: str = Field(description="approve, reject or review (left to the owner).")
+    reason: str | None = Field(description="A reject rule's reason.")
+    matched_rule: int | str | None = Field(
+        description="The deciding rule's index, `is_affiliate_auto_accept`, or null (none "
+        "matched: review)."
+    )
+    facts: dict[str, Any] = Field(
+        description="partnership_type, verified_domains, active_stores, business_age_days, "
+        "banned_by_other_owners, answers."
+    )
+    rules: list[RuleTrace]
+
+
+class ProductPartnerDecision(DecisionTrace):
+    """Ours: the answers a partner's request carried and the decision made on it (for a
+    partnership the owner added directly: `outcome` and `decided_at` null, nothing else)."""
+
+    model_config = ConfigDict(title="ProductPartnerDecision")
+
+    partnership_id: int
+    product_id: int
+    affiliate_status: AffiliateStatus = Field(description="The partnership's status now.")
+    outcome: str | None = Field(  # type: ignore[assignment]
+        description="approve, reject or review (left to the owner); null: added directly."
+    )
+    decided_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    answers: dict[str, str] = Field(description="The request's answers, by question id.")
+
+
+class RulesPreviewRequest(BaseModel):
+    """Ours: the rules to try over the pending queue (omitted: the saved ones)."""
+
+    model_config = ConfigDict(title="PartnershipRulesPreviewRequest", extra="forbid")
+
+    partnership_rules: list[PartnershipRule] | None = Field(
+        default=None, max_length=MAX_RULES, description="Proposed rules; omitted: the saved."
+    )
+
+
+class RulesPreviewItem(DecisionTrace):
+    model_config = ConfigDict(title="PartnershipRulesPreviewItem")
+
+    partnership_id: int
+    partner_unique_id: str
+    partnership_type: str
+
+
+class RulesPreviewResponse(BaseModel):
+    model_config = ConfigDict(title="PartnershipRulesPreview")
+
+    product_id: int
+    rules: str = Field(description="`proposed` (the body's) or `saved`.")
+    data: list[RulesPreviewItem] = Field(description="Oldest pending requests first.")
+    summary: dict[str, int] = Field(description="How many of `data` each outcome got.")
+    has_more: bool
+    next_after_id: int | None = Field(description="Send as `after_id` for the next page.")

@@ -21,11 +21,10 @@ from product_partners.events.enums import EventType
 from product_partners.events.service import SYSTEM, Actor, record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, fetch_page
-from product_partners.partnerships import partnering, views
+from product_partners.partnerships import decisions, partnering, questions, views
 from product_partners.partnerships import repository as repo
 from product_partners.partnerships import transitions as tt
 from product_partners.partnerships.enums import (
-    AUTO_ACCEPT_TYPES,
     OPENING_SETTING,
     BanReason,
     PartnershipType,
@@ -381,9 +380,13 @@ async def request_partnership(
 ) -> dict[str, Any]:
     """The caller asks to join a product's programme (new, or again after a rejection).
 
-    Approved at once when the product auto-accepts the type (the transition table's
-    ``system`` ``auto_approve``), else pending. A product that is not open to any request (and
-    that the caller has no partnership with) is 404: its existence is not revealed.
+    Its ``answers`` must fit the product's application questions (``questions.py``; 400
+    before anything is written). The product's rules then decide, on facts read in the
+    request's transaction (``decisions.py``, ``rules.py``): approved (``system``
+    ``auto_approve``), rejected with the rule's reason (``system`` ``auto_reject``) or
+    pending; the decision's trace is saved with the request. A product that is not open to
+    any request (and that the caller has no partnership with) is 404: its existence is not
+    revealed.
     """
     pid = parse_id(product_id, ProductNotFound)
     for _ in range(_RETRIES):
@@ -400,25 +403,27 @@ async def request_partnership(
         status = tt.check(tt.PARTNER, t.affiliate_status, "request").target
         now = datetime.now(UTC)
         _check_cooldown(t, now)
-        auto = bool(t.is_affiliate_auto_accept) and body.partnership_type in AUTO_ACCEPT_TYPES
-        if auto:
-            status = tt.check(tt.SYSTEM, status, "auto_approve").target
+        ptype = body.partnership_type.value
+        answers = questions.checked_answers(t.application_questions or [], ptype, body.answers)
         is_pro = body.partnership_type == PartnershipType.affiliate_pro
         values = {
-            "partnership_type": body.partnership_type.value,
+            "partnership_type": ptype,
             "affiliate_status": status,
             "message_to_product_owner": body.message_to_product_owner,
             "store_id": body.store_id,
             "requested_at": now,
-            "approved_at": now if auto else None,
+            "approved_at": None,
             "rejected_at": None,
             "rejection_reason": None,
             "affiliate_pro_consented_at": now if is_pro else None,
             "updated_at": now,
         }
-        # Asking to join shares the partner's contact data with the owner: in the same
-        # transaction as the request, so that neither is ever saved without the other.
+        # Asking to join shares the partner's contact data with the owner, and the product's
+        # rules decide on facts read here: all in the request's transaction, so that none of
+        # the request, the consent and the decision is ever saved without the others.
         async with transaction(conn):
+            decision = await decisions.decide(conn, t, partner_business_id, ptype, answers, now)
+            values.update(decisions.outcome_values(decision, now))
             if t.partnership_id is None:
                 new = {
                     **values,
@@ -438,7 +443,9 @@ async def request_partnership(
                 )
             if row is not None:
                 await repo.record_consent(conn, t.owner_business_id, partner_business_id, now)
-                return await _record_request(conn, row.id, scheme, t.affiliate_status, auto)
+                again = t.partnership_id is not None
+                await decisions.save(conn, row.id, decision, answers, now, replace=again)
+                return await _record_request(conn, row.id, scheme, t.affiliate_status, decision)
         # A concurrent request or decision got there first: read again and decide again.
     raise ConcurrentChange()
 
@@ -687,18 +694,35 @@ async def _record(
 
 
 async def _record_request(
-    conn: AsyncConnection, partnership_id: int, scheme: str, before: str | None, auto: bool
+    conn: AsyncConnection,
+    partnership_id: int,
+    scheme: str,
+    before: str | None,
+    decision: dict[str, Any],
 ) -> dict[str, Any]:
-    """A request's event (and the system's approval when the product auto-accepts it)."""
+    """A request's event, and the system's approval or rejection when the product's rules
+    (or auto-accept) decided on it: actor ``system``, the rule and its trace in the note."""
     requested = tt.check(tt.PARTNER, before, "request").target
     row = await repo.fetch_partnership(conn, partnership_id)
     if row is None:
         raise PartnerNotFound()
     body = (await views.product_partners(conn, [row], scheme))[0]
     await _record(conn, EventType.product_partner_requested, row, body, before, requested)
-    if auto:
-        approved = EventType.product_partner_approved
-        await _record(conn, approved, row, body, requested, row.affiliate_status, actor=SYSTEM)
+    if row.affiliate_status != requested:
+        decided = EventType.product_partner_approved
+        if decision["outcome"] == "reject":
+            decided = EventType.product_partner_rejected
+        await _record(
+            conn,
+            decided,
+            row,
+            body,
+            requested,
+            row.affiliate_status,
+            reason=decision["reason"],
+            note=decisions.trace_note(decision),
+            actor=SYSTEM,
+        )
     return (await views.product_partners(conn, [row], scheme, for_partner=True))[0]
 
 

@@ -99,7 +99,16 @@ TRANSITIONS: tuple[Transition, ...] = (
         PENDING,
         APPROVED,
         "updateProductPartnership",
-        "a request the product's settings auto-accept (on arrival, or when they change)",
+        "a request the product's settings auto-accept (on arrival, or when they change), "
+        "or an `approve` rule decides on arrival",
+    ),
+    _T(
+        SYSTEM,
+        "auto_reject",
+        PENDING,
+        REJECTED,
+        "requestProductPartnership",
+        "a request a `reject` rule decides on arrival, with the rule's reason",
     ),
 )
 

@@ -17,6 +17,7 @@ from product_partners.kit.http.openapi import error_responses
 from product_partners.kit.jsonutil import json_response
 from product_partners.partnerships import transitions
 from product_partners.partnerships.dependencies import DryRun
+from product_partners.partnerships.errors import RuleQuestionUnknown
 from product_partners.products import service
 from product_partners.products.errors import ProductNotFound, SlugTaken
 from product_partners.products.schemas import (
@@ -220,6 +221,14 @@ What a change does to existing partnerships:
   of enabled types are approved in the same transaction as the change. Reseller requests are
   always reviewed.
 - You can always add partners directly (createProductPartner), open or closed.
+- `application_questions` (up to 20: short_text, long_text, single_choice with `options`,
+  url; `required`; `partnership_types` they are asked of) and `partnership_rules` (up to
+  20, in order: `conditions` over `partnership_type`, `verified_domains`, `active_stores`,
+  `business_age_days`, `banned_by_other_owners`, `answer`; `outcome` approve, reject with
+  `reason`, or review) decide NEW requests only: the first rule whose conditions all hold
+  decides, then `is_affiliate_auto_accept` (affiliate and affiliate_pro: approve), then
+  review. A rule naming a question the product does not ask is 400
+  `rule_question_unknown`. previewProductPartnershipRules tries rules on the pending queue.
 
 Omitted fields stay as they are; `null` clears a commission rate or the sales letter; an
 unknown field is 400. Requires the `product:update` scope.
@@ -232,7 +241,7 @@ unknown field is 400. Requires the `product:update` scope.
     operation_id="updateProductPartnership",
     summary="Change a product's partner-programme settings",
     response_description="The product with its new settings",
-    responses=error_responses(ProductNotFound),
+    responses=error_responses(ProductNotFound, RuleQuestionUnknown),
     description="Change the partner-programme settings of one of your products."
     + _SETTINGS_SEMANTICS
     + "\n\n"
@@ -267,7 +276,7 @@ async def update_product_partnership(
     operation_id="checkProductPartnershipChanges",
     summary="Preview a partner-programme settings change",
     response_description="What the change would do; nothing is saved",
-    responses=error_responses(ProductNotFound),
+    responses=error_responses(ProductNotFound, RuleQuestionUnknown),
     description="Takes the body of updateProductPartnership and answers what it would change, "
     "without saving anything." + _SETTINGS_SEMANTICS,
 )

@@ -18,6 +18,12 @@ from product_partners.businesses.schemas import BusinessSimple
 from product_partners.kit.pagination import PaginatedFields
 from product_partners.kit.urls import DisplayUrl
 from product_partners.kit.validation import refuse_nulls
+from product_partners.partnerships.questions import (
+    MAX_QUESTIONS,
+    ApplicationQuestion,
+    check_question_list,
+)
+from product_partners.partnerships.rules import MAX_RULES, PartnershipRule, check_rule_list
 from product_partners.partnerships.schemas import CommissionRate, Domain, ProductPartner
 
 
@@ -130,14 +136,37 @@ class ProductPartnershipSettings(ProgrammeSettings):
 
     model_config = ConfigDict(title="ProductPartnershipSettings", extra="forbid")
 
+    application_questions: list[ApplicationQuestion] | None = Field(
+        default=None,
+        max_length=MAX_QUESTIONS,
+        description=f"Ours: the questions a request answers (up to {MAX_QUESTIONS}); the "
+        "whole list is replaced. Keep a question's `id` to keep its answers and rules.",
+    )
+    partnership_rules: list[PartnershipRule] | None = Field(
+        default=None,
+        max_length=MAX_RULES,
+        description=f"Ours: the ordered auto-approve rules (up to {MAX_RULES}); the first "
+        "whose conditions all hold decides a new request; the whole list is replaced.",
+    )
+
     @model_validator(mode="after")
     def _no_null_flags(self) -> "ProductPartnershipSettings":
         refuse_nulls(self, NULLABLE_SETTINGS)
+        check_question_list(self.application_questions or [])
+        check_rule_list(self.partnership_rules or [])
         return self
 
     def changes(self) -> dict[str, object]:
-        """The sent fields, as column values."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The sent fields, as column values (questions and rules as the product keeps them:
+        every question with its id)."""
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        if self.application_questions is not None:
+            values["application_questions"] = [q.stored() for q in self.application_questions]
+        if self.partnership_rules is not None:
+            values["partnership_rules"] = [
+                r.model_dump(mode="json") for r in self.partnership_rules
+            ]
+        return values
 
 
 class FieldChange(BaseModel):
@@ -177,6 +206,13 @@ class ProductPartnershipChanges(BaseModel):
     partnerships_by_status: dict[str, int] = Field(
         description="Current partnerships of the product per affiliate_status."
     )
+    pending_requests_by_rules: dict[str, int] | None = Field(
+        default=None,
+        description="Sent `partnership_rules` only: how many of the oldest pending requests "
+        "(up to 100; `evaluated`) the proposed rules would approve, reject or leave for review "
+        "were they requested now. Rules decide new requests only; see "
+        "previewProductPartnershipRules for the per-request traces.",
+    )
 
 
 # Scalev types these as strings that are not nullable: a product without one omits the field.
@@ -208,6 +244,13 @@ class ProductFields(BaseModel):
         default=None, description="Partnership sales letter; omitted when not set."
     )
     rerequest_cooldown_seconds: int
+    application_questions: list[ApplicationQuestion] = Field(
+        description="Ours: the questions a partnership request answers (each with its id)."
+    )
+    partnership_rules: list[PartnershipRule] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Ours, owner only (omitted for partners): the auto-approve rules.",
+    )
     custom_domains: list[Domain] = Field(
         description="Custom domains of the owner's stores, where the product can be viewed."
     )

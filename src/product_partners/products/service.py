@@ -15,7 +15,9 @@ from product_partners.events.service import SYSTEM, record
 from product_partners.kit.ids import parse_id
 from product_partners.kit.pagination import PageRequest, count_of, fetch_page
 from product_partners.kit.text import unique_slug
+from product_partners.partnerships import decisions
 from product_partners.partnerships import repository as partnership_repo
+from product_partners.partnerships import rules as partnership_rules
 from product_partners.partnerships import views as partnership_views
 from product_partners.partnerships.enums import (
     AUTO_ACCEPT_TYPES,
@@ -23,6 +25,7 @@ from product_partners.partnerships.enums import (
     AffiliateStatus,
     PartnershipType,
 )
+from product_partners.partnerships.errors import RuleQuestionUnknown
 from product_partners.products import repository as repo
 from product_partners.products import views
 from product_partners.products.errors import ProductNotFound, SlugTaken
@@ -130,7 +133,7 @@ async def list_products(
             mine.setdefault(prow.product_id, []).append(body)
     data = []
     for r in rows:
-        body = views.product(r, domains[r.business_id])
+        body = views.product(r, domains[r.business_id], for_owner=not partner_view)
         body["product_partners"] = mine.get(r.id, []) if partner_view else None
         data.append(body)
     return {"data": data, **fields}
@@ -148,6 +151,9 @@ async def list_products(
 #   request of an open type waiting).
 
 SETTINGS_FIELDS = tuple(ProgrammeSettings.model_fields)
+# The settings that decide on requests (partnerships/questions.py, partnerships/rules.py).
+DECISION_FIELDS = ("application_questions", "partnership_rules")
+CHECK_PREVIEW_LIMIT = 100
 _PRO, _PENDING = PartnershipType.affiliate_pro, AffiliateStatus.pending
 
 
@@ -186,9 +192,14 @@ async def _apply_settings(
     """Save the fields, approve what the settings now auto-accept and record the events (in
     the caller's transaction); the Product and the ids of the partnerships approved."""
     now = datetime.now(UTC)
-    if not await repo.update_owned(
-        conn, owner_business_id, pid, {**patch.changes(), "last_updated_at": now}
-    ):
+    changes = patch.changes()
+    if _decides_requests(changes):
+        row = await repo.get_product(conn, pid)
+        if row is None or row.business_id != owner_business_id:
+            raise ProductNotFound()
+        _check_rule_references(row, changes)
+    values = {**changes, "last_updated_at": now}
+    if not await repo.update_owned(conn, owner_business_id, pid, values):
         raise ProductNotFound()
     approved = await repo.auto_approve_pending(conn, pid, now)
     product = await get_product(conn, owner_business_id, pid)
@@ -202,6 +213,21 @@ async def _apply_settings(
     )
     await _record_auto_approvals(conn, approved, scheme)
     return product, approved
+
+
+def _decides_requests(changes: dict[str, Any]) -> bool:
+    return any(name in changes for name in DECISION_FIELDS)
+
+
+def _check_rule_references(row: Any, changes: dict[str, Any]) -> None:
+    """Every rule that looks at an answer names a question the product will ask (the sent
+    lists, or the saved ones where not sent); 400 ``rule_question_unknown`` otherwise. (A
+    question removed by a concurrent change leaves such a rule seeing no answer.)"""
+    questions = changes.get("application_questions", row.application_questions)
+    rules = changes.get("partnership_rules", row.partnership_rules)
+    unknown = partnership_rules.unknown_questions(rules, questions)
+    if unknown:
+        raise RuleQuestionUnknown(unknown)
 
 
 async def _record_auto_approvals(conn: AsyncConnection, ids: list[int], scheme: str) -> None:
@@ -285,8 +311,20 @@ async def check_partnership_changes(
         raise ProductNotFound()
     counts = await repo.partnership_counts(conn, pid)
     sent = patch.changes()
-    before = {name: getattr(row, name) for name in SETTINGS_FIELDS}
+    before = {name: getattr(row, name) for name in (*SETTINGS_FIELDS, *DECISION_FIELDS)}
     after = {**before, **sent}
+    if _decides_requests(sent):
+        _check_rule_references(row, sent)
+    by_rules = None
+    if "partnership_rules" in sent:
+        preview = await decisions.preview_queue(
+            conn,
+            row,
+            after["partnership_rules"],
+            bool(after["is_affiliate_auto_accept"]),
+            limit=CHECK_PREVIEW_LIMIT,
+        )
+        by_rules = {"evaluated": len(preview["data"]), **preview["summary"]}
 
     def is_open(settings: dict[str, Any], ptype: PartnershipType) -> bool:
         return bool(settings[OPENING_SETTING[ptype]])
@@ -324,4 +362,5 @@ async def check_partnership_changes(
         "types_closed_to_requests": closed,
         "pending_requests_of_closed_types": sum(count(t, _PENDING) for t in closed),
         "partnerships_by_status": by_status,
+        "pending_requests_by_rules": by_rules,
     }

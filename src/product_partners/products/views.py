@@ -48,8 +48,15 @@ def product_simplified(row: Any) -> dict[str, Any]:
     )
 
 
-def product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
-    return without_unset(_product(row, custom_domains))
+def product(
+    row: Any, custom_domains: list[dict[str, Any]], for_owner: bool = True
+) -> dict[str, Any]:
+    """A Product; a partner (``for_owner=False``) sees the questions it answers, never the
+    rules that decide on it."""
+    body = without_unset(_product(row, custom_domains))
+    if not for_owner:
+        del body["partnership_rules"]
+    return body
 
 
 def _product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
@@ -72,6 +79,8 @@ def _product(row: Any, custom_domains: list[dict[str, Any]]) -> dict[str, Any]:
         "affiliate_pro_commission_rate": row.affiliate_pro_commission_rate,
         "partnership_sales_letter": row.partnership_sales_letter,
         "rerequest_cooldown_seconds": row.rerequest_cooldown_seconds,
+        "application_questions": row.application_questions,
+        "partnership_rules": row.partnership_rules,
         "custom_domains": custom_domains,
         "images": [],
         "labels": [],
