@@ -3,6 +3,7 @@ traces of five kinds of request, validation of rules and questions, the dry run 
 pending queue (saving nothing), tenant isolation, and ``is_affiliate_auto_accept`` as the last
 rule; on SQLite and PostgreSQL."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -580,3 +581,24 @@ async def test_a_request_again_after_a_rule_rejection_replaces_the_decision(api)
     assert (decision["outcome"], decision["rules"]) == ("review", [])
     assert decision["answers"] == {"site": "https://again.example.com"}
     assert (await _counts(api, p.pid))[1] == 1  # one decision per partnership
+
+
+async def test_the_export_carries_each_requests_answers_and_decision(api):
+    p = await _programme(api)
+    young = await _applicant(api, age_days=1)
+    ppid = (await _request(api, p, young)).json()["id"]
+    added = (await api.add_partner(p.owner, p.pid, f"added-{uuid.uuid4().hex[:8]}")).json()["id"]
+    response = await api.client.get(
+        f"/v3/products/{p.pid}/partners/export?format=jsonl", headers=p.owner.headers
+    )
+    assert response.status_code == 200, response.text
+    rows = {r["id"]: r for r in map(json.loads, response.text.splitlines())}
+    assert rows[ppid]["answers"] == ANSWERS
+    assert rows[ppid]["decision_outcome"] == "reject"
+    trace = await _decision(api, p, ppid)
+    assert rows[ppid]["decision_trace"]["matched_rule"] == trace["matched_rule"] == 1
+    assert [r["name"] for r in rows[ppid]["decision_trace"]["rules"]] == [
+        r["name"] for r in trace["rules"]
+    ]
+    # An added partnership was never decided: its decision columns are empty.
+    assert (rows[added]["answers"], rows[added]["decision_outcome"]) == (None, None)

@@ -220,6 +220,16 @@ async def get_decision(
     return {**body, "decided_at": decided_at, "answers": row.answers, **row.trace}
 
 
+async def decisions_of(conn: AsyncConnection, partnership_ids: Sequence[int]) -> dict[int, Any]:
+    """The stored decision (``outcome``, ``answers``, ``trace``) of each of these partnerships
+    that has one (the caller has already scoped the ids to one owner)."""
+    table = partnership_decisions
+    stmt = select(table.c.partnership_id, table.c.outcome, table.c.answers, table.c.trace).where(
+        table.c.partnership_id.in_(list(partnership_ids))
+    )
+    return {row.partnership_id: row for row in await conn.execute(stmt)}
+
+
 NO_DECISION: dict[str, Any] = {
     "decided_at": None,
     "answers": {},

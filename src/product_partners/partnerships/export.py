@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.kit.jsonutil import dumps
+from product_partners.partnerships import decisions, views
 from product_partners.partnerships import repository as repo
-from product_partners.partnerships import views
 from product_partners.partnerships.enums import PartnershipType
 
 
@@ -80,6 +80,10 @@ EXPORT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tags", ("tags",)),
     ("commission_rate", ("commission_rate",)),
     ("effective_commission_rate", ("effective_commission_rate",)),
+    # From the request's stored decision (getProductPartnerDecision); empty for an added one.
+    ("answers", ("decision", "answers")),
+    ("decision_outcome", ("decision", "outcome")),
+    ("decision_trace", ("decision", "trace")),
 )
 COLUMN_NAMES = tuple(name for name, _ in EXPORT_COLUMNS)
 # Rows read per statement (EXPORT_BATCH_SIZE overrides it for the routes).
@@ -92,10 +96,12 @@ _PRO = PartnershipType.affiliate_pro
 _PATHS = tuple((name, path[0], path[1] if len(path) > 1 else None) for name, path in EXPORT_COLUMNS)
 
 
-def export_row(body: dict[str, Any]) -> dict[str, Any]:
-    """One exported row from the owner's view of a partnership (``views.product_partner``):
-    the columns of :data:`EXPORT_COLUMNS`, nested objects flattened, a field the viewer may
-    not see (a partner's contact data before its consent) null."""
+def export_row(body: dict[str, Any], decision: Any = None) -> dict[str, Any]:
+    """One exported row from the owner's view of a partnership (``views.product_partner``)
+    and the request's stored decision, if any (``decisions.decisions_of``): the columns of
+    :data:`EXPORT_COLUMNS`, nested objects flattened, a field the viewer may not see (a
+    partner's contact data before its consent) null."""
+    body["decision"] = decision._mapping if decision is not None else None
     return {
         name: body.get(key) if sub is None else (body.get(key) or _NOTHING).get(sub)
         for name, key, sub in _PATHS
@@ -139,8 +145,12 @@ async def _batches(
             rows = [tuple.__new__(fast, r) for r in rows]
             pro_ids = [r.id for r in rows if r.partnership_type == _PRO]
             pro = await repo.approved_pro_domains(conn, pro_ids) if pro_ids else {}
+            decided = await decisions.decisions_of(conn, [r.id for r in rows])
             yield [
-                export_row(views.product_partner(r, domains, pro.get(r.id, []), scheme))
+                export_row(
+                    views.product_partner(r, domains, pro.get(r.id, []), scheme),
+                    decided.get(r.id),
+                )
                 for r in rows
             ]
             if len(rows) < batch_size:
