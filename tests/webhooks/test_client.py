@@ -84,11 +84,16 @@ async def test_the_request_as_sent():
 
     async with server(keep) as seen, WebhookClient(timeout=5) as client:
         await client.post(f"http://127.0.0.1:{seen['port']}/in/hook?a=b", b"{}", {"x-one": "1"})
+        # Spaces and non-ASCII characters are percent-encoded, escapes kept.
+        await client.post(f"http://127.0.0.1:{seen['port']}/h\u00f6k p?q=%20", b"", {})
+        with pytest.raises(DeliveryError, match="UnsupportedURL"):
+            await client.post("ftp://127.0.0.1/", b"", {})
     head, _, body = requests[0].partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     assert lines[0] == b"POST /in/hook?a=b HTTP/1.1"
     assert f"host: 127.0.0.1:{seen['port']}".encode() in lines
     assert b"content-length: 2" in lines and b"x-one: 1" in lines and body == b"{}"
+    assert requests[1].startswith(b"POST /h%C3%B6k%20p?q=%20 HTTP/1.1\r\n")
 
 
 async def test_a_kept_connection_the_receiver_closed_is_replaced():

@@ -19,13 +19,15 @@ Errors raise :class:`DeliveryError`, whose text is what the delivery log records
 
 import asyncio
 import ssl
+from string import punctuation
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 MAX_ANSWER_BYTES = 1 << 20  # what is read of an answer before the connection is dropped
 MAX_HEAD_BYTES = 64 * 1024
 MAX_IDLE_PER_ORIGIN = 64
+_SAFE = punctuation  # kept as they are in a request target: every printable ASCII sign
 
 Origin = tuple[str, str, int]
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -68,14 +70,21 @@ class WebhookClient:
 
     async def post(self, url: str, content: bytes, headers: dict[str, str]) -> int:
         """POST ``content`` to ``url``; the answer's status code."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise DeliveryError(f"UnsupportedURL: {url[:200]}")
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, parts.hostname, port)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rpartition("@")[2]
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("not an http(s) URL")
+            hostname = parts.hostname.encode("idna").decode("ascii")
+            port = parts.port or (443 if scheme == "https" else 80)
+        except (ValueError, UnicodeError) as error:
+            raise DeliveryError(f"UnsupportedURL: {error}") from None
+        origin = (scheme, hostname, port)
+        # Spaces and non-ASCII characters percent-encoded; existing escapes kept.
+        target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), _SAFE)
+        host = hostname if ":" not in hostname else f"[{hostname}]"
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
         lines = [f"POST {target} HTTP/1.1", f"host: {host}", f"content-length: {len(content)}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
