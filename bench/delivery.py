@@ -252,7 +252,6 @@ def _verify(sample: list[dict[str, str]], secret: str) -> int:
 def worker_environment(url: str) -> dict[str, str]:
     env = {
         "DATABASE_URL": url,
-        "LOG_LEVEL": "warning",
         # The receiver is on this machine: plain http to the loopback interface (refused by
         # default on PostgreSQL; the worker's delivery settings are otherwise its defaults).
         "WEBHOOK_LOOPBACK_HTTP": "true",
