@@ -63,10 +63,12 @@ fuzz: install services
 # with wrk, and how its cost grows with the table; writes bench/results.json. A few minutes;
 # BENCH_DURATION, BENCH_SIZES, BENCH_WORKERS, ... scale it (see bench/NOTES.md). Then a
 # tenant's latency while bogus keys flood the service (bench/abuse.py), and the dashboard's
-# review queue at 1,000,000 partnerships (bench/dashboard.py), and the server's memory and
-# rows per second exporting 1,000,000 partnerships (bench/export.py).
+# review queue at 1,000,000 partnerships (bench/dashboard.py), and the webhook delivery rate of
+# one worker to a local receiver (bench/delivery.py), and the server's memory and rows per second
+# exporting 1,000,000 partnerships (bench/export.py).
 bench: install system-deps services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.abuse
 	$(BIN)/python -m bench.dashboard
 	$(BIN)/python -m bench.export

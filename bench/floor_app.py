@@ -26,11 +26,21 @@ from starlette.routing import Route
 
 from product_partners.db.engine import text_timestamps
 from product_partners.db.prepared import compile_for_asyncpg
-from product_partners.partnerships.hotpath import add_and_read, owned_rows, pp
+from product_partners.events.enums import ActorType, EventType
+from product_partners.events.service import Actor, event_values
+from product_partners.partnerships.hotpath import (
+    add_and_read,
+    add_with_event,
+    owned_rows,
+    pp,
+    rendered_rows,
+    would_add,
+)
 
 JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 # The bench owner (bench/seed.py): the service learns it from the API key; the floor has none.
 OWNER = 1
+ACTOR = Actor(ActorType.api_key, business_id=OWNER, api_key_id=1)
 
 
 def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
@@ -46,6 +56,10 @@ def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
 _PAGE = owned_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
 GET = _sql(owned_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
 ADD = _sql(add_and_read())
+# The add with its event and outbox rows, as the service's hot path runs it: its dry run
+# (rendered), then the add with the event as one statement.
+WOULD_ADD = _sql(rendered_rows(would_add(bindparam("owner")), bindparam("owner")))
+ADD_WITH_EVENT = _sql(add_with_event())
 LIST = _sql(_PAGE)
 LIST_AFTER = _sql(_PAGE.where(pp.c.id < bindparam("after")))
 JSON_COLUMNS = ("owner_domains_json", "pro_domains_json")
@@ -85,6 +99,40 @@ async def add(request: Request) -> Response:
     if row is None:
         return _json({"error": "Conflict"}, 409)
     return _json(_row(row))
+
+
+async def add_with_event(request: Request) -> Response:
+    """The add with its event, as the service's hot path runs it: the dry run, rendered (the
+    event holds the body), then the add with its event and outbox rows as one statement (no
+    BEGIN/COMMIT). The service reads its dry run with the API key; the floor has no key, so
+    here the dry run is a round trip of its own. ``add`` (no event) beside it gives the event
+    write's cost."""
+    body = orjson.loads(await request.body())
+    params: dict[str, Any] = {
+        "product_id": int(request.path_params["product_id"]),
+        "owner": OWNER,
+        "partner_unique_id": body["partner_unique_id"],
+        "now": datetime.now(UTC),
+    }
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(WOULD_ADD[0], *_run_args(WOULD_ADD, **params))
+        if row is None:
+            return _json({"error": "Conflict"}, 409)
+        created = _row(row)
+        values = event_values(
+            EventType.product_partner_created,
+            resource_id=row["id"],
+            product_id=row["product_id"],
+            data=created,
+            owner_business_id=row["owner_business_id"],
+            partner_business_id=row["partner_business_id"],
+            to_status=row["affiliate_status"],
+            actor=ACTOR,
+        )
+        params.update(values, id=row["id"], expected_partner=row["partner_business_id"])
+        if await conn.fetchrow(ADD_WITH_EVENT[0], *_run_args(ADD_WITH_EVENT, **params)) is None:
+            return _json({"error": "Conflict"}, 409)
+    return _json(created)
 
 
 async def list_partners(request: Request) -> Response:
@@ -144,6 +192,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 app = Starlette(
     routes=[
         Route("/floor/products/{product_id}/partners", add, methods=["POST"]),
+        Route("/floor-events/products/{product_id}/partners", add_with_event, methods=["POST"]),
         Route("/floor/products/{product_id}/partners", list_partners, methods=["GET"]),
         Route("/floor/products/{product_id}/partners/{id}", get_partner, methods=["GET"]),
     ],

@@ -68,6 +68,8 @@ OPS = ("add", "get", "list", "deep")
 TARGET_RATIO = 0.8  # service requests/s over the floor's, at least
 TARGET_P99 = 1.5  # service p99 over the floor's, at most
 TARGET_GROWTH = 1.3  # latency at the largest size over the smallest, at most
+EVENT_OP = "add_events"  # the floors' add with its event and outbox rows, as the service's
+TARGET_EVENT_COST = 0.15  # the event write's cost to add's throughput, at most (issue 13)
 DEEP_ROW = 950  # the deep page starts after this many rows of the hot product
 
 
@@ -487,6 +489,12 @@ def floor_ops(base: str, seeded: Seeded) -> dict[str, Op]:
     partners = f"{base}/floor/products/{hot}/partners"
     return {
         "add": Op("add", base, partners, add_path="/floor/products/%d/partners"),
+        EVENT_OP: Op(
+            EVENT_OP,
+            base,
+            f"{base}/floor-events/products/{hot}/partners",
+            add_path="/floor-events/products/%d/partners",
+        ),
         "get": Op("get", base, f"{partners}/{seeded.hot_partnership_ids[500]}"),
         "list": Op("list", base, partners),
         "deep": Op("deep", base, f"{partners}?after={seeded.hot_partnership_ids[DEEP_ROW - 1]}"),
@@ -565,9 +573,11 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             for op in cfg.ops:
                 for repeat in range(cfg.repeats):
                     for name, server in running.items():
-                        label = f"{name} {op} {size} #{repeat + 1}"
-                        sample = measure(wrk, cfg, server, ops[name][op], seeded, pairs, label)
-                        samples[name].setdefault(op, []).append(sample)
+                        # The floors' add also with its event (EVENT_OP): the event write's cost.
+                        for one in (op, EVENT_OP) if op == "add" and name != "service" else (op,):
+                            label = f"{name} {one} {size} #{repeat + 1}"
+                            sample = measure(wrk, cfg, server, ops[name][one], seeded, pairs, label)
+                            samples[name].setdefault(one, []).append(sample)
             for name, server in running.items():
                 result[name] = {op: combine(runs) for op, runs in samples[name].items()}
                 result[f"{name}_peak_rss_mb"] = round(server.peak_rss_mb(), 1)
@@ -735,6 +745,8 @@ def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
             if "tuned_floor" in floor_run
             for s, t in [(floor_run["service"][name], floor_run["tuned_floor"][name])]
         }
+        if EVENT_OP in floor_run["floor"]:
+            summary["event_write"] = event_write_cost(floor_run)
         summary["floor_targets_met"] = all(
             v["rps_ratio"] >= TARGET_RATIO and v["p99_ratio"] <= TARGET_P99
             for v in vs_floor.values()
@@ -758,6 +770,37 @@ def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
             g["p50_ratio"] <= TARGET_GROWTH for g in growth.values()
         )
     return summary
+
+
+def event_write_cost(floor_run: dict[str, Any]) -> dict[str, Any]:
+    """The event write's cost to add (issue 13: at most 15% of its throughput): each floor's
+    add without and with the event (1 - with / without), and the service's add over the floor's
+    add with the event (both do the same work)."""
+    cost: dict[str, Any] = {}
+    for name in ("floor", "tuned_floor"):
+        if EVENT_OP in floor_run.get(name, {}):
+            without, with_ = floor_run[name]["add"]["rps"], floor_run[name][EVENT_OP]["rps"]
+            cost[name] = {
+                "without_rps": without,
+                "with_rps": with_,
+                "cost": round(1 - with_ / without, 3),
+                "service_over_with": round(floor_run["service"]["add"]["rps"] / with_, 3),
+            }
+    return cost
+
+
+def print_event_write(summary: dict[str, Any]) -> None:
+    print("\nthe event write's cost to add (product_partner.created and its outbox row)")
+    print(f"{'':<13}{'add req/s':>11}{'+ event':>10}{'cost':>7}{'service / with event':>22}")
+    for name, c in summary.get("event_write", {}).items():
+        print(
+            f"{name:<13}{c['without_rps']:>11.1f}{c['with_rps']:>10.1f}{c['cost']:>7.1%}"
+            f"{c['service_over_with']:>22.2f}"
+        )
+    floor = summary.get("event_write", {}).get("floor")
+    if floor:
+        met = "met" if floor["cost"] <= TARGET_EVENT_COST else "NOT met"
+        print(f"target (event write <= {TARGET_EVENT_COST:.0%} of add's throughput): {met}")
 
 
 def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str, Any]) -> None:
@@ -792,6 +835,8 @@ def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str
         )
         met = "met" if summary["floor_targets_met"] else "NOT met"
         print(f"targets (ratio >= {TARGET_RATIO}, p99 <= {TARGET_P99}x floor): {met}")
+        if summary.get("event_write"):
+            print_event_write(summary)
         if summary.get("vs_tuned_floor"):
             print("\nservice vs tuned floor (the floor on the service's connection handling)")
             columns = ("tuned req/s", 14), ("ratio", 7), ("tuned p99", 10), ("p99 x", 7)

@@ -112,6 +112,14 @@ async def seed(dsn: str, businesses: int, products: int, partnerships: int) -> S
                 key.key_hash,
                 scopes,
             )
+            # The bench owner has one webhook endpoint subscribed to every event type, so that
+            # an add writes its event AND an outbox row, as for an owner using webhooks (no
+            # worker runs during the bench: the rows wait).
+            await conn.execute(
+                "INSERT INTO webhook_endpoints (business_id, url, event_types, secret)"
+                " VALUES (1, 'https://hooks.example.com/bench', '*', $1)",
+                "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            )
             for table in ("businesses", "custom_domains", "stores", "products"):
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"

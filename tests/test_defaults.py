@@ -1,5 +1,6 @@
 """The defaults are the fast configuration, and the benchmark measures exactly them."""
 
+from bench.delivery import worker_environment
 from bench.run import Config, service_environment
 from sqlalchemy.pool import QueuePool
 
@@ -35,3 +36,12 @@ def test_the_benchmark_runs_the_service_on_its_defaults(monkeypatch):
     assert env["LOG_LEVEL"] == defaults["log_level"].default
     # The floor gets as many connections as the service's default pool.
     assert Config().pool_size == defaults["database_pool_size"].default
+
+
+def test_the_delivery_benchmark_runs_the_worker_on_its_defaults(monkeypatch):
+    monkeypatch.delenv("BENCH_DELIVERY_SERVICE_ENV", raising=False)
+    env = worker_environment("postgresql+asyncpg://bench@127.0.0.1/bench")
+    # Plain http to the receiver on this machine is the one setting changed (refused by
+    # default on PostgreSQL); batch, timeout, lease, pool and log level are the worker's own.
+    assert set(env) == {"DATABASE_URL", "WEBHOOK_LOOPBACK_HTTP"}
+    assert env["WEBHOOK_LOOPBACK_HTTP"] == "true"

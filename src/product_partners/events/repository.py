@@ -51,6 +51,29 @@ RECORD_STATEMENT = insert(webhook_deliveries).from_select(
         ev.join(webhook_endpoints, true())
     ),
 )
+
+
+def with_event(change: Any) -> Select:
+    """PostgreSQL: ``change`` (a data-modifying CTE returning at most one row), its event and
+    the event's outbox rows in ONE statement, hence one transaction without BEGIN and COMMIT:
+    the event is written only when ``change`` returns a row (a change that did nothing has no
+    event), and the statement returns ``change``'s rows. The event's values are the bind
+    parameters of :data:`RECORD_STATEMENT` (event_values()), so they must be known before the
+    change runs (the hot path's add renders its body from a dry run, then runs this)."""
+    params = [bindparam(name, type_=events.c[name].type) for name in EVENT_COLUMNS]
+    event = (
+        insert(events)
+        .from_select(EVENT_COLUMNS, select(*params).select_from(change))
+        .returning(events.c.id)
+        .cte("ev")
+    )
+    outbox = insert(webhook_deliveries).from_select(
+        _OUTBOX_COLUMNS,
+        _fan_out_source(event.c.id).select_from(event.join(webhook_endpoints, true())),
+    )
+    return select(change).add_cte(outbox.cte("outbox"))
+
+
 # SQLite (no data-modifying CTE): the event, then its outbox rows.
 _FAN_OUT = insert(webhook_deliveries).from_select(
     _OUTBOX_COLUMNS, _fan_out_source(bindparam("event_id"))

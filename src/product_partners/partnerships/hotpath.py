@@ -32,7 +32,19 @@ from urllib.parse import parse_qsl
 import orjson
 from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Text, and_, bindparam, cast, func, literal_column, select, true
+from sqlalchemy import (
+    DateTime,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -41,7 +53,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from product_partners.auth.dependencies import Caller, accept_key, presented_key, route_scope
 from product_partners.auth.repository import KEY_BY_PREFIX, TOUCH_KEY, key_row
 from product_partners.db.connections import Driver, routed_driver
-from product_partners.db.outages import statements_in_transaction
 from product_partners.db.prepared import NamedRows, compile_for_asyncpg
 from product_partners.db.tables import (
     custom_domains,
@@ -51,7 +62,7 @@ from product_partners.db.tables import (
     stores,
 )
 from product_partners.events.enums import EventType
-from product_partners.events.repository import RECORD_STATEMENT
+from product_partners.events.repository import with_event
 from product_partners.events.service import event_values
 from product_partners.kit.errors import DomainError
 from product_partners.kit.http.guards import read_body, replay_body
@@ -142,7 +153,7 @@ def owned_rows(owner: Any) -> Any:
 
 def add_and_read() -> Any:
     """The route's add (``partnering.add_statement``) as a CTE, and the row it made, rendered.
-    No row when the add was refused (the route then says why)."""
+    No row when the add was refused (the route then says why). (The bench's floor runs it.)"""
     owner: Any = bindparam("owner")
     inserted = (
         partnering.add_statement(
@@ -151,7 +162,7 @@ def add_and_read() -> Any:
             bindparam("product_id"),
             owner,
             bindparam("partner_unique_id"),
-            added_partnership(bindparam("now", type_=DateTime(timezone=True))),
+            added_partnership(_NOW),
         )
         .returning(*pp.c)
         .cte("inserted")
@@ -159,13 +170,75 @@ def add_and_read() -> Any:
     return rendered_rows(inserted, owner)
 
 
+_NOW: Any = bindparam("now", type_=DateTime(timezone=True))
+# The partnership's id, taken from its sequence by the dry run and inserted by the add.
+_NEXT_ID = func.nextval(literal_column(f"pg_get_serial_sequence('{pp.name}', 'id')"))
+# The add inserts only the partnership its dry run rendered: with the same partner business
+# (none, or the one that had the unique id then). Otherwise it inserts nothing and the route
+# adds (this rule never explains a refusal: the hot path hands every refusal to the route).
+_SAME_PARTNER = partnering.PartnerRule(
+    "dry_run_partner",
+    lambda target, _owner, _related: target.c.id.is_not_distinct_from(
+        bindparam("expected_partner", type_=pp.c.partner_business_id.type)
+    ),
+    lambda kind: kind.link_not_found(),
+)
+
+
+def would_add(owner: Any) -> Any:
+    """The add's dry run: the row the route's add (``partnering.add_rows``) would insert, with
+    every column of the table (its server defaults, and an id drawn from the sequence); no row
+    when a rule refuses it (a duplicate passes: only the insert sees it)."""
+    rows = partnering.add_rows(
+        partnering.PRODUCTS,
+        bindparam("product_id"),
+        owner,
+        bindparam("partner_unique_id"),
+        added_partnership(_NOW),
+    ).subquery("adding")
+    columns = []
+    for column in pp.c:
+        if column.name == "id":
+            value: Any = _NEXT_ID
+        elif column.name in rows.c:
+            value = rows.c[column.name]
+        elif column.server_default is not None:
+            arg: Any = column.server_default.arg  # type: ignore[attr-defined]
+            default = literal(arg) if isinstance(arg, str) else literal_column(arg.text)
+            value = cast(default, column.type)
+        else:
+            value = cast(null(), column.type)
+        columns.append(value.label(column.name))
+    return select(*columns).subquery("would_add")
+
+
+def add_with_event() -> Any:
+    """The add its dry run (:func:`would_add`) rendered, with the id it drew, and its event and
+    outbox rows, in ONE statement (``events.repository.with_event``): the partnership's id,
+    or no row when the add inserted nothing (a duplicate, or a change since the dry run: the
+    route then adds, or says why not)."""
+    inserted = (
+        partnering.add_statement(
+            "postgresql",
+            partnering.PRODUCTS,
+            bindparam("product_id"),
+            bindparam("owner"),
+            bindparam("partner_unique_id"),
+            {**added_partnership(_NOW), "id": bindparam("id", type_=pp.c.id.type)},
+            rules=(*partnering.PARTNER_RULES, _SAME_PARTNER),
+        )
+        .returning(pp.c.id)
+        .cte("inserted")
+    )
+    return with_event(inserted)
+
+
 STATEMENTS: dict[str, Any] = {
-    # add: the key alone (the insert must wait for the key, scope and rate limit checks).
-    "key": KEY_BY_PREFIX,
+    # add: the key and the add's dry run, rendered (the insert must wait for the key, scope
+    # and rate limit checks); then the add with its event and outbox rows, one statement.
+    "would_add": _with_key(rendered_rows(would_add(_OWNER), _OWNER)),
     "touch": TOUCH_KEY,
-    "add": add_and_read(),
-    # The add's event and its outbox rows, one statement, in the add's transaction.
-    "record": RECORD_STATEMENT,
+    "add": add_with_event(),
     "get": _with_key(owned_rows(_OWNER).where(pp.c.id == bindparam("partnership_id"))),
     "first": _with_key(owned_rows(_OWNER).order_by(pp.c.id.desc()).limit(_LIMIT), descending=True),
     "after": _with_key(
@@ -411,47 +484,39 @@ class HotPath:
         key = self._presented(scope, receive)
         if key is None:
             return None
+        params: dict[str, Any] = {
+            "product_id": ids["product_id"],
+            "partner_unique_id": data.partner_unique_id,
+            "now": datetime.now(UTC),
+        }
+        # Two statements, no BEGIN/COMMIT: the key with the add's dry run, rendered (the body
+        # and the event need the row before it is inserted); then, once the key, its scope,
+        # the rate limit and the owner's add budget passed, the add with its event and outbox
+        # rows as ONE statement (atomic on its own).
         async with self._connection(scope) as conn:
-            keyed = await self._keyed_rows(scope, receive, conn, "key", {}, ADD, key)
-            if keyed is None:
-                return None
+            keyed = await self._keyed_rows(scope, receive, conn, "would_add", params, ADD, key)
+            if keyed is None or keyed[1][0].id is None:
+                return None  # refused (not the caller's product, a rule): the route says why
+            caller, (row,) = keyed
             try:
-                await spend_partner_add(Request(scope, receive), keyed[0].business_id)
+                await spend_partner_add(Request(scope, receive), caller.business_id)
             except DomainError:
                 return None  # over the owner's budget: the route answers 429
-            # The add and its event, one transaction: BEGIN, the add, the event (one statement
-            # with its outbox rows), COMMIT; no statement of it may move to another connection.
-            with statements_in_transaction():
-                async with conn.connection.transaction():
-                    rows = await self._run(
-                        conn,
-                        "add",
-                        {
-                            "product_id": ids["product_id"],
-                            "owner": keyed[0].business_id,
-                            "partner_unique_id": data.partner_unique_id,
-                            "now": datetime.now(UTC),
-                        },
-                    )
-                    if not rows:
-                        return None
-                    created = self._render(rows[0], _json(rows[0].owner_domains_json))
-                    await self._record(conn, rows[0], created)
+            created = self._render(row, _json(row.owner_domains_json))
+            event = event_values(
+                EventType.product_partner_created,
+                resource_id=row.id,
+                product_id=row.product_id,
+                data=shared(created),
+                owner_business_id=row.owner_business_id,
+                partner_business_id=row.partner_business_id,
+                to_status=row.affiliate_status,
+            )
+            params.update(event, owner=caller.business_id, id=row.id)
+            params["expected_partner"] = row.partner_business_id
+            if not await self._run(conn, "add", params):
+                return None  # a duplicate, or a change since the dry run: the route decides
         return json_response(created, headers={"ETag": etag(created["version"])})
-
-    async def _record(self, conn: Driver, row: Any, body: dict[str, Any]) -> None:
-        """product_partner.created for the hot path's add (as the route's add records it)."""
-        values = event_values(
-            EventType.product_partner_created,
-            resource_id=row.id,
-            product_id=row.product_id,
-            data=shared(body),
-            owner_business_id=row.owner_business_id,
-            partner_business_id=row.partner_business_id,
-            to_status=row.affiliate_status,
-        )
-        statement = self._statements()["record"]
-        await conn.execute(statement.sql, *statement.args(values))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:

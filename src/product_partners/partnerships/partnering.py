@@ -167,18 +167,32 @@ def add_statement(
     The link names its partner by the unique id, and the business when one has it (a
     business always sees who added it), while the owner gets the same answer whether or not
     the unique id exists."""
-    owned, target = owned_item(kind, item_id, owner), target_business(partner_unique_id)
-    related = consented(owner, target.c.id)
-    given = [_sql(partner_unique_id), *(_sql(v) for v in values.values())]
-    rows = (
-        select(owned.c.id, target.c.id, *given)
-        .select_from(owned.outerjoin(target, true()))  # one row when the item is the owner's
-        .where(*(rule.holds(target, owner, related) for rule in rules or PARTNER_RULES))
-    )
+    rows = add_rows(kind, item_id, owner, partner_unique_id, values, rules)
     module = postgresql if dialect == "postgresql" else sqlite
     columns = [kind.item_column, "partner_business_id", "partner_unique_id", *values]
     # Any unique constraint decides a duplicate: (item, business) and (item, unique id).
     return module.insert(kind.links).from_select(columns, rows).on_conflict_do_nothing()
+
+
+def add_rows(
+    kind: PartnerLinks,
+    item_id: Any,
+    owner: Any,
+    partner_unique_id: Any,
+    values: dict[str, Any],
+    rules: Sequence[PartnerRule] | None = None,
+) -> Select:
+    """What :func:`add_statement` inserts: one row when the add passes the rules (a duplicate
+    aside, which only the insert sees), each column labelled with the link column it fills."""
+    owned, target = owned_item(kind, item_id, owner), target_business(partner_unique_id)
+    related = consented(owner, target.c.id)
+    given = [_sql(partner_unique_id).label("partner_unique_id")]
+    given += [_sql(v).label(name) for name, v in values.items()]
+    return (
+        select(owned.c.id.label(kind.item_column), target.c.id.label("partner_business_id"), *given)
+        .select_from(owned.outerjoin(target, true()))  # one row when the item is the owner's
+        .where(*(rule.holds(target, owner, related) for rule in rules or PARTNER_RULES))
+    )
 
 
 def _sql(value: Any) -> Any:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -41,6 +40,7 @@ from product_partners.kit.jsonutil import dumps
 from product_partners.kit.ops.metrics import DatabaseGauge
 from product_partners.settings import Settings
 from product_partners.webhooks import service
+from product_partners.webhooks.client import DeliveryError, WebhookClient
 from product_partners.webhooks.enums import DeliveryStatus
 from product_partners.webhooks.signing import headers as signed_headers
 
@@ -187,7 +187,7 @@ def _claimed(row: Any, now: datetime) -> Claimed:
     )
 
 
-async def post(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
+async def post(client: WebhookClient, claimed: Claimed) -> Outcome:
     """One attempt: the event, signed, to the endpoint's URL (redirects are not followed:
     a 3xx is a failure)."""
     body = dumps(claimed.event)
@@ -198,12 +198,11 @@ async def post(client: httpx.AsyncClient, claimed: Claimed) -> Outcome:
     status: int | None = None
     error: str | None = None
     try:
-        response = await client.post(claimed.url, content=body, headers=headers)
-        status = response.status_code
+        status = await client.post(claimed.url, content=body, headers=headers)
         if not 200 <= status < 300:
             error = f"HTTP {status}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    except DeliveryError as exc:
+        error = str(exc)[:MAX_ERROR_LENGTH]
     duration = int((time.perf_counter() - started) * 1000)
     return Outcome(claimed, now, status, duration, error)
 
@@ -286,32 +285,94 @@ async def _settle_one(
             await service.disable_failing(conn, claimed.endpoint_id, now)
 
 
-async def deliver_batch(engine: AsyncEngine, client: httpx.AsyncClient, policy: Policy) -> int:
-    """Claim a batch, post its deliveries at once and settle each as soon as its answer is
-    in (a worker killed meanwhile leaves only the unanswered ones to be delivered again); the
-    number of deliveries attempted."""
+async def settle_answered(
+    conn: AsyncConnection, outcomes: list[Outcome], policy: Policy, token: str
+) -> None:
+    """Record answered attempts, in one transaction: when every one of them succeeded (the
+    steady state), with one statement per table for all of them; otherwise one by one
+    (:func:`settle`)."""
+    if not all(outcome.ok for outcome in outcomes):
+        await settle(conn, outcomes, policy, token)
+        return
+    now = datetime.now(UTC)
+    async with transaction(conn):
+        await conn.execute(
+            insert(webhook_attempts),
+            [
+                {
+                    "delivery_id": o.claimed.id,
+                    "endpoint_id": o.claimed.endpoint_id,
+                    "event_id": o.claimed.event_id,
+                    "attempt": o.claimed.attempt,
+                    "attempted_at": o.attempted_at,
+                    "status_code": o.status_code,
+                    "duration_ms": o.duration_ms,
+                    "error": o.error,
+                    "next_retry_at": None,
+                }
+                for o in outcomes
+            ],
+        )
+        # Only the rows still leased to this worker (a lease that ran out is another's now).
+        mine = (
+            await conn.execute(
+                update(d)
+                .where(d.c.id.in_([o.claimed.id for o in outcomes]), d.c.lease_token == token)
+                .values(
+                    status=DeliveryStatus.delivered.value,
+                    delivered_at=now,
+                    lease_until=None,
+                    lease_token=None,
+                )
+                .returning(d.c.endpoint_id)
+            )
+        ).all()
+        endpoints = sorted({row.endpoint_id for row in mine})
+        if endpoints:
+            # The endpoint row is written only when its state flips (no lock per delivery).
+            await conn.execute(
+                update(ep)
+                .where(ep.c.id.in_(endpoints), ep.c.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+
+
+async def _settle_group(
+    engine: AsyncEngine, outcomes: list[Outcome], policy: Policy, token: str
+) -> None:
+    try:
+        async with engine.connect() as conn:
+            await settle_answered(conn, outcomes, policy, token)
+    except sa_exc.IntegrityError:
+        # An endpoint was deleted meanwhile, its deliveries with it: settle the others.
+        for outcome in outcomes:
+            with contextlib.suppress(sa_exc.IntegrityError):
+                async with engine.connect() as conn:
+                    await settle(conn, [outcome], policy, token)
+
+
+async def deliver_batch(engine: AsyncEngine, client: WebhookClient, policy: Policy) -> int:
+    """Claim a batch, post its deliveries at once and settle them as their answers come in:
+    the answers that arrived together (or while the previous ones were being recorded) in
+    one transaction, so that a worker killed meanwhile leaves only the unanswered ones, and
+    those being recorded, to be delivered again; the number of deliveries attempted."""
     token = os.urandom(16).hex()
     async with engine.connect() as conn:
         batch = await claim(conn, policy, token)
-
-    async def attempt(claimed: Claimed) -> None:
-        outcome = await post(client, claimed)
-        # IntegrityError: the endpoint was deleted meanwhile, its deliveries with it.
-        with contextlib.suppress(sa_exc.IntegrityError):
-            async with engine.connect() as conn:
-                await settle(conn, [outcome], policy, token)
-
-    await asyncio.gather(*(attempt(c) for c in batch))
+    pending = {asyncio.ensure_future(post(client, c)) for c in batch}
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            await _settle_group(engine, [task.result() for task in done], policy, token)
+    finally:
+        for task in pending:  # only after an error: its attempts are delivered again
+            task.cancel()
     return len(batch)
 
 
-def http_client(policy: Policy) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        timeout=policy.timeout,
-        limits=httpx.Limits(max_connections=policy.batch_size),
-        trust_env=False,
-    )
+def http_client(policy: Policy) -> WebhookClient:
+    """The worker's client (webhooks/client.py): keep-alive, no redirects, ``timeout``."""
+    return WebhookClient(policy.timeout)
 
 
 async def run(engine: AsyncEngine, policy: Policy, stop: asyncio.Event) -> None:
