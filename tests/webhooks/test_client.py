@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from product_partners.webhooks.client import DeliveryError, WebhookClient
+from product_partners.webhooks.client import MAX_ANSWER_BYTES, DeliveryError, WebhookClient
 
 Answer = Callable[[bytes], bytes | None]  # the request's head and body -> the answer (None: hang)
 
@@ -57,6 +57,12 @@ def _ok(_: bytes) -> bytes:
     [
         (b"HTTP/1.1 204 No Content\r\n\r\n", 204),
         (b"HTTP/1.1 202 Accepted\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 202),
+        # Several chunks, a chunk extension, a trailer.
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"3;name=value\r\nabc\r\na\r\n0123456789\r\n0\r\nx-trailer: 1\r\n\r\n",
+            200,
+        ),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", 200),
         # A redirect is an answer: not followed (the worker records it as a failure).
         (
@@ -117,3 +123,42 @@ async def test_refusals_and_timeouts_are_delivery_errors():
     async with server(lambda _: b"garbage\r\n\r\n") as seen, WebhookClient(timeout=2) as client:
         with pytest.raises(DeliveryError, match="BadAnswer"):
             await client.post(f"http://127.0.0.1:{seen['port']}/", b"{}", {})
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\n\r\nthe body runs to the connection's end",
+        # Longer than what is read of an answer: the status, and the connection dropped.
+        b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (MAX_ANSWER_BYTES + 10)
+        + b"x" * (MAX_ANSWER_BYTES + 10),
+    ],
+)
+async def test_answers_after_which_the_connection_is_not_kept(reply):
+    closing = server(lambda _: reply, close_after=True)
+    async with closing as seen, WebhookClient(timeout=5) as client:
+        for _ in range(3):
+            assert await client.post(f"http://127.0.0.1:{seen['port']}/", b"{}", {}) == 200
+    assert seen["requests"] == 3 and seen["connections"] == 3
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        b"HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: two\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",  # then the connection closes
+    ],
+)
+async def test_a_malformed_answer_is_a_delivery_error_and_its_connection_dropped(malformed):
+    replies = iter([malformed, _ok(b"")])
+    receiver = server(lambda _: next(replies), close_after=b"short" in malformed)
+    async with receiver as seen, WebhookClient(timeout=2) as client:
+        url = f"http://127.0.0.1:{seen['port']}/"
+        with pytest.raises(DeliveryError, match="BadAnswer"):
+            await client.post(url, b"{}", {})
+        assert await client.post(url, b"{}", {}) == 200
+    assert seen["requests"] == 2 and seen["connections"] == 2
