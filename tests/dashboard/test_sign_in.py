@@ -89,7 +89,7 @@ async def test_signing_out_revokes_the_session_for_every_process(dashboard_app, 
 
 async def test_sign_in_attempts_are_limited_per_account(settings, engine, api):
     app = create_app(
-        settings.model_copy(update={"dashboard_sign_in_limit": "3/minute"}), engine=engine
+        settings.model_copy(update={"dashboard_sign_in_limit": "3/hour"}), engine=engine
     )
     who = await person(api)
     statuses = []
@@ -104,7 +104,7 @@ async def test_sign_in_attempts_are_limited_per_account(settings, engine, api):
 
 async def test_sign_in_attempts_are_limited_per_address(settings, engine, api):
     app = create_app(
-        settings.model_copy(update={"dashboard_sign_in_address_limit": "2/minute"}), engine=engine
+        settings.model_copy(update={"dashboard_sign_in_address_limit": "2/hour"}), engine=engine
     )
     browser = Browser(app)
     first = await person(api)
