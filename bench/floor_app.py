@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -78,8 +79,16 @@ def _row(record: Any) -> dict[str, Any]:
     return row
 
 
+def _decimal(value: Any) -> str:
+    """Commission rates (numeric columns) as text, as the service sends them."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data, option=JSON_OPTIONS), status, media_type="application/json")
+    body = orjson.dumps(data, default=_decimal, option=JSON_OPTIONS)
+    return Response(body, status, media_type="application/json")
 
 
 async def add(request: Request) -> Response:
