@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.kit.http.ratelimit import RateLimiter
+from product_partners.kit.http.ratelimit import REDIS_TIMEOUT, RateLimiter
 from tests.support.api import Api
 from tests.support.ops import REDIS_URL, TcpProxy, app_client
 from tests.support.servers import free_port
@@ -116,7 +116,9 @@ async def test_unreachable_redis_fails_open_and_logs_once(
                 started = time.monotonic()
                 response = await client.get("/v3/products", headers=owner.headers)
                 assert response.status_code == 200
-                assert time.monotonic() - started < 1.0
+                # Never a wait for Redis beyond its timeout; the rest of the bound is room for
+                # a loaded machine (two test processes on 2 cores), far below a hang.
+                assert time.monotonic() - started < REDIS_TIMEOUT + 2.0
                 assert "x-ratelimit-limit" not in response.headers
         warnings = [r for r in caplog.records if r.name == LOGGER]
         assert len(warnings) == 1
