@@ -46,7 +46,7 @@ from product_partners.partnerships.errors import (
     PartnerAlreadyExists,
     TooManyImportRows,
 )
-from product_partners.partnerships.schemas import MAX_TAGS, CreatePartnerRequest, normalized_tags
+from product_partners.partnerships.schemas import CreatePartnerRequest, valid_tags
 
 # Rows one request may carry (400 beyond); its bytes are bounded by MAX_BODY_BYTES (413).
 MAX_IMPORT_ROWS = 1000
@@ -160,12 +160,9 @@ def _tags(cell: str) -> list[str]:
         values = json.loads(cell) if cell.startswith("[") else re.split(r"[,\s]+", cell)
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ValueError("a JSON list of tags must hold text only")
-        tags = normalized_tags([v for v in values if v])
+        return valid_tags([v for v in values if v])
     except ValueError as error:  # json.JSONDecodeError is a ValueError
         raise ImportTagsInvalid(str(error)) from None
-    if len(tags) > MAX_TAGS:
-        raise ImportTagsInvalid(f"at most {MAX_TAGS} tags")
-    return tags
 
 
 async def import_rows(

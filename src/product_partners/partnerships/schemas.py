@@ -489,7 +489,8 @@ class ImportProductPartnersResponse(BaseModel):
 # --- the owner's bookkeeping: tags, notes -------------------------------------------------------
 
 
-def _tags(values: list[str]) -> list[str]:
+def valid_tags(values: list[str]) -> list[str]:
+    """A set of tags as stored: normalized; ValueError naming a bad one, or past MAX_TAGS."""
     tags = normalized_tags(values)
     if len(tags) > MAX_TAGS:
         raise ValueError(f"at most {MAX_TAGS} tags")
@@ -510,7 +511,7 @@ class SetTagsRequest(BaseModel):
     @field_validator("tags")
     @classmethod
     def _valid(cls, values: list[str]) -> list[str]:
-        return _tags(values)
+        return valid_tags(values)
 
 
 class ChangeTagsRequest(BaseModel):
@@ -524,7 +525,7 @@ class ChangeTagsRequest(BaseModel):
     @field_validator("add", "remove")
     @classmethod
     def _valid(cls, values: list[str]) -> list[str]:
-        return _tags(values)
+        return valid_tags(values)
 
     @model_validator(mode="after")
     def _something(self) -> "ChangeTagsRequest":
