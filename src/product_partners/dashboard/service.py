@@ -164,10 +164,9 @@ async def partnership_page(
 
 
 def history(partnership: dict[str, Any]) -> list[tuple[datetime, str]]:
-    """What happened to the partnership, newest first, from its timestamps.
-
-    Hook: once the event log (``events``) exists on this branch, read the partnership's
-    events there instead (who did what, each step, with the acting user)."""
+    """What happened to the partnership, newest first, from its timestamps: the last time of
+    each step only. The event log (``events``) holds every step with who took it; this page
+    does not read it yet."""
     steps = [
         (partnership["created_at"], "Created"),
         (partnership["requested_at"], "Requested by the partner"),
