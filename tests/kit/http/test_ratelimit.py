@@ -14,6 +14,7 @@ from product_partners.kit.http.ratelimit import REDIS_TIMEOUT, RateLimiter
 from tests.support.api import Api
 from tests.support.ops import REDIS_URL, TcpProxy, app_client
 from tests.support.servers import free_port
+from tests.support.timing import LOADED_MACHINE_ROOM
 
 # Per day: a window boundary (midnight UTC) in the middle of a test is unlikely.
 LIMIT = 3
@@ -116,9 +117,8 @@ async def test_unreachable_redis_fails_open_and_logs_once(
                 started = time.monotonic()
                 response = await client.get("/v3/products", headers=owner.headers)
                 assert response.status_code == 200
-                # Never a wait for Redis beyond its timeout; the rest of the bound is room for
-                # a loaded machine (two test processes on 2 cores), far below a hang.
-                assert time.monotonic() - started < REDIS_TIMEOUT + 2.0
+                # Never a wait for Redis beyond its timeout.
+                assert time.monotonic() - started < REDIS_TIMEOUT + LOADED_MACHINE_ROOM
                 assert "x-ratelimit-limit" not in response.headers
         warnings = [r for r in caplog.records if r.name == LOGGER]
         assert len(warnings) == 1
