@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, update
 
 from product_partners.app import create_app
-from product_partners.auth.gate import AuthGate
+from product_partners.auth.gate import AuthGate, token_hash
 from product_partners.db.tables import api_keys
 from tests.support.api import assert_error
 
@@ -165,3 +165,18 @@ def test_the_gate_keeps_a_bounded_number_of_entries():
         gate.looked_up(f"{n:012x}", None)
         gate.looked_up(f"k{n:011x}", "h" * 64)
     assert len(gate._unknown) == 50 and len(gate._known) == 50
+
+
+def test_only_a_verified_key_within_its_limit_has_nothing_to_refuse():
+    """``verified`` lets the middleware skip finding the route of a request it will not refuse;
+    it must say no to everything ``admit`` could refuse."""
+    gate = AuthGate("10/minute")
+    token, prefix = "ppk_0123456789ab_" + "s" * 43, "0123456789ab"
+    assert not gate.verified(token, prefix)  # never looked up
+    gate.looked_up(prefix, token_hash(token))
+    assert gate.verified(token, prefix)
+    assert not gate.verified(token[:-1] + "t", prefix)  # another secret for the prefix
+    gate.over_limit(prefix, [], retry_after=30)
+    assert not gate.verified(token, prefix)  # over its limit: a 429 to answer
+    gate.looked_up(prefix, None)  # the key is gone
+    assert not gate.verified(token, prefix)

@@ -70,6 +70,16 @@ class AuthGate:
 
     # --- before the lookup ------------------------------------------------------------------
 
+    def verified(self, token: str, prefix: str) -> bool:
+        """Whether ``token`` is a key this process verified and that is within its rate limit:
+        the gate has nothing to refuse (the key is still looked up: revocation)."""
+        known = self._known.get(prefix)
+        return (
+            known is not None
+            and known.over_until <= time.time()
+            and hmac.compare_digest(token_hash(token), known.key_hash)
+        )
+
     def admit(self, request: Request, token: str, prefix: str) -> None:
         """Raise the refusal this process already knows for ``token``; return if the database
         has to be asked."""

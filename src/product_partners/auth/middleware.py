@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from product_partners.auth.dependencies import key_prefix, presented_key, route_scope
 from product_partners.auth.errors import AuthFailuresLimited
+from product_partners.auth.gate import auth_gate
 from product_partners.kit.errors import DomainError
 from product_partners.kit.http.errors import domain_error_response
 
@@ -56,9 +57,14 @@ class RefuseKnownBadKeys:
             return
         request = Request(scope, receive)
         try:
-            key_prefix(request)
+            token, prefix = key_prefix(request)
         except DomainError:
             await self.app(scope, receive, send)  # not a key: the route says why
+            return
+        if auth_gate(request).verified(token, prefix):
+            # Most requests: nothing to refuse, so no need for the route (a walk over every
+            # keyed route, the costliest part of this layer).
+            await self.app(scope, receive, send)
             return
         route = self._route(scope)
         if route is None:
