@@ -2,11 +2,12 @@
 
 A bare Starlette app on an asyncpg pool with asyncpg's defaults: no auth, no validation layer,
 no ORM/Core per request, one prepared statement per request (the very SQL the service's hot
-path runs, minus the API key it reads with the data), orjson out. It runs under the same
-uvicorn (uvloop + httptools) and worker count as the service, on the same database, so
+path runs, minus the API key it reads with the data), orjson out. It runs under stock uvicorn
+(uvloop + httptools) with the service's worker count, on the same database, so
 ``service / floor`` shows what our layers cost. Configured by environment: ``FLOOR_DSN``
 (asyncpg DSN), ``FLOOR_POOL_SIZE``, ``FLOOR_TUNED=1`` (the service's connection handling instead
-of asyncpg's defaults: the "tuned floor", which shows what our layers cost above the driver).
+of asyncpg's defaults: the "tuned floor", which bench/run.py also serves on the service's event
+loop, and which shows what our layers cost above the driver and the server).
 """
 
 import os

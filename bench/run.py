@@ -59,6 +59,7 @@ import asyncpg
 
 from bench.seed import Seeded, seed
 from product_partners.db.migrate import upgrade
+from product_partners.kit.ops.serving import event_loop
 from product_partners.kit.pagination import encode_cursor
 from product_partners.settings import Settings
 
@@ -261,7 +262,8 @@ def service_command(port: int, workers: int) -> list[str]:
     return [cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
 
-def floor_command(port: int, workers: int) -> list[str]:
+def floor_command(port: int, workers: int, loop: str = "uvloop") -> list[str]:
+    """The floor under stock uvicorn: uvloop, httptools."""
     return [
         sys.executable,
         "-m",
@@ -274,13 +276,19 @@ def floor_command(port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--loop",
-        "uvloop",
+        loop,
         "--http",
         "httptools",
         "--no-access-log",
         "--log-level",
         "warning",
     ]
+
+
+def tuned_floor_command(port: int, workers: int) -> list[str]:
+    """The tuned floor also runs on the service's event loop (``serving.event_loop``: with
+    one worker, every waiting connection is taken in one turn, kit/ops/loop.py)."""
+    return floor_command(port, workers, loop=event_loop(workers))
 
 
 @contextmanager
@@ -540,15 +548,16 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
         floor_env = {"FLOOR_DSN": dsn, "FLOOR_POOL_SIZE": str(cfg.pool_size)}
         floor_ready = f"/floor/products/{seeded.hot_product_id}/partners"
         # (name, command, environment, readiness path). At the floor size, the floor (asyncpg's
-        # defaults) is the yardstick; the tuned floor shares the service's connection handling,
-        # so service / tuned floor is what our layers cost on their own.
+        # defaults, stock uvicorn) is the yardstick; the tuned floor shares the service's
+        # connection handling and event loop, so service / tuned floor is what our layers cost
+        # on their own.
         servers: list[tuple[str, Any, dict[str, str], str]] = [
             ("service", service_command, service_env, "/openapi.json")
         ]
         if size == cfg.floor_size:
             servers.append(("floor", floor_command, floor_env, floor_ready))
             servers.append(
-                ("tuned_floor", floor_command, {**floor_env, "FLOOR_TUNED": "1"}, floor_ready)
+                ("tuned_floor", tuned_floor_command, {**floor_env, "FLOOR_TUNED": "1"}, floor_ready)
             )
         result: dict[str, Any] = {"partnerships": seeded.partnerships}
         pairs = AddPairs()

@@ -7,6 +7,9 @@
   finish (at most ``--graceful-timeout`` seconds), then exits.
 - Bounds: request headers limited in size and count, and a deadline for reading a request,
   by ``protocol.BoundedHttpToolsProtocol`` (uvicorn has neither).
+- Accepting: with one worker, every waiting connection is taken at once (``loop.AcceptingLoop``;
+  uvloop takes one per turn of a busy loop, so a burst of new clients waited for seconds'
+  worth of turns); with several, uvloop's one per turn spreads connections across workers.
 - Logging: ``logs.logging_config`` is handed to uvicorn, which applies it in every worker.
 - Metrics: with more than one worker, prometheus_client's multiprocess mode is needed for
   ``/metrics`` to count every worker's requests; if ``PROMETHEUS_MULTIPROC_DIR`` is not set we
@@ -27,6 +30,12 @@ from product_partners.settings import Settings
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # By name: each worker process imports it (and reads its settings) itself.
 BOUNDED_PROTOCOL = "product_partners.kit.ops.protocol:BoundedHttpToolsProtocol"
+ACCEPTING_LOOP = "product_partners.kit.ops.loop:AcceptingLoop"
+
+
+def event_loop(workers: int) -> str:
+    """uvicorn's loop setting for ``workers`` processes (see the module)."""
+    return ACCEPTING_LOOP if workers == 1 else "uvloop"
 
 
 @contextmanager
@@ -72,4 +81,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, graceful_ti
             # httptools with bounded headers and a read deadline (MAX_REQUEST_HEADER_BYTES,
             # MAX_REQUEST_HEADERS, REQUEST_READ_TIMEOUT): uvicorn bounds neither (protocol.py).
             http=BOUNDED_PROTOCOL,
+            loop=event_loop(workers),
         )
