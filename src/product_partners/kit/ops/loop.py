@@ -54,10 +54,14 @@ class AcceptingServer(asyncio.AbstractServer):
         self._closed = False
         self._connecting: set[asyncio.Task[Any]] = set()
         self._pause_log = Throttle()
-        for sock in sockets:
-            sock.setblocking(False)
-            sock.listen(backlog)
-        self._start()
+        try:
+            for sock in sockets:
+                sock.setblocking(False)
+                sock.listen(backlog)
+            self._start()
+        except BaseException:
+            self.close()
+            raise
 
     # --- accepting --------------------------------------------------------------------------
 
@@ -104,6 +108,11 @@ class AcceptingServer(asyncio.AbstractServer):
             task.add_done_callback(self._connecting.discard)
 
     async def _connect(self, connection: socket.socket) -> None:
+        if self._closed:
+            # Closed since it was accepted: the server's shutdown has already told the
+            # connections it knew of to finish; this one would keep it waiting.
+            connection.close()
+            return
         try:
             await self._loop.connect_accepted_socket(self._protocol_factory, connection)
         except Exception:  # noqa: BLE001 - one connection failed; the server goes on
@@ -156,7 +165,10 @@ def listening_sockets(host: str | Iterable[str] | None, port: int | None) -> lis
     sockets: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in dict.fromkeys(infos):
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:
+                continue  # a family this machine does not have (IPv6 switched off): skip it
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
@@ -169,6 +181,8 @@ def listening_sockets(host: str | Iterable[str] | None, port: int | None) -> lis
                     error.errno,
                     f"error while attempting to bind on address {address!r}: {error.strerror}",
                 ) from None
+        if not sockets:
+            raise OSError(f"could not open a socket for any address of {host!r}")
     except BaseException:
         for sock in sockets:
             sock.close()
