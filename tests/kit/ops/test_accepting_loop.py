@@ -35,48 +35,47 @@ def run_on(
         loop.close()
 
 
-class Recording(asyncio.Protocol):
-    """Notes the loop turn in which each connection was made; echoes what it reads."""
+class Echo(asyncio.Protocol):
+    """Echoes what it reads; tells ``accepted`` it was made."""
 
-    made: list[int]
-    turn: list[int]
-    all_made: asyncio.Event | None = None
+    def __init__(self, accepted: "Accepted") -> None:
+        self.accepted = accepted
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        self.made.append(self.turn[0])
-        if self.all_made is not None and len(self.made) == BURST:
-            self.all_made.set()
+        self.accepted.made(self)
 
     def data_received(self, data: bytes) -> None:
         self.transport.write(data)
 
 
-def protocol_factory() -> tuple[Callable[[], Recording], list[int], list[int]]:
-    made: list[int] = []
-    turn = [0]
+class Accepted:
+    """The tests' protocol factory: keeps each connection's protocol and the loop turn
+    (``turn``, counted by the test) it was made in; ``all_made`` once there are ``expected``."""
 
-    def factory() -> Recording:
-        protocol = Recording()
-        protocol.made, protocol.turn = made, turn
-        return protocol
+    def __init__(self, expected: int = BURST) -> None:
+        self.expected = expected
+        self.turn = 0
+        self.protocols: list[Echo] = []
+        self.turns: list[int] = []
+        self.all_made = asyncio.Event()
 
-    return factory, made, turn
+    def __call__(self) -> Echo:
+        return Echo(self)
+
+    def made(self, protocol: Echo) -> None:
+        self.protocols.append(protocol)
+        self.turns.append(self.turn)
+        if len(self.protocols) == self.expected:
+            self.all_made.set()
 
 
 async def burst_spread() -> tuple[int, str]:
     """Open BURST connections at once against a loop whose every turn is busy; how many turns
     their acceptance spanned, and the server's type."""
-    recording, made, turn = protocol_factory()
-    all_made = asyncio.Event()
-
-    def factory() -> Recording:
-        protocol = recording()
-        protocol.all_made = all_made
-        return protocol
-
+    accepted = Accepted()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, "127.0.0.1", 0, backlog=1024)
+    server = await loop.create_server(accepted, "127.0.0.1", 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
 
     async def busy() -> None:
@@ -84,7 +83,7 @@ async def burst_spread() -> tuple[int, str]:
             started = time.perf_counter()
             while time.perf_counter() - started < TURN_SECONDS:
                 pass
-            turn[0] += 1
+            accepted.turn += 1
             await asyncio.sleep(0)
 
     busy_task = loop.create_task(busy())
@@ -97,14 +96,15 @@ async def burst_spread() -> tuple[int, str]:
             client.connect(("127.0.0.1", port))
         clients.append(client)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_made.wait(), 10)
+        await asyncio.wait_for(accepted.all_made.wait(), 10)
     busy_task.cancel()
     server.close()
     await server.wait_closed()
     for client in clients:
         client.close()
-    assert len(made) == BURST, f"only {len(made)} of {BURST} connections accepted"
-    return max(made) - min(made), type(server).__name__
+    turns = accepted.turns
+    assert len(turns) == BURST, f"only {len(turns)} of {BURST} connections accepted"
+    return max(turns) - min(turns), type(server).__name__
 
 
 def test_a_burst_of_new_connections_is_accepted_in_one_turn() -> None:
@@ -121,20 +121,14 @@ def test_uvloops_own_server_takes_one_connection_per_turn() -> None:
 
 def test_connections_get_uvloops_transports_with_nodelay_and_their_addresses() -> None:
     async def scenario() -> None:
-        protocols: list[Recording] = []
-        factory, _, _ = protocol_factory()
-
-        def keeping() -> Recording:
-            protocols.append(factory())
-            return protocols[-1]
-
+        accepted = Accepted()
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(keeping, "127.0.0.1", 0)
+        server = await loop.create_server(accepted, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"ping")
         assert await reader.readexactly(4) == b"ping"  # served by the accepted transport
-        (protocol,) = protocols
+        (protocol,) = accepted.protocols
         transport = protocol.transport
         assert type(transport).__module__.startswith("uvloop")
         assert transport.get_extra_info("peername") == writer.get_extra_info("sockname")
@@ -160,8 +154,7 @@ def test_a_given_listening_socket_is_served_and_closed_with_the_server() -> None
         listening = socket.socket()
         listening.bind(("127.0.0.1", 0))
         port = listening.getsockname()[1]
-        factory, made, _ = protocol_factory()
-        server = await asyncio.get_running_loop().create_server(factory, sock=listening)
+        server = await asyncio.get_running_loop().create_server(Accepted(), sock=listening)
         assert isinstance(server, AcceptingServer)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"x")
@@ -176,7 +169,7 @@ def test_a_given_listening_socket_is_served_and_closed_with_the_server() -> None
 def test_a_port_in_use_is_an_os_error_and_other_servers_are_uvloops() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        factory, _, _ = protocol_factory()
+        factory = Accepted()
         taken = await loop.create_server(factory, "127.0.0.1", 0)
         port = taken.sockets[0].getsockname()[1]
         with pytest.raises(OSError, match="address already in use|Address already in use"):
