@@ -8,6 +8,10 @@ separate process over loopback. It prints requests/s, p50/p99/p99.9 latency and 
 ratio to the floor, CPU time per request and peak RSS per worker, and writes
 ``bench/results.json``.
 
+For add, the service also runs with its add's event write taken out (bench/without_events.py,
+one worker): ``1 - service / that`` is what the event write costs add-partner (issue 13's
+budget); each floor's add without and with the event is printed beside it.
+
 Then the **scaling figure** (``BENCH_SCALING``, on by default): on a PostgreSQL primary of its
 own and a streaming replica of it (tests/support/clusters.py: initdb and pg_basebackup in
 temporary directories, free ports; the machine's server is never touched), each operation of
@@ -70,6 +74,9 @@ TARGET_RATIO = 0.8  # service requests/s over the floor's, at least
 TARGET_P99 = 1.5  # service p99 over the floor's, at most
 TARGET_GROWTH = 1.3  # latency at the largest size over the smallest, at most
 EVENT_OP = "add_events"  # the floors' add with its event and outbox rows, as the service's
+# The service with add-partner's event write taken out (bench/without_events.py): measured for
+# add only, beside the service, as the "before" of the event write's cost.
+WITHOUT_EVENTS = "service_without_events"
 TARGET_EVENT_COST = 0.15  # the event write's cost to add's throughput, at most (issue 13)
 DEEP_ROW = 950  # the deep page starts after this many rows of the hot product
 
@@ -283,6 +290,13 @@ def floor_command(port: int, workers: int, loop: str = "uvloop") -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def without_events_command(port: int, workers: int) -> list[str]:
+    """The service's own ``serve`` with the event write taken out of its add (in its one
+    process: bench/without_events.py)."""
+    cli = service_command(port, workers)
+    return [sys.executable, "-m", "bench.without_events", *cli[1:]]
 
 
 def tuned_floor_command(port: int, workers: int) -> list[str]:
@@ -554,6 +568,9 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
         servers: list[tuple[str, Any, dict[str, str], str]] = [
             ("service", service_command, service_env, "/openapi.json")
         ]
+        if "add" in cfg.ops and cfg.workers == 1:
+            # One worker: uvicorn serves the app in the process that took the event write out.
+            servers.append((WITHOUT_EVENTS, without_events_command, service_env, "/openapi.json"))
         if size == cfg.floor_size:
             servers.append(("floor", floor_command, floor_env, floor_ready))
             servers.append(
@@ -572,7 +589,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             ) or "listProductPartners?page_size=1 (no get-one endpoint yet)"
             ops = {
                 name: service_ops(server.base, seeded, get_one)
-                if name == "service"
+                if name in ("service", WITHOUT_EVENTS)
                 else floor_ops(server.base, seeded)
                 for name, server in running.items()
             }
@@ -582,8 +599,10 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             for op in cfg.ops:
                 for repeat in range(cfg.repeats):
                     for name, server in running.items():
+                        if name == WITHOUT_EVENTS and op != "add":
+                            continue
                         # The floors' add also with its event (EVENT_OP): the event write's cost.
-                        for one in (op, EVENT_OP) if op == "add" and name != "service" else (op,):
+                        for one in (op, EVENT_OP) if op == "add" and "floor" in name else (op,):
                             label = f"{name} {one} {size} #{repeat + 1}"
                             sample = measure(wrk, cfg, server, ops[name][one], seeded, pairs, label)
                             samples[name].setdefault(one, []).append(sample)
@@ -763,7 +782,7 @@ def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
             if "tuned_floor" in floor_run
             for s, t in [(floor_run["service"][name], same_sql(floor_run["tuned_floor"], name))]
         }
-        if EVENT_OP in floor_run["floor"]:
+        if EVENT_OP in floor_run["floor"] or WITHOUT_EVENTS in floor_run:
             summary["event_write"] = event_write_cost(floor_run)
         summary["floor_targets_met"] = all(
             v["rps_ratio"] >= TARGET_RATIO and v["p99_ratio"] <= TARGET_P99
@@ -791,10 +810,20 @@ def summarize(cfg: Config, runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
 
 
 def event_write_cost(floor_run: dict[str, Any]) -> dict[str, Any]:
-    """The event write's cost to add (issue 13: at most 15% of its throughput): each floor's
-    add without and with the event (1 - with / without), and the service's add over the floor's
-    add with the event (both do the same work)."""
+    """The event write's cost to add (issue 13: at most 15% of its throughput), 1 - with /
+    without: for the service, its add-partner with the event write taken out
+    (bench/without_events.py) and as it is; for each floor, its add without and with the event
+    (the floor reads no API key, so there the event's dry run is a round trip of its own),
+    and the service's add over the floor's add with the event (both do the same work)."""
     cost: dict[str, Any] = {}
+    if WITHOUT_EVENTS in floor_run:
+        without, with_ = floor_run[WITHOUT_EVENTS]["add"]["rps"], floor_run["service"]["add"]["rps"]
+        cost["service"] = {
+            "without_rps": without,
+            "with_rps": with_,
+            "cost": round(1 - with_ / without, 3),
+            "service_over_with": 1.0,
+        }
     for name in ("floor", "tuned_floor"):
         if EVENT_OP in floor_run.get(name, {}):
             without, with_ = floor_run[name]["add"]["rps"], floor_run[name][EVENT_OP]["rps"]
@@ -815,10 +844,10 @@ def print_event_write(summary: dict[str, Any]) -> None:
             f"{name:<13}{c['without_rps']:>11.1f}{c['with_rps']:>10.1f}{c['cost']:>7.1%}"
             f"{c['service_over_with']:>22.2f}"
         )
-    floor = summary.get("event_write", {}).get("floor")
-    if floor:
-        met = "met" if floor["cost"] <= TARGET_EVENT_COST else "NOT met"
-        print(f"target (event write <= {TARGET_EVENT_COST:.0%} of add's throughput): {met}")
+    service = summary.get("event_write", {}).get("service")
+    if service:
+        met = "met" if service["cost"] <= TARGET_EVENT_COST else "NOT met"
+        print(f"target (event write <= {TARGET_EVENT_COST:.0%} of add-partner's throughput): {met}")
 
 
 def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str, Any]) -> None:

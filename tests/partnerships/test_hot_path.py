@@ -9,10 +9,12 @@ import base64
 
 import httpx
 import pytest
+from bench.without_events import take_out_event_write
 
 from product_partners.app import create_app
 from product_partners.auth.service import revoke_key
 from product_partners.domains.service import set_verified
+from product_partners.partnerships import hotpath
 from product_partners.partnerships.hotpath import HotPath
 from tests.support.api import unique
 from tests.support.stores import domain, host, pro_partnership, store
@@ -285,3 +287,39 @@ async def test_adds_answer_alike_for_every_kind_of_unique_id_on_both_paths(
         shown[uid] = a["partner"]
     assert list(shown.values())[:3] == [{"unique_id": uid} for uid in list(shown)[:3]]
     assert shown[consented.unique_id] == {**consented.business}
+
+
+async def test_the_benchmarks_add_without_events_adds_alike_and_records_nothing(
+    api, settings, engine, hot_calls, monkeypatch
+):
+    """bench/without_events.py, the "before" of the event write's cost in ``make bench``: the
+    same hot path and body, but no event (so ``1 - service / it`` is the event's cost)."""
+    monkeypatch.setitem(hotpath.STATEMENTS, "add", hotpath.STATEMENTS["add"])
+    for name in ("event_values", "shared"):
+        monkeypatch.setattr(hotpath, name, getattr(hotpath, name))  # restored after the test
+    owner, with_event, without = await api.actor(), await api.actor(), await api.actor()
+    product = await api.product(owner)
+    url = f"/v3/products/{product['id']}/partners"
+
+    recorded = await api.client.post(
+        url, json={"partner_unique_id": with_event.unique_id}, headers=owner.headers
+    )
+    take_out_event_write()
+    # The app compiled its statements at the first add: a fresh one compiles the changed add.
+    fresh = create_app(settings, engine=engine)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=fresh), base_url="http://t"
+    ) as c:
+        body = {"partner_unique_id": without.unique_id}
+        silent = await c.post(url, json=body, headers=owner.headers)
+
+    assert recorded.status_code == silent.status_code == 200, silent.text
+    assert hot_calls == ["would_add", "add", "would_add", "add"]
+    a, b = recorded.json(), silent.json()
+    for varying in ("id", "partner", "approved_at", "created_at", "updated_at"):
+        a.pop(varying), b.pop(varying)
+    assert a == b
+    log = await api.client.get(
+        "/v3/events", params={"type": "product_partner.created"}, headers=owner.headers
+    )
+    assert [e["resource"]["id"] for e in log.json()["data"]] == [recorded.json()["id"]]

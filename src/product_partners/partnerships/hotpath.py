@@ -212,12 +212,11 @@ def would_add(owner: Any) -> Any:
     return select(*columns).subquery("would_add")
 
 
-def add_with_event() -> Any:
-    """The add its dry run (:func:`would_add`) rendered, with the id it drew, and its event and
-    outbox rows, in ONE statement (``events.repository.with_event``): the partnership's id,
-    or no row when the add inserted nothing (a duplicate, or a change since the dry run: the
-    route then adds, or says why not)."""
-    inserted = (
+def add_as_dry_run() -> Any:
+    """The add its dry run (:func:`would_add`) rendered, with the id it drew, as a
+    data-modifying CTE returning the partnership's id: no row when it inserted nothing (a
+    duplicate, or a change since the dry run: the route then adds, or says why not)."""
+    return (
         partnering.add_statement(
             "postgresql",
             partnering.PRODUCTS,
@@ -230,7 +229,13 @@ def add_with_event() -> Any:
         .returning(pp.c.id)
         .cte("inserted")
     )
-    return with_event(inserted)
+
+
+def add_with_event() -> Any:
+    """:func:`add_as_dry_run` with its event and outbox rows, in ONE statement
+    (``events.repository.with_event``): the partnership's id, or no row (nothing inserted,
+    no event)."""
+    return with_event(add_as_dry_run())
 
 
 STATEMENTS: dict[str, Any] = {
