@@ -77,6 +77,7 @@ EVENT_OP = "add_events"  # the floors' add with its event and outbox rows, as th
 # The service with add-partner's event write taken out (bench/without_events.py): measured for
 # add only, beside the service, as the "before" of the event write's cost.
 WITHOUT_EVENTS = "service_without_events"
+SERVICES = ("service", WITHOUT_EVENTS)  # served by the service's code; the rest are floors
 TARGET_EVENT_COST = 0.15  # the event write's cost to add's throughput, at most (issue 13)
 DEEP_ROW = 950  # the deep page starts after this many rows of the hot product
 
@@ -589,7 +590,7 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
             ) or "listProductPartners?page_size=1 (no get-one endpoint yet)"
             ops = {
                 name: service_ops(server.base, seeded, get_one)
-                if name in ("service", WITHOUT_EVENTS)
+                if name in SERVICES
                 else floor_ops(server.base, seeded)
                 for name, server in running.items()
             }
@@ -602,7 +603,8 @@ def run_size(wrk: str, cfg: Config, size: int) -> dict[str, Any]:
                         if name == WITHOUT_EVENTS and op != "add":
                             continue
                         # The floors' add also with its event (EVENT_OP): the event write's cost.
-                        for one in (op, EVENT_OP) if op == "add" and "floor" in name else (op,):
+                        floor_add = op == "add" and name not in SERVICES
+                        for one in (op, EVENT_OP) if floor_add else (op,):
                             label = f"{name} {one} {size} #{repeat + 1}"
                             sample = measure(wrk, cfg, server, ops[name][one], seeded, pairs, label)
                             samples[name].setdefault(one, []).append(sample)
@@ -815,24 +817,19 @@ def event_write_cost(floor_run: dict[str, Any]) -> dict[str, Any]:
     (bench/without_events.py) and as it is; for each floor, its add without and with the event
     (the floor reads no API key, so there the event's dry run is a round trip of its own),
     and the service's add over the floor's add with the event (both do the same work)."""
+    service = floor_run["service"]["add"]["rps"]
+
+    def row(without: float, with_: float) -> dict[str, Any]:
+        return {"without_rps": without, "with_rps": with_, "cost": round(1 - with_ / without, 3)}
+
     cost: dict[str, Any] = {}
     if WITHOUT_EVENTS in floor_run:
-        without, with_ = floor_run[WITHOUT_EVENTS]["add"]["rps"], floor_run["service"]["add"]["rps"]
-        cost["service"] = {
-            "without_rps": without,
-            "with_rps": with_,
-            "cost": round(1 - with_ / without, 3),
-            "service_over_with": 1.0,
-        }
+        cost["service"] = row(floor_run[WITHOUT_EVENTS]["add"]["rps"], service)
     for name in ("floor", "tuned_floor"):
         if EVENT_OP in floor_run.get(name, {}):
-            without, with_ = floor_run[name]["add"]["rps"], floor_run[name][EVENT_OP]["rps"]
-            cost[name] = {
-                "without_rps": without,
-                "with_rps": with_,
-                "cost": round(1 - with_ / without, 3),
-                "service_over_with": round(floor_run["service"]["add"]["rps"] / with_, 3),
-            }
+            with_ = floor_run[name][EVENT_OP]["rps"]
+            cost[name] = row(floor_run[name]["add"]["rps"], with_)
+            cost[name]["service_over_with"] = round(service / with_, 3)
     return cost
 
 
@@ -840,9 +837,10 @@ def print_event_write(summary: dict[str, Any]) -> None:
     print("\nthe event write's cost to add (product_partner.created and its outbox row)")
     print(f"{'':<13}{'add req/s':>11}{'+ event':>10}{'cost':>7}{'service / with event':>22}")
     for name, c in summary.get("event_write", {}).items():
+        over = c.get("service_over_with")  # none for the service's own row
         print(
             f"{name:<13}{c['without_rps']:>11.1f}{c['with_rps']:>10.1f}{c['cost']:>7.1%}"
-            f"{c['service_over_with']:>22.2f}"
+            f"{'-' if over is None else f'{over:.2f}':>22}"
         )
     service = summary.get("event_write", {}).get("service")
     if service:
