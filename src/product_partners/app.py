@@ -39,6 +39,7 @@ from product_partners.settings import Settings, get_settings
 from product_partners.stores.endpoints import router as stores_router
 from product_partners.webhooks.delivery import OUTBOX_BY_STATUS, InProcessDelivery, Policy
 from product_partners.webhooks.endpoints import router as webhooks_router
+from product_partners.webhooks.fanout import EVENTS_TO_FAN_OUT
 
 DESCRIPTION = """\
 A product partner programme: businesses add partners to their products (affiliate,
@@ -100,7 +101,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(events_router)
     app.include_router(webhooks_router)
     metrics = install_operations(
-        app, settings, database_gauges=[PARTNERSHIPS_BY_STATUS, OUTBOX_BY_STATUS]
+        app,
+        settings,
+        database_gauges=[PARTNERSHIPS_BY_STATUS, EVENTS_TO_FAN_OUT, OUTBOX_BY_STATUS],
     )
     setattr(
         app.state, PARTNER_ADDS, build_budget(app.state.rate_limiter, settings.partner_add_limit)

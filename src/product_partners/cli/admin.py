@@ -47,6 +47,7 @@ def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> Any:
 def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> Any:
     from product_partners.db.backup import BackupError, restore, table_names
     from product_partners.db.migrate import current_revision
+    from product_partners.webhooks.fanout import rebase
 
     path = Path(args.path)
     tables = run_with_connection(settings, table_names)
@@ -60,6 +61,9 @@ def cmd_db_restore(args: argparse.Namespace, settings: Settings) -> Any:
         result = restore(settings, path, replace=bool(tables))
     except BackupError as exc:
         raise CliError(str(exc), exit_code=1) from None
+    if "webhook_fanout" in run_with_connection(settings, table_names):
+        # The log's transaction ids are the source cluster's (webhooks/fanout.py).
+        run_with_connection(settings, rebase)
     revision = run_with_connection(settings, current_revision)
     return {"database": redacted(settings.database_url), **result, "revision": revision}
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -380,10 +381,27 @@ events = Table(
     # The audience: the businesses that see the event (listEvents, webhooks).
     Column("owner_business_id", Id, nullable=True),
     Column("partner_business_id", Id, nullable=True),
+    # PostgreSQL: the writing transaction's id (DEFAULT pg_current_xact_id(), migration 0011),
+    # so that the webhook fan-out (webhooks/fanout.py) reads the log in an order no later
+    # commit can insert into. SQLite: NULL (one writer at a time: ids commit in order).
+    Column("txid", BigInteger, nullable=True, server_default=FetchedValue()),
     Index("ix_events_owner_business_id_id", "owner_business_id", "id"),
     Index("ix_events_partner_business_id_id", "partner_business_id", "id"),
     Index("ix_events_resource_type_resource_id_id", "resource_type", "resource_id", "id"),
+    Index("ix_events_txid_id", "txid", "id"),
     sqlite_autoincrement=True,
+)
+
+# How far the webhook fan-out (webhooks/fanout.py) has read the event log: one row, the
+# position (txid, id) of the last event whose deliveries it queued (txid 0 on SQLite).
+webhook_fanout = Table(
+    "webhook_fanout",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_txid", BigInteger, nullable=False),
+    Column("last_event_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("id = 1", name="one_row"),
 )
 
 webhook_endpoints = Table(
@@ -413,11 +431,11 @@ webhook_endpoints = Table(
     sqlite_autoincrement=True,
 )
 
-# The outbox: one row per (event, endpoint) to deliver, written by record() in the event's
-# transaction; the delivery worker claims rows with a lease (lease_until, lease_token).
-# event_id has no foreign key: the event's own statement writes these rows, and a key's check
-# can read the whole log on a connection that planned it when the log was small (migration
-# 0010). Likewise webhook_attempts.delivery_id.
+# The outbox: one row per (event, endpoint) to deliver, queued by the worker's fan-out from
+# the event log (webhooks/fanout.py), by resend and by replay; the delivery worker claims rows
+# with a lease (lease_until, lease_token). event_id has no foreign key: nothing deletes an
+# event, and a key's check can read the whole log on a connection that planned it when the
+# log was small (migration 0010). Likewise webhook_attempts.delivery_id.
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,

@@ -4,8 +4,8 @@ CLI's export).
 Every change of a partnership, of a product's partnership settings, of a store, a custom
 domain, an API key or a webhook endpoint is recorded by the code that makes it, with
 ``record(conn, ...)`` INSIDE the change's transaction (``db.connections.transaction``): a
-rolled-back change leaves no event, a committed one always has its event. ``record`` also
-writes the event's webhook deliveries (the outbox) in that transaction.
+rolled-back change leaves no event, a committed one always has its event. The webhook worker
+queues each committed event's deliveries from the log (``webhooks/fanout.py``).
 """
 
 import os
@@ -91,7 +91,7 @@ def event_values(
 ) -> dict[str, Any]:
     """The parameters of ``events.repository``'s statements for one event: its row (a new
     public id, now, the actor: ``actor``, else the current request's API key, else
-    ``system``; the request id) and the pattern its subscribers match."""
+    ``system``; the request id)."""
     who = actor or current_actor()
     state = request_state()
     now = datetime.now(UTC)
@@ -114,12 +114,11 @@ def event_values(
         "data": dumps(data).decode(),
         "owner_business_id": owner_business_id,
         "partner_business_id": partner_business_id,
-        "type_pattern": repo.type_pattern(event_type.value),
     }
 
 
 async def record(conn: AsyncConnection, event_type: EventType, **fields: Any) -> str:
-    """Append one event (and its outbox rows) in the caller's transaction; its public id.
+    """Append one event in the caller's transaction; its public id.
 
     ``fields`` are :func:`event_values`'s: ``resource_id``, ``data`` (the resource's body
     after the change, as the API renders it), ``owner_business_id`` and the optional rest."""

@@ -232,7 +232,7 @@ def add_as_dry_run() -> Any:
 
 
 def add_with_event() -> Any:
-    """:func:`add_as_dry_run` with its event and outbox rows, in ONE statement
+    """:func:`add_as_dry_run` with its event, in ONE statement
     (``events.repository.with_event``): the partnership's id, or no row (nothing inserted,
     no event)."""
     return with_event(add_as_dry_run())
@@ -240,7 +240,7 @@ def add_with_event() -> Any:
 
 STATEMENTS: dict[str, Any] = {
     # add: the key and the add's dry run, rendered (the insert must wait for the key, scope
-    # and rate limit checks); then the add with its event and outbox rows, one statement.
+    # and rate limit checks); then the add with its event, one statement.
     "would_add": _with_key(rendered_rows(would_add(_OWNER), _OWNER)),
     "touch": TOUCH_KEY,
     "add": add_with_event(),
@@ -496,8 +496,8 @@ class HotPath:
         }
         # Two statements, no BEGIN/COMMIT: the key with the add's dry run, rendered (the body
         # and the event need the row before it is inserted); then, once the key, its scope,
-        # the rate limit and the owner's add budget passed, the add with its event and outbox
-        # rows as ONE statement (atomic on its own).
+        # the rate limit and the owner's add budget passed, the add with its event as ONE
+        # statement (atomic on its own).
         async with self._connection(scope) as conn:
             keyed = await self._keyed_rows(scope, receive, conn, "would_add", params, ADD, key)
             if keyed is None or keyed[1][0].id is None:

@@ -1,10 +1,11 @@
-"""The delivery worker: reads the outbox (``webhook_deliveries``), posts each event, records
-each attempt, retries with exponential backoff and jitter, disables endpoints that keep
-failing.
+"""The delivery worker: queues the deliveries of newly logged events (``fanout.py``), reads
+the outbox (``webhook_deliveries``), posts each event, records each attempt, retries with
+exponential backoff and jitter, disables endpoints that keep failing.
 
 At least once, never twice per attempt:
-- ``record()`` writes the outbox rows in the event's own transaction: a committed event has
-  its deliveries, a rolled-back one has none.
+- ``record()`` writes the event in the change's own transaction, and each round of the worker
+  first fans the log out into the outbox (``fanout.fan_out``): a committed event gets its
+  deliveries, a rolled-back one has no event.
 - A worker *claims* due rows in one short transaction: it sets ``lease_until`` (now +
   WEBHOOK_LEASE_SECONDS) and a random ``lease_token``. On PostgreSQL the candidate rows are
   selected ``FOR UPDATE SKIP LOCKED``, so workers on several machines claim disjoint rows
@@ -42,6 +43,8 @@ from product_partners.settings import Settings
 from product_partners.webhooks import service
 from product_partners.webhooks.client import DeliveryError, WebhookClient
 from product_partners.webhooks.enums import DeliveryStatus
+from product_partners.webhooks.fanout import BATCH_SIZE as FANOUT_BATCH_SIZE
+from product_partners.webhooks.fanout import fan_out
 from product_partners.webhooks.signing import headers as signed_headers
 
 log = logging.getLogger("product_partners.webhooks")
@@ -370,22 +373,35 @@ async def deliver_batch(engine: AsyncEngine, client: WebhookClient, policy: Poli
     return len(batch)
 
 
+async def worker_round(engine: AsyncEngine, client: WebhookClient, policy: Policy) -> bool:
+    """One round of a worker: fan the newly logged events out into the outbox, then deliver a
+    batch; whether there may be more to do at once (a full batch of either)."""
+    fanned = 0
+    try:
+        async with engine.connect() as conn:
+            fanned = await fan_out(conn)
+    except Exception:  # noqa: BLE001 - what is already queued is delivered all the same
+        log.warning("webhook fan-out failed; delivering what is queued", exc_info=True)
+    delivered = await deliver_batch(engine, client, policy)
+    return fanned == FANOUT_BATCH_SIZE or delivered == policy.batch_size
+
+
 def http_client(policy: Policy) -> WebhookClient:
     """The worker's client (webhooks/client.py): keep-alive, no redirects, ``timeout``."""
     return WebhookClient(policy.timeout)
 
 
 async def run(engine: AsyncEngine, policy: Policy, stop: asyncio.Event) -> None:
-    """Deliver until ``stop`` is set: batch after batch while there is work, a poll every
-    half second when there is none. A database outage is logged and waited out."""
+    """Fan out and deliver until ``stop`` is set: round after round while there is work, a
+    poll every half second when there is none. A database outage is logged and waited out."""
     async with http_client(policy) as client:
         while not stop.is_set():
             try:
-                done = await deliver_batch(engine, client, policy)
+                busy = await worker_round(engine, client, policy)
             except Exception:  # noqa: BLE001 - the worker outlives a failed round
                 log.warning("webhook delivery round failed; retrying shortly", exc_info=True)
-                done = 0
-            if done < policy.batch_size:
+                busy = False
+            if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), IDLE_POLL_SECONDS)
 

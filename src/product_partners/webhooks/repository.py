@@ -3,7 +3,7 @@ owning business here."""
 
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.tables import (
@@ -14,6 +14,19 @@ from product_partners.db.tables import (
 )
 
 ep, d, a = webhook_endpoints, webhook_deliveries, webhook_attempts
+
+# The stored subscription to every event type (``webhook_endpoints.event_types``); otherwise
+# the subscribed types, space-separated with a space at each end (" a b ").
+ALL_TYPES = "*"
+
+
+def subscribes(event_types: Any, event_type: Any) -> ColumnElement[bool]:
+    """SQL: a stored subscription (``event_types``: a column, or a value as ``literal``)
+    includes ``event_type`` (a column or value). The one rule of who hears what: the fan-out
+    and replay both use it."""
+    # The type between spaces, as a LIKE pattern: "_" (in every type) would match any letter.
+    pattern = literal("% ") + func.replace(event_type, "_", "\\_") + literal(" %")
+    return or_(event_types == ALL_TYPES, event_types.like(pattern, escape="\\"))
 
 
 def endpoints_query(business_id: int) -> Select:

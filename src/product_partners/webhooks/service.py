@@ -8,7 +8,7 @@ Deliveries themselves are made by the worker (``webhooks/delivery.py``).
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from product_partners.db.connections import transaction
@@ -41,8 +41,8 @@ REPLAY_MAX = 1000
 
 def stored_types(names: list[str] | None) -> str:
     """The ``event_types`` column for a subscription: ``*`` or `` a b `` (validated)."""
-    if names is None or events_repo.ALL_TYPES in names:
-        return events_repo.ALL_TYPES
+    if names is None or repo.ALL_TYPES in names:
+        return repo.ALL_TYPES
     types = parse_types(names, "event_types")
     if not types:
         raise NoEventTypes()
@@ -226,8 +226,7 @@ async def replay(
     if start.since is not None:
         since = start.since if start.since.tzinfo else start.since.replace(tzinfo=UTC)
         query = query.where(events.c.occurred_at >= since)
-    if endpoint.event_types != events_repo.ALL_TYPES:
-        query = query.where(events.c.type.in_(endpoint.event_types.split()))
+    query = query.where(repo.subscribes(literal(endpoint.event_types), events.c.type))
     rows = (await conn.execute(query.order_by(events.c.id).limit(REPLAY_MAX + 1))).all()
     has_more = len(rows) > REPLAY_MAX
     rows = rows[:REPLAY_MAX]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from product_partners.events.repository import ALL_TYPES
+from product_partners.webhooks.repository import ALL_TYPES
 
 
 def event_types(stored: str) -> list[str]:

@@ -52,14 +52,31 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 @dataclass(frozen=True, slots=True)
 class DatabaseGauge:
-    """A gauge counted by the database at scrape time: ``statement`` returns (label value,
-    count) rows; every one of ``label_values`` is reported, 0 when it has no row."""
+    """A gauge counted by the database at scrape time. With a ``label``, ``statement``
+    returns (label value, count) rows and every one of ``label_values`` is reported, 0 when it
+    has no row; without, it returns one count. ``statement`` may be a function of the
+    database's dialect name that returns it."""
 
     name: str
     documentation: str
-    label: str
     statement: Any
-    label_values: Sequence[str]
+    label: str | None = None
+    label_values: Sequence[str] = ()
+
+    def statement_for(self, dialect: str) -> Any:
+        return self.statement(dialect) if callable(self.statement) else self.statement
+
+    def family(self, rows: Sequence[Any]) -> GaugeMetricFamily:
+        if self.label is None:
+            family = GaugeMetricFamily(self.name, self.documentation)
+            family.add_metric([], rows[0][0] if rows else 0)
+            return family
+        counts = dict.fromkeys(self.label_values, 0)
+        counts.update({str(value): count for value, count in rows})
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, count in sorted(counts.items()):
+            family.add_metric([value], count)
+        return family
 
 
 def multiprocess_dir() -> str | None:
@@ -142,20 +159,14 @@ async def _database_families(request: Request) -> list[Metric]:
     )
     try:
         async with asyncio.timeout(timeout), engine.connect() as conn:
-            results = [(await conn.execute(g.statement)).all() for g in gauges]
+            dialect = conn.dialect.name
+            results = [(await conn.execute(g.statement_for(dialect))).all() for g in gauges]
     except Exception as exc:  # noqa: BLE001 - a scrape reports the outage, it does not fail
         log.warning("metrics: database gauges unavailable: %s", type(exc).__name__)
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
-    families: list[Metric] = []
-    for gauge, rows in zip(gauges, results, strict=True):
-        counts = dict.fromkeys(gauge.label_values, 0)
-        counts.update({str(value): count for value, count in rows})
-        family = GaugeMetricFamily(gauge.name, gauge.documentation, labels=[gauge.label])
-        for value, count in sorted(counts.items()):
-            family.add_metric([value], count)
-        families.append(family)
+    families = [gauge.family(rows) for gauge, rows in zip(gauges, results, strict=True)]
     return [*families, up]
 
 
