@@ -58,7 +58,7 @@ def _sql(statement: Any) -> tuple[str, tuple[str, ...]]:
 _PAGE = owned_rows(bindparam("owner")).order_by(pp.c.id.desc()).limit(bindparam("page_limit"))
 GET = _sql(owned_rows(bindparam("owner")).where(pp.c.id == bindparam("partnership_id")))
 ADD = _sql(add_and_read())
-# The add with its event and outbox rows, as the service's hot path runs it: its dry run
+# The add with its event, as the service's hot path runs it: its dry run
 # (rendered), then the add with the event as one statement.
 WOULD_ADD = _sql(rendered_rows(would_add(bindparam("owner")), bindparam("owner")))
 ADD_WITH_EVENT = _sql(add_with_event())
@@ -113,7 +113,7 @@ async def add(request: Request) -> Response:
 
 async def add_with_event(request: Request) -> Response:
     """The add with its event, as the service's hot path runs it: the dry run, rendered (the
-    event holds the body), then the add with its event and outbox rows as one statement (no
+    event holds the body), then the add with its event as one statement (no
     BEGIN/COMMIT). The service reads its dry run with the API key; the floor has no key, so
     here the dry run is a round trip of its own. ``add`` (no event) beside it gives the event
     write's cost."""

@@ -73,7 +73,7 @@ OPS = ("add", "get", "list", "deep")
 TARGET_RATIO = 0.8  # service requests/s over the floor's, at least
 TARGET_P99 = 1.5  # service p99 over the floor's, at most
 TARGET_GROWTH = 1.3  # latency at the largest size over the smallest, at most
-EVENT_OP = "add_events"  # the floors' add with its event and outbox rows, as the service's
+EVENT_OP = "add_events"  # the floors' add with its event, as the service's
 # The service with add-partner's event write taken out (bench/without_events.py): measured for
 # add only, beside the service, as the "before" of the event write's cost.
 WITHOUT_EVENTS = "service_without_events"
@@ -752,7 +752,7 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def same_sql(floor: dict[str, Any], name: str) -> dict[str, Any]:
     """A floor's measurement of operation ``name`` running the service's SQL: for add, its add
-    with the event and outbox rows (EVENT_OP), as the service writes them, when measured; its
+    with the event (EVENT_OP), as the service writes it, when measured; its
     add without them is the event write's baseline (``event_write_cost``)."""
     if name == "add" and EVENT_OP in floor:
         return floor[EVENT_OP]
@@ -834,7 +834,7 @@ def event_write_cost(floor_run: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_event_write(summary: dict[str, Any]) -> None:
-    print("\nthe event write's cost to add (product_partner.created and its outbox row)")
+    print("\nthe event write's cost to add (product_partner.created)")
     print(f"{'':<13}{'add req/s':>11}{'+ event':>10}{'cost':>7}{'service / with event':>22}")
     for name, c in summary.get("event_write", {}).items():
         over = c.get("service_over_with")  # none for the service's own row
@@ -879,7 +879,7 @@ def print_report(cfg: Config, runs: dict[int, dict[str, Any]], summary: dict[str
             f" floor {floor_run['floor_peak_rss_mb']} MB"
         )
         if EVENT_OP in floor_run["floor"]:
-            print("(add: the floor's add with its event and outbox rows, the service's SQL)")
+            print("(add: the floor's add with its event, the service's SQL)")
         met = "met" if summary["floor_targets_met"] else "NOT met"
         print(f"targets (ratio >= {TARGET_RATIO}, p99 <= {TARGET_P99}x floor): {met}")
         if summary.get("event_write"):

@@ -112,9 +112,9 @@ async def seed(dsn: str, businesses: int, products: int, partnerships: int) -> S
                 key.key_hash,
                 scopes,
             )
-            # The bench owner has one webhook endpoint subscribed to every event type, so that
-            # an add writes its event AND an outbox row, as for an owner using webhooks (no
-            # worker runs during the bench: the rows wait).
+            # The bench owner has one webhook endpoint subscribed to every event type, as an
+            # owner using webhooks (each add's event waits for the worker, which queues its
+            # delivery from the log: webhooks/fanout.py; no worker runs during the bench).
             await conn.execute(
                 "INSERT INTO webhook_endpoints (business_id, url, event_types, secret)"
                 " VALUES (1, 'https://hooks.example.com/bench', '*', $1)",

@@ -3,7 +3,7 @@
 ``python -m bench.without_events serve ...`` is ``product-partners serve ...`` (one worker:
 uvicorn imports the app in this process), except that the hot path's add
 (partnerships/hotpath.py), in this process only, inserts its dry run's row WITHOUT the event
-and outbox rows (``add_as_dry_run`` on its own, instead of ``add_with_event``) and builds no
+(``add_as_dry_run`` on its own, instead of ``add_with_event``) and builds no
 event. The key lookup with the dry run, the checks, the body and everything else are the
 service's own, on its defaults. bench/run.py serves it beside the service for add:
 ``1 - service / this`` is what writing the event costs add-partner's throughput.
