@@ -3,6 +3,8 @@ gives (on PostgreSQL they bypass it), and the per-request pool admission is firs
 served."""
 
 import asyncio
+import gc
+import warnings
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
@@ -117,9 +119,15 @@ async def test_driver_connections_share_the_pool_and_a_failed_one_is_not_reused(
         with pytest.raises(asyncpg.PostgresError):
             async with driver_connection(engine, 1.0) as conn:
                 await conn.fetch("SELECT 1/0")
-        # Invalidated, not returned: the next request gets a fresh connection.
-        async with driver_connection(engine, 1.0) as conn:
-            assert conn.connection.get_server_pid() != first_pid
+        # Invalidated, not returned: the next request gets a fresh connection. (Its record is
+        # idle in the pool, so the checkout first tries without a greenlet, finds it must
+        # connect, and connects in one: no coroutine left unawaited, nothing held.)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            async with driver_connection(engine, 1.0) as conn:
+                assert conn.connection.get_server_pid() != first_pid
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]
         assert engine.sync_engine.pool.checkedout() == 0
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from product_partners.db.checkout import install as direct_checkouts
 from product_partners.db.outages import survive_outages
 from product_partners.db.pgbouncer import PgBouncerConnection
 from product_partners.settings import Settings
@@ -62,6 +63,8 @@ def create_engine(settings: Settings, *, autocommit: bool = True, **overrides: A
         )
     elif backend == "postgresql" and text_timestamps_enabled(settings):
         _configure_postgres(engine)
+    if backend == "postgresql":
+        direct_checkouts(engine)
     survive_outages(engine, autocommit=autocommit)
     return engine
 
