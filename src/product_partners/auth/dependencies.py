@@ -62,12 +62,24 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
+# Request state (the ASGI scope's): the bearer token and its prefix, parsed once per request
+# (the refusals' layer, the hot path and the routes' dependency all read them), and whether
+# the gate has admitted them in this request already.
+_PARSED_KEY = "auth_parsed_key"
+_ADMITTED = "auth_admitted"
+
+
 def key_prefix(request: Request) -> tuple[str, str]:
     """The bearer token and its prefix (the key row's lookup value); 401 if malformed."""
+    state = request.scope.setdefault("state", {})
+    parsed: tuple[str, str] | None = state.get(_PARSED_KEY)
+    if parsed is not None:
+        return parsed
     token = _bearer_token(request)
     prefix = parse_prefix(token)
     if prefix is None:
         raise InvalidApiKey()
+    state[_PARSED_KEY] = (token, prefix)
     return token, prefix
 
 
@@ -75,8 +87,19 @@ def presented_key(request: Request) -> tuple[str, str]:
     """The bearer token and its prefix, unless the process already knows the refusal
     (``auth.gate``: 401 or 429 without asking the database)."""
     token, prefix = key_prefix(request)
-    auth_gate(request).admit(request, token, prefix)
+    if not request.scope.get("state", {}).get(_ADMITTED):
+        auth_gate(request).admit(request, token, prefix)
     return token, prefix
+
+
+def admitted_at_once(request: Request) -> bool:
+    """Whether the request's key is one the gate has nothing to refuse for
+    (``AuthGate.verified``); if so, :func:`presented_key` does not ask the gate again."""
+    token, prefix = key_prefix(request)
+    if not auth_gate(request).verified(token, prefix):
+        return False
+    request.scope["state"][_ADMITTED] = True
+    return True
 
 
 async def _presented_key(request: Request) -> tuple[str, str]:
@@ -146,6 +169,7 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     gate = auth_gate(request)
     prefix = parse_prefix(token) or ""
     gate.looked_up(prefix, row.key_hash if row is not None else None)
+    request.scope.get("state", {}).pop(_ADMITTED, None)  # the gate has learnt since
     try:
         verify_key(token, row)
     except (InvalidApiKey, RevokedApiKey):

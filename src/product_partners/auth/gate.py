@@ -74,11 +74,14 @@ class AuthGate:
         """Whether ``token`` is a key this process verified and that is within its rate limit:
         the gate has nothing to refuse (the key is still looked up: revocation)."""
         known = self._known.get(prefix)
-        return (
-            known is not None
-            and known.over_until <= time.time()
-            and hmac.compare_digest(token_hash(token), known.key_hash)
-        )
+        if (
+            known is None
+            or known.over_until > time.time()
+            or not hmac.compare_digest(token_hash(token), known.key_hash)
+        ):
+            return False
+        self._known.move_to_end(prefix)  # as admit() does: recently used
+        return True
 
     def admit(self, request: Request, token: str, prefix: str) -> None:
         """Raise the refusal this process already knows for ``token``; return if the database

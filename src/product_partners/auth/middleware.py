@@ -27,9 +27,8 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from product_partners.auth.dependencies import key_prefix, presented_key, route_scope
+from product_partners.auth.dependencies import admitted_at_once, presented_key, route_scope
 from product_partners.auth.errors import AuthFailuresLimited
-from product_partners.auth.gate import auth_gate
 from product_partners.kit.errors import DomainError
 from product_partners.kit.http.errors import domain_error_response
 
@@ -57,11 +56,11 @@ class RefuseKnownBadKeys:
             return
         request = Request(scope, receive)
         try:
-            token, prefix = key_prefix(request)
+            admitted = admitted_at_once(request)
         except DomainError:
             await self.app(scope, receive, send)  # not a key: the route says why
             return
-        if auth_gate(request).verified(token, prefix):
+        if admitted:
             # Most requests: nothing to refuse, so no need for the route (a walk over every
             # keyed route, the costliest part of this layer).
             await self.app(scope, receive, send)
