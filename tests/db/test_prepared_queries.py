@@ -134,6 +134,32 @@ async def test_driver_connections_share_the_pool_and_a_failed_one_is_not_reused(
 
 
 @pytest.mark.postgres_only
+async def test_a_connection_to_replace_among_idle_ones_is_replaced(settings):
+    """The checkout without a greenlet takes the pool's first idle connection; one that must
+    be opened again goes back to the end of the queue while the greenlet's checkout takes the
+    next. Were every checkout to try without a greenlet first, it would never be reopened."""
+    engine = create_engine(settings, pool_size=3, max_overflow=0)
+    try:
+        async with (
+            driver_connection(engine, 1.0) as a,
+            driver_connection(engine, 1.0) as b,
+            driver_connection(engine, 1.0) as c,
+        ):
+            opened = {conn.connection.get_server_pid() for conn in (a, b, c)}
+        with pytest.raises(asyncpg.PostgresError):
+            async with driver_connection(engine, 1.0) as conn:
+                await conn.fetch("SELECT 1/0")  # invalidated: to be opened again
+        seen = set()
+        for _ in range(12):
+            async with driver_connection(engine, 1.0) as conn:
+                seen.add(conn.connection.get_server_pid())
+        assert len(seen - opened) == 1  # reopened, once
+        assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres_only
 async def test_timestamps_read_as_text_are_the_same_aware_datetimes(settings):
     engine = create_engine(settings)
     moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
