@@ -19,9 +19,8 @@ from standardwebhooks.webhooks import Webhook
 
 from product_partners.db.tables import webhook_deliveries, webhook_endpoints
 from product_partners.webhooks.delivery import Policy, deliver_batch, http_client
-from product_partners.webhooks.fanout import fan_out
-from product_partners.webhooks.fanout import waiting as waiting_events
 from tests.support.api import Actor, Api, assert_error
+from tests.support.fanout import fan_out_all
 from tests.support.receiver import Receiver, receiver
 from tests.support.servers import BIN, cli_env
 
@@ -77,21 +76,9 @@ async def _pending(api: Api, endpoint_id: int) -> int:
     return await _count(api, endpoint_id, "scheduled")
 
 
-async def _fan_out_all(api: Api, seconds: float = 30) -> None:
-    """Queue the deliveries of every event logged so far (the worker's fan-out)."""
-    deadline = time.monotonic() + seconds
-    async with api.engine.connect() as conn:
-        waiting = waiting_events(conn.dialect.name)
-        while (await conn.execute(waiting)).scalar_one():
-            # None left behind the horizon of a transaction still open elsewhere (rare).
-            assert time.monotonic() < deadline, "events still waiting to be fanned out"
-            if not await fan_out(conn):
-                await asyncio.sleep(0.02)
-
-
 async def _drain(api: Api, endpoint_id: int, policy: Policy = FAST, seconds: float = 30) -> None:
     """Fan out, then deliver until the endpoint has nothing pending (retries included)."""
-    await _fan_out_all(api, seconds)
+    await fan_out_all(api.engine, seconds=seconds)
     deadline = time.monotonic() + seconds
     async with http_client(policy) as client:
         while await _pending(api, endpoint_id):
@@ -233,7 +220,7 @@ async def test_several_workers_never_deliver_one_attempt_twice(api: Api) -> None
         policy = Policy(
             timeout=5.0, lease=timedelta(seconds=30), retry_base=0.01, max_attempts=5, batch_size=3
         )
-        await _fan_out_all(api)
+        await fan_out_all(api.engine)
 
         async def worker() -> None:
             async with http_client(policy) as client:
@@ -364,7 +351,7 @@ async def test_the_backlogs_are_metrics(api: Api) -> None:
     hook = await _endpoint(
         api, owner, "https://hooks.invalid/backlog", event_types=["store.created"]
     )
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
 
     async def metric(series: str) -> float:
         lines = (await api.client.get("/metrics")).text.splitlines()
@@ -378,7 +365,7 @@ async def test_the_backlogs_are_metrics(api: Api) -> None:
     await _stores(api, owner, 2)
     assert await metric(fan_out_backlog) == 2
     assert await metric(scheduled) == outbox_before
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     assert await metric(fan_out_backlog) == 0
     assert await metric(scheduled) == outbox_before + 2
     assert await _pending(api, hook["id"]) == 2
@@ -391,7 +378,7 @@ async def test_an_endpoint_deleted_mid_delivery_ends_its_deliveries_quietly(api:
     with receiver(lambda n: (200, 1.0)) as rec:
         endpoint = await _endpoint(api, owner, rec.url, event_types=["store.created"])
         await _stores(api, owner, 1)
-        await _fan_out_all(api)
+        await fan_out_all(api.engine)
         async with http_client(FAST) as client:
             delivering = asyncio.create_task(deliver_batch(api.engine, client, FAST))
             deadline = time.monotonic() + 10

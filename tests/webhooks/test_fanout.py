@@ -4,7 +4,6 @@ out of id order, when several workers fan out at once, and after the log moved t
 PostgreSQL cluster."""
 
 import asyncio
-import time
 from collections import Counter
 from typing import Any
 
@@ -17,6 +16,7 @@ from product_partners.events.enums import EventType
 from product_partners.events.service import record
 from product_partners.webhooks.fanout import fan_out, waiting
 from tests.support.api import Actor, Api
+from tests.support.fanout import fan_out_all
 
 
 async def _endpoint(api: Api, who: Actor, **fields: Any) -> int:
@@ -27,16 +27,6 @@ async def _endpoint(api: Api, who: Actor, **fields: Any) -> int:
     )
     assert response.status_code == 200, response.text
     return int(response.json()["id"])
-
-
-async def _fan_out_all(api: Api, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    async with api.engine.connect() as conn:
-        while (await conn.execute(waiting(conn.dialect.name))).scalar_one():
-            # The horizon is the cluster's: a transaction of another test process holds it.
-            assert time.monotonic() < deadline, "events still waiting to be fanned out"
-            if not await fan_out(conn):
-                await asyncio.sleep(0.02)
 
 
 async def _queued(api: Api, endpoint_id: int) -> Counter:
@@ -50,21 +40,25 @@ async def _queued(api: Api, endpoint_id: int) -> Counter:
 async def _log(api: Api, business_id: int, resource_id: int) -> int:
     """Record a store.created event of the business; its log position (row id)."""
     async with api.engine.connect() as conn:
-        async with transaction(conn):
-            public_id = await record(
-                conn,
-                EventType.store_created,
-                resource_id=resource_id,
-                data={"id": resource_id},
-                owner_business_id=business_id,
-            )
-        stmt = select(events.c.id).where(events.c.public_id == public_id)
-        return int((await conn.execute(stmt)).scalar_one())
+        return await _log_on(conn, business_id, resource_id)
+
+
+async def _log_on(conn: Any, business_id: int, resource_id: int) -> int:
+    async with transaction(conn):
+        public_id = await record(
+            conn,
+            EventType.store_created,
+            resource_id=resource_id,
+            data={"id": resource_id},
+            owner_business_id=business_id,
+        )
+    stmt = select(events.c.id).where(events.c.public_id == public_id)
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def test_each_endpoint_that_hears_an_event_gets_one_delivery(api: Api) -> None:
     owner, partner, stranger = await api.actor(), await api.actor(), await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     every = await _endpoint(api, owner)
     stores_only = await _endpoint(api, owner, event_types=["store.created"])
     partnerships_only = await _endpoint(api, owner, event_types=["product_partner.created"])
@@ -76,7 +70,7 @@ async def test_each_endpoint_that_hears_an_event_gets_one_delivery(api: Api) -> 
     added = await api.add_partner(owner, product["id"], partner.unique_id)
     assert store.status_code == 200 and added.status_code == 200
     late = await _endpoint(api, owner)  # created after those events: hears only its own
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
 
     async def types(endpoint_id: int) -> list[str]:
         queued = await _queued(api, endpoint_id)
@@ -109,20 +103,12 @@ async def test_each_endpoint_that_hears_an_event_gets_one_delivery(api: Api) -> 
 
 async def test_several_workers_fanning_out_at_once_queue_each_event_once(api: Api) -> None:
     owner = await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     endpoint = await _endpoint(api, owner, event_types=["store.created"])
     logged = [await _log(api, owner.id, i) for i in range(40)]
 
-    deadline = time.monotonic() + 30
-
-    async def worker() -> None:
-        async with api.engine.connect() as conn:
-            while (await conn.execute(waiting(conn.dialect.name))).scalar_one():
-                assert time.monotonic() < deadline, "events still waiting to be fanned out"
-                if not await fan_out(conn, limit=3):
-                    await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(4))), 60)
+    workers = (fan_out_all(api.engine, limit=3, pause=0.005) for _ in range(4))
+    await asyncio.wait_for(asyncio.gather(*workers), 60)
     assert await _queued(api, endpoint) == Counter(logged)
 
 
@@ -131,7 +117,7 @@ async def test_an_event_that_commits_after_a_later_id_is_not_skipped(api: Api) -
     """Event ids are drawn before commit: here the earlier id commits last. A cursor on ids
     would step over it for good."""
     owner = await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     endpoint = await _endpoint(api, owner, event_types=["store.created"])
     async with api.engine.connect() as slow, api.engine.connect() as quick:
         async with transaction(slow):
@@ -142,24 +128,15 @@ async def test_an_event_that_commits_after_a_later_id_is_not_skipped(api: Api) -
                 data={},
                 owner_business_id=owner.id,
             )
-            later = await _log_on(quick, owner.id)
+            later = await _log_on(quick, owner.id, 2)
             async with api.engine.connect() as worker:
                 # The slow transaction still runs: nothing from its horizon on is read yet.
                 await fan_out(worker)
             assert await _queued(api, endpoint) == Counter()
-        await _fan_out_all(api)
+        await fan_out_all(api.engine)
     ids = await _ids(api, [early])
     assert await _queued(api, endpoint) == Counter([*ids, later])
     assert min(ids) < later  # the earlier id, committed last, was not skipped
-
-
-async def _log_on(conn: Any, business_id: int) -> int:
-    async with transaction(conn):
-        public_id = await record(
-            conn, EventType.store_created, resource_id=2, data={}, owner_business_id=business_id
-        )
-    stmt = select(events.c.id).where(events.c.public_id == public_id)
-    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def _ids(api: Api, public_ids: list[str]) -> list[int]:
@@ -176,10 +153,10 @@ async def test_a_log_from_another_cluster_is_rebased_and_nothing_is_queued_twice
     ahead of the new cluster's: events written there would sort behind the cursor for good.
     The fan-out sees the cursor ahead of the next transaction id and rebases the log."""
     owner = await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     endpoint = await _endpoint(api, owner, event_types=["store.created"])
     fanned = await _log(api, owner.id, 1)
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     pending = await _log(api, owner.id, 2)
     # As if copied from a cluster 10^9 transactions ahead: every txid and the cursor.
     ahead = 10**9
@@ -194,7 +171,7 @@ async def test_a_log_from_another_cluster_is_rebased_and_nothing_is_queued_twice
     async with api.engine.connect() as conn:
         assert (await conn.execute(waiting("postgresql"))).scalar_one() == 1  # only `pending`
         await fan_out(conn)  # finds nothing readable, and the cursor ahead: rebases
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     assert await _queued(api, endpoint) == Counter([fanned, pending, written_here])
     async with api.engine.connect() as conn:
         cursor = (await conn.execute(select(webhook_fanout.c.last_txid))).scalar_one()
@@ -202,7 +179,7 @@ async def test_a_log_from_another_cluster_is_rebased_and_nothing_is_queued_twice
     assert cursor < next_txid  # back in this cluster's transaction ids
     # Later events go on being fanned out.
     after = await _log(api, owner.id, 4)
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     assert (await _queued(api, endpoint))[after] == 1
 
 
@@ -212,9 +189,9 @@ async def test_a_log_copied_before_its_first_fan_out_is_rebased_too(api: Api) ->
     copied to a cluster whose transaction ids are far behind: those events are above the
     horizon for good unless rebased."""
     owner = await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     endpoint = await _endpoint(api, owner, event_types=["store.created"])
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     async with api.engine.connect() as conn:
         # As migration 0011 leaves it: the log so far without txids, the cursor at (0, last).
         last = (await conn.execute(select(func.max(events.c.id)))).scalar_one()
@@ -226,13 +203,13 @@ async def test_a_log_copied_before_its_first_fan_out_is_rebased_too(api: Api) ->
             update(events).where(events.c.id.in_(copied)).values(txid=events.c.txid + 10**9)
         )
     written_here = await _log(api, owner.id, 3)
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     assert await _queued(api, endpoint) == Counter([*copied, written_here])
 
 
 async def test_an_endpoint_switched_off_meanwhile_is_left_out(api: Api) -> None:
     owner = await api.actor()
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     endpoint = await _endpoint(api, owner, event_types=["store.created"])
     await _log(api, owner.id, 1)
     async with api.engine.connect() as conn:
@@ -241,5 +218,5 @@ async def test_an_endpoint_switched_off_meanwhile_is_left_out(api: Api) -> None:
             .where(webhook_endpoints.c.id == endpoint)
             .values(enabled=False)
         )
-    await _fan_out_all(api)
+    await fan_out_all(api.engine)
     assert await _queued(api, endpoint) == Counter()
