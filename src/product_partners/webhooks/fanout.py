@@ -95,14 +95,10 @@ def _after(dialect: str, at: Position) -> Any:
 
 def next_events(dialect: str, at: Position, limit: int) -> Select:
     """The ids and txids of the next ``limit`` events to fan out, in the fan-out's order."""
+    after = select(e.c.id, e.c.txid).where(_after(dialect, at)).limit(limit)
     if dialect == "postgresql":
-        return (
-            select(e.c.id, e.c.txid)
-            .where(_after(dialect, at), e.c.txid < _HORIZON)
-            .order_by(e.c.txid, e.c.id)
-            .limit(limit)
-        )
-    return select(e.c.id, e.c.txid).where(_after(dialect, at)).order_by(e.c.id).limit(limit)
+        return after.where(e.c.txid < _HORIZON).order_by(e.c.txid, e.c.id)
+    return after.order_by(e.c.id)
 
 
 def _deliveries_of(event_ids: list[int]) -> Any:

@@ -40,7 +40,6 @@ def upgrade() -> None:
         op.execute(
             "ALTER TABLE events ALTER COLUMN txid SET DEFAULT pg_current_xact_id()::text::bigint"
         )
-    if op.get_bind().dialect.name == "postgresql":
         # Without blocking the writes that record events while a large log is indexed.
         with op.get_context().autocommit_block():
             op.create_index(
