@@ -10,6 +10,7 @@ refused before the lookup, and before a pooled connection is taken (``auth.gate`
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -167,7 +168,8 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
     Split from :func:`authenticate` so that the hot path (``partnerships.hotpath``) can read
     the key row in the same statement as the data it serves, on the bare asyncpg connection."""
     gate = auth_gate(request)
-    prefix = parse_prefix(token) or ""
+    parsed: tuple[str, str] | None = request.scope.get("state", {}).get(_PARSED_KEY)
+    prefix = parsed[1] if parsed is not None and parsed[0] == token else parse_prefix(token) or ""
     gate.looked_up(prefix, row.key_hash if row is not None else None)
     request.scope.get("state", {}).pop(_ADMITTED, None)  # the gate has learnt since
     try:
@@ -183,9 +185,7 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
         last = last.replace(tzinfo=UTC)
     if last is None or now - last > LAST_USED_RESOLUTION:
         await touch(row.id, now)
-    caller = Caller(
-        business_id=row.business_id, key_id=row.id, scopes=frozenset(row.scopes.split())
-    )
+    caller = Caller(business_id=row.business_id, key_id=row.id, scopes=_scopes(row.scopes))
     # For the request log and the rate limiter (never the key itself).
     request.state.business_id = caller.business_id
     request.state.api_key_id = caller.key_id
@@ -197,6 +197,12 @@ async def accept_key(request: Request, token: str, row: Any, touch: TouchKey) ->
         gate.over_limit(prefix, headers, int(over.headers["Retry-After"]))
         raise
     return caller
+
+
+@lru_cache(maxsize=256)
+def _scopes(text: str) -> frozenset[str]:
+    """A key's scopes column as a set (a handful of distinct values: parsed once each)."""
+    return frozenset(text.split())
 
 
 def route_scope(route: Any) -> str | None:

@@ -218,3 +218,31 @@ def test_in_memory_counting_starts_no_thread_per_request_and_frees_expired_count
     time.sleep(1.1 + SweptMemoryStorage.SWEEP_SECONDS)
     asyncio.run(hits(1))
     assert len(storage.storage) == 1
+
+
+def test_a_new_window_counts_afresh_under_limits_own_key_with_its_own_reset() -> None:
+    """The limiter keeps the current window's keys and reset header at hand: a new window must
+    still count from zero, announce the new reset, and use the key limits itself makes (other
+    processes sharing Redis count under that key)."""
+    from product_partners.kit.http.ratelimit import SweptMemoryStorage
+
+    limiter = RateLimiter("2/second", SweptMemoryStorage())
+
+    async def hit(identifier: str) -> tuple[bool, int, int]:
+        decision = await limiter.hit(identifier)
+        assert decision is not None
+        headers = dict(decision.headers)
+        remaining = int(headers[b"x-ratelimit-remaining"])
+        return decision.allowed, remaining, int(headers[b"x-ratelimit-reset"])
+
+    time.sleep(1 - time.time() % 1)  # the first three hits in one one-second window
+    first = asyncio.run(hit("key-1"))
+    second, third = asyncio.run(hit("key-1")), asyncio.run(hit("key-1"))
+    reset = first[2]
+    assert (first, second, third) == ((True, 1, reset), (True, 0, reset), (False, 0, reset))
+    assert asyncio.run(hit("key-2")) == (True, 1, reset)  # its own count
+
+    time.sleep(max(0.0, reset - time.time()) + 0.05)
+    window = int(time.time())
+    assert asyncio.run(hit("key-1")) == (True, 1, reset + 1)
+    assert limiter.storage.get(limiter.item.key_for("key-1", str(window))) == 1  # type: ignore[union-attr]

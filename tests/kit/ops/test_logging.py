@@ -5,16 +5,26 @@ hot path's successes included), log fields escaped in every format, unmatched pa
 without their query and with key-shaped tokens masked, no redirect built from the Host
 header."""
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from product_partners.kit.ops.logs import JsonFormatter, TextFormatter, access_log, resolve_format
+from product_partners.kit.ops.logs import (
+    JsonFormatter,
+    LineHandler,
+    TextFormatter,
+    access_log,
+    logging_config,
+    resolve_format,
+)
+from product_partners.settings import Settings
 from tests.support.api import Api, assert_error
 from tests.support.ops import app_client
 
@@ -188,3 +198,59 @@ async def test_trailing_slash_redirect_is_not_built_from_the_host_header(
         )
     assert "evil.example" not in response.headers.get("location", "")
     assert_error(response, 404)
+
+
+def _line_handler(**options: Any) -> tuple[LineHandler, io.StringIO]:
+    stream = io.StringIO()
+    handler = LineHandler(stream, **options)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler, stream
+
+
+def _record(message: str, *args: Any, logger: str = access_log.name) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.INFO, "", 0, message, args, None)
+
+
+async def test_the_line_handler_writes_a_loops_lines_together_and_in_order() -> None:
+    handler, stream = _line_handler(interval=0.05, capacity=100)
+    words = ["first"]
+    handler.handle(_record("one %s", words))
+    words[0] = "changed"  # the line says what it said when it was logged
+    handler.handle(_record("two"))
+    assert stream.getvalue() == ""  # held while the loop runs
+    await asyncio.sleep(0.3)
+    assert stream.getvalue() == "one ['first']\ntwo\n"
+
+    # Another thread writes at once, after what the loop holds: lines keep their order.
+    handler.handle(_record("three"))
+    await asyncio.to_thread(handler.handle, _record("four"))
+    assert stream.getvalue().splitlines()[2:] == ["three", "four"]
+
+    # Only request lines wait: a server's own line (e.g. "Shutting down", after which a
+    # worker may end by a signal, without exit handlers) goes at once, after them.
+    handler.handle(_record("five"))
+    handler.handle(_record("Shutting down", logger="uvicorn.error"))
+    assert stream.getvalue().splitlines()[4:] == ["five", "Shutting down"]
+
+
+async def test_the_line_handler_writes_when_full_and_when_flushed() -> None:
+    handler, stream = _line_handler(interval=60, capacity=3)
+    for n in range(3):
+        handler.handle(_record(f"line {n}"))
+    assert stream.getvalue().splitlines() == ["line 0", "line 1", "line 2"]  # full: written
+    handler.handle(_record("held"))
+    assert "held" not in stream.getvalue()
+    handler.flush()  # as logging.shutdown does at exit
+    assert stream.getvalue().splitlines()[-1] == "held"
+
+
+def test_the_line_handler_writes_at_once_without_a_loop() -> None:
+    handler, stream = _line_handler()
+    handler.handle(_record("now"))
+    assert stream.getvalue() == "now\n"
+
+
+def test_serve_logs_through_the_line_handler() -> None:
+    config = logging_config(Settings(log_format="json"))
+    handler = config["handlers"][config["root"]["handlers"][0]]
+    assert handler["class"] == f"{LineHandler.__module__}.{LineHandler.__qualname__}"

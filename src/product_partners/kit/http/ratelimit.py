@@ -27,8 +27,7 @@ at most once per ``log_interval``, and the recovery once.
 import logging
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from fastapi import Request
 from limits import RateLimitItem, parse
@@ -53,8 +52,7 @@ FAILURE_LOG_INTERVAL = 60.0
 Headers = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # made on every request: a tuple is the cheapest to build
     allowed: bool
     headers: Headers
     retry_after: int
@@ -106,6 +104,11 @@ class RateLimiter:
         self.retry_after_failure = retry_after_failure
         self.log_interval = log_interval
         self._limit_header = (b"x-ratelimit-limit", str(self.item.amount).encode())
+        # The current window's storage keys by identifier, and its reset header: built once
+        # per identifier and window instead of on every request.
+        self._current_window = -1
+        self._keys: dict[str, str] = {}
+        self._reset_header = (b"x-ratelimit-reset", b"0")
         self._skip_until = 0.0
         self._failing_since: float | None = None
         self._last_logged = -math.inf
@@ -121,7 +124,13 @@ class RateLimiter:
             return None
         now = time.time()
         window = int(now // self.window)
-        key = self.item.key_for(identifier, str(window))
+        if window != self._current_window:
+            reset_at = (window + 1) * self.window
+            self._current_window, self._keys = window, {}
+            self._reset_header = (b"x-ratelimit-reset", str(reset_at).encode())
+        key = self._keys.get(identifier)
+        if key is None:
+            key = self._keys[identifier] = self.item.key_for(identifier, str(window))
         try:
             if self._memory is not None:
                 count = self._memory.incr(key, self.window)
@@ -137,7 +146,7 @@ class RateLimiter:
         headers = [
             self._limit_header,
             (b"x-ratelimit-remaining", str(max(remaining, 0)).encode()),
-            (b"x-ratelimit-reset", str(reset).encode()),
+            self._reset_header,
         ]
         return Decision(remaining >= 0, headers, max(1, math.ceil(reset - now)))
 
