@@ -107,7 +107,7 @@ async def _victim(database_url: str) -> tuple[str, str]:
     from product_partners.businesses.schemas import BusinessCreate
     from product_partners.businesses.service import create_business
     from product_partners.db.engine import create_engine
-    from product_partners.products.schemas import CreateRequestProduct
+    from product_partners.products.schemas import CreateRequestProduct, ItemType
     from product_partners.products.service import create_product
     from product_partners.settings import Settings
 
@@ -128,7 +128,9 @@ async def _victim(database_url: str) -> tuple[str, str]:
             ]
             key = await create_key(conn, "victim", ["product:list", "product:update"])
             product = await create_product(
-                conn, owner["id"], CreateRequestProduct(name="Victim product")
+                conn,
+                owner["id"],
+                CreateRequestProduct(name="Victim product", item_type=ItemType.physical),
             )
     finally:
         await engine.dispose()
