@@ -254,3 +254,16 @@ def test_serve_logs_through_the_line_handler() -> None:
     config = logging_config(Settings(log_format="json"))
     handler = config["handlers"][config["root"]["handlers"][0]]
     assert handler["class"] == f"{LineHandler.__module__}.{LineHandler.__qualname__}"
+
+
+def test_the_line_handler_writes_a_later_loops_lines_after_a_loop_ended_holding_some() -> None:
+    handler, stream = _line_handler(interval=0.05)
+
+    async def log(message: str, wait: float) -> None:
+        handler.handle(_record(message))
+        await asyncio.sleep(wait)
+
+    asyncio.run(log("from a loop that ends at once", 0))
+    assert stream.getvalue() == ""  # held: that loop's timer never fired
+    asyncio.run(log("from the next loop", 0.3))
+    assert stream.getvalue().splitlines() == ["from a loop that ends at once", "from the next loop"]

@@ -75,6 +75,7 @@ class LineHandler(logging.StreamHandler):
         self.batched = batched
         self._held: list[logging.LogRecord] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -89,8 +90,10 @@ class LineHandler(logging.StreamHandler):
         self._held.append(record)
         if len(self._held) >= self.capacity:
             self._write()
-        elif self._timer is None:
+        elif self._timer is None or self._timer_loop is not loop:
+            # (A timer of a loop that has ended never fires: this loop's takes over.)
             self._timer = loop.call_later(self.interval, self._on_timer)
+            self._timer_loop = loop
 
     def flush(self) -> None:
         with self.lock or nullcontext():
