@@ -257,7 +257,7 @@ def test_serve_logs_through_the_line_handler() -> None:
 
 
 def test_the_line_handler_writes_a_later_loops_lines_after_a_loop_ended_holding_some() -> None:
-    handler, stream = _line_handler(interval=0.05)
+    handler, stream = _line_handler(interval=60)
 
     async def log(message: str, wait: float) -> None:
         handler.handle(_record(message))
@@ -265,5 +265,25 @@ def test_the_line_handler_writes_a_later_loops_lines_after_a_loop_ended_holding_
 
     asyncio.run(log("from a loop that ends at once", 0))
     assert stream.getvalue() == ""  # held: that loop's timer never fired
+    handler.interval = 0.05
     asyncio.run(log("from the next loop", 0.3))
     assert stream.getvalue().splitlines() == ["from a loop that ends at once", "from the next loop"]
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+async def test_the_line_handler_reports_a_failed_write_and_never_raises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler = LineHandler(_FullDisk(), interval=60, capacity=2)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    handler.handle(_record("held"))
+    handler.handle(_record("full: written now"))  # capacity reached: the write fails
+    handler.handle(_record("Shutting down", logger="uvicorn.error"))  # written at once: fails
+    handler.flush()
+    assert [r.getMessage() for r in reported] == ["full: written now", "Shutting down"]

@@ -51,6 +51,9 @@ FAILURE_LOG_INTERVAL = 60.0
 
 Headers = list[tuple[bytes, bytes]]
 
+# Storage keys kept at hand per window (beyond, the cache starts again).
+MAX_CACHED_KEYS = 10_000
+
 
 class Decision(NamedTuple):  # made on every request: a tuple is the cheapest to build
     allowed: bool
@@ -130,7 +133,10 @@ class RateLimiter:
             self._reset_header = (b"x-ratelimit-reset", str(reset_at).encode())
         key = self._keys.get(identifier)
         if key is None:
+            if len(self._keys) >= MAX_CACHED_KEYS:  # identifiers can be anyone's (sign-in)
+                self._keys.clear()
             key = self._keys[identifier] = self.item.key_for(identifier, str(window))
+        reset_header = self._reset_header  # this window's, whatever the await below sees
         try:
             if self._memory is not None:
                 count = self._memory.incr(key, self.window)
@@ -146,7 +152,7 @@ class RateLimiter:
         headers = [
             self._limit_header,
             (b"x-ratelimit-remaining", str(max(remaining, 0)).encode()),
-            self._reset_header,
+            reset_header,
         ]
         return Decision(remaining >= 0, headers, max(1, math.ceil(reset - now)))
 

@@ -86,7 +86,11 @@ class LineHandler(logging.StreamHandler):
             self._write([record])
             return
         # As QueueHandler.prepare: the message is fixed now, not from arguments changed later.
-        record.msg, record.args = record.getMessage(), None
+        try:
+            record.msg, record.args = record.getMessage(), None
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit: report, go on
+            self.handleError(record)
+            return
         self._held.append(record)
         if len(self._held) >= self.capacity:
             self._write()
@@ -100,8 +104,9 @@ class LineHandler(logging.StreamHandler):
             self._write()
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self.flush()
+        with self.lock or nullcontext():
+            self._timer = None
+            self._write()
 
     def _write(self, more: list[logging.LogRecord] | None = None) -> None:
         records, self._held = self._held, []
@@ -113,9 +118,16 @@ class LineHandler(logging.StreamHandler):
                 lines.append(self.format(record) + self.terminator)
             except Exception:  # noqa: BLE001 - as StreamHandler.emit: report, go on
                 self.handleError(record)
-        if lines:
-            self.stream.write("".join(lines))
-        super().flush()
+        try:
+            if lines:
+                self.stream.write("".join(lines))
+            super().flush()
+        except Exception:  # noqa: BLE001 - a full disk or a closed pipe: report, never raise
+            self.handleError(records[-1] if records else _NO_RECORD)
+
+
+# What a failed flush with nothing held reports to ``Handler.handleError``.
+_NO_RECORD = logging.makeLogRecord({"msg": "flushing the log stream"})
 
 
 class Throttle:
