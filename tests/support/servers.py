@@ -154,7 +154,10 @@ def worker_pids(parent: int) -> list[int]:
     """The worker processes of the ``serve`` supervisor ``parent``."""
     children: list[int] = []
     for task in Path(f"/proc/{parent}/task").glob("*"):
-        text = (task / "children").read_text() if (task / "children").exists() else ""
+        try:
+            text = (task / "children").read_text()
+        except OSError:  # a thread that has ended since the listing
+            continue
         children += [int(pid) for pid in text.split()]
     # uvicorn's workers are the children running our app (not e.g. a resource tracker).
     return [pid for pid in children if "multiprocessing.resource_tracker" not in _cmdline(pid)]
