@@ -127,10 +127,10 @@ class RateLimiter:
             return None
         now = time.time()
         window = int(now // self.window)
+        reset = (window + 1) * self.window
         if window != self._current_window:
-            reset_at = (window + 1) * self.window
             self._current_window, self._keys = window, {}
-            self._reset_header = (b"x-ratelimit-reset", str(reset_at).encode())
+            self._reset_header = (b"x-ratelimit-reset", str(reset).encode())
         key = self._keys.get(identifier)
         if key is None:
             if len(self._keys) >= MAX_CACHED_KEYS:  # identifiers can be anyone's (sign-in)
@@ -147,7 +147,6 @@ class RateLimiter:
             return None
         if self._failing_since is not None:
             self._recovered()
-        reset = (window + 1) * self.window
         remaining = self.item.amount - count
         headers = [
             self._limit_header,
