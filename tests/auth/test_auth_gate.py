@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import event, update
 
 from product_partners.app import create_app
-from product_partners.auth.gate import AuthGate, token_hash
+from product_partners.auth.gate import AuthGate
+from product_partners.auth.keys import hash_key
 from product_partners.db.tables import api_keys
 from tests.support.api import assert_error
 
@@ -175,7 +176,7 @@ def test_only_a_verified_key_within_its_limit_has_nothing_to_refuse():
     gate = AuthGate("10/minute")
     token, prefix = "ppk_0123456789ab_" + "s" * 43, "0123456789ab"
     assert not gate.verified(token, prefix)  # never looked up
-    gate.looked_up(prefix, token_hash(token))
+    gate.looked_up(prefix, hash_key(token))
     assert gate.verified(token, prefix)
     assert not gate.verified(token[:-1] + "t", prefix)  # another secret for the prefix
     gate.over_limit(prefix, [], retry_after=30)

@@ -19,7 +19,6 @@ revocation is refused at once by every worker. Both tables are bounded (least re
 entries go first).
 """
 
-import hashlib
 import hmac
 import math
 import time
@@ -31,6 +30,7 @@ from limits import parse
 from starlette.requests import Request
 
 from product_partners.auth.errors import AuthFailuresLimited, InvalidApiKey
+from product_partners.auth.keys import hash_key
 from product_partners.kit.errors import RateLimited
 from product_partners.kit.http.ratelimit import Headers
 
@@ -43,10 +43,6 @@ CAPACITY = 10_000
 # The request state's mark that this request's refusal was counted (the hot path may hand a
 # request to its route, which authenticates again).
 _COUNTED = "auth_failure_counted"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -77,7 +73,7 @@ class AuthGate:
         if (
             known is None
             or known.over_until > time.time()
-            or not hmac.compare_digest(token_hash(token), known.key_hash)
+            or not hmac.compare_digest(hash_key(token), known.key_hash)
         ):
             return False
         self._known.move_to_end(prefix)  # as admit() does: recently used
@@ -89,7 +85,7 @@ class AuthGate:
         known = self._known.get(prefix)
         if known is not None:
             self._known.move_to_end(prefix)
-            if hmac.compare_digest(token_hash(token), known.key_hash):
+            if hmac.compare_digest(hash_key(token), known.key_hash):
                 now = time.time()
                 if known.over_until > now:
                     request.state.ratelimit_headers = known.headers
